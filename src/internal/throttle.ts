@@ -1,0 +1,301 @@
+/**
+ * The in-memory `Throttle` service: the pure core of `throttleCore.ts` behind a thin Effect shell.
+ *
+ * State lives in one mutable cell that is only touched synchronously inside `Effect.sync` / `Effect.suspend`, so
+ * every decision ("grant now, or queue") is taken and applied in one step — the same atomicity `Ref.modify` gives,
+ * without copying a queue on every operation. Waiters are `Deferred`s in a doubly linked FIFO list.
+ *
+ * Timers: only the waiter at the head of the queue ever sleeps, for exactly the time its permits are due; the
+ * others wait on their `Deferred`. When the head is granted, the same step grants every following waiter that is
+ * already due and wakes the new head so that it sleeps for its own due time. One wake-up per grant, no polling.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import type * as Scope from "effect/Scope"
+import * as Rate from "../Rate.js"
+import type { Throttle } from "../Throttle.js"
+import { ThrottleReleaseError } from "../Throttle.js"
+import * as core from "./throttleCore.js"
+
+const QUEUED = 0
+const SLEEPING = 1
+const GRANTED = 2
+const REMOVED = 3
+
+interface Waiter {
+  readonly n: number
+  signal: Deferred.Deferred<void>
+  phase: number
+  /** When SLEEPING: the time its permits are due. */
+  due: number
+  /** When SLEEPING: the fiber that sleeps, so that closing the scope can interrupt it. */
+  sleeper: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  prev: Waiter | undefined
+  next: Waiter | undefined
+}
+
+const describe = (value: unknown): string => typeof value === "string" ? JSON.stringify(value) : String(value)
+
+const defect = (message: string) => Effect.die(new Cause.IllegalArgumentException(message))
+
+/** Validates the options; returns the resolved configuration or the "Expected X, got Y" message. */
+export const resolveConfig = (rate: Rate.Rate, options: Throttle.Options | undefined): core.Config | string => {
+  const measure = options?.measure ?? "start"
+  if (measure !== "start" && measure !== "release") {
+    return `Expected option measure to be "start" or "release", got ${describe(measure)}`
+  }
+  const smooth = options?.smooth ?? false
+  if (typeof smooth !== "boolean") return `Expected option smooth to be a boolean, got ${describe(smooth)}`
+  const maxConcurrent = options?.maxConcurrent ?? Number.POSITIVE_INFINITY
+  if (!(maxConcurrent === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxConcurrent) && maxConcurrent >= 1))) {
+    return `Expected option maxConcurrent to be an integer >= 1, got ${describe(maxConcurrent)}`
+  }
+  const period = Duration.toMillis(rate.period)
+  return {
+    limit: rate.limit,
+    period,
+    measure,
+    interval: smooth ? period / rate.limit : 0,
+    maxConcurrent
+  }
+}
+
+/** Builds the in-memory service. */
+export const make = (
+  input: Rate.RateInput,
+  options?: Throttle.Options
+): Effect.Effect<Throttle.Service, Rate.InvalidRateError, Scope.Scope> =>
+  Effect.flatMap(Rate.decode(input), (rate) => {
+    const config = resolveConfig(rate, options)
+    if (typeof config === "string") return defect(config)
+    return Effect.flatMap(Effect.clock, (clock) => {
+      const service = makeService(rate, config, () => clock.unsafeCurrentTimeMillis(), (d) => clock.sleep(d))
+      return Effect.as(Effect.addFinalizer(() => service.shutdown), service.service)
+    })
+  })
+
+/**
+ * The service over an explicit clock. `now` must be non-decreasing; `sleep` waits for a duration on the same clock.
+ */
+export const makeService = (
+  rate: Rate.Rate,
+  config: core.Config,
+  now: () => number,
+  sleep: (duration: Duration.Duration) => Effect.Effect<void>
+): { readonly service: Throttle.Service; readonly shutdown: Effect.Effect<void> } => {
+  const state = core.makeState()
+  const maxPermits = Math.min(config.limit, config.maxConcurrent)
+  let first: Waiter | undefined
+  let last: Waiter | undefined
+  let waiting = 0
+  let closed = false
+
+  const checkPermits = (n: number): string | undefined =>
+    Number.isSafeInteger(n) && n >= 1 && n <= maxPermits
+      ? undefined
+      : `Expected permits to be an integer from 1 to ${maxPermits} (the throttle's ` +
+        `${config.maxConcurrent < config.limit ? "maxConcurrent" : "limit"}), got ${describe(n)}`
+
+  const unlink = (w: Waiter): void => {
+    if (w.prev === undefined) first = w.next
+    else w.prev.next = w.next
+    if (w.next === undefined) last = w.prev
+    else w.next.prev = w.prev
+    w.prev = undefined
+    w.next = undefined
+    waiting--
+  }
+
+  /**
+   * Grants every waiter at the head of the queue whose permits are free at `at`, then makes sure the new head
+   * knows when its permits are due. `floor` anchors the smooth schedule (see `core.grant`).
+   */
+  const drain = (at: number, floor: number): void => {
+    let w = first
+    while (w !== undefined) {
+      if (core.canGrant(config, state, at, w.n)) {
+        core.grant(config, state, at, w.n, floor)
+        unlink(w)
+        w.phase = GRANTED
+        Deferred.unsafeDone(w.signal, Exit.void)
+        w = first
+        continue
+      }
+      if (w.phase === QUEUED) {
+        const due = core.dueTime(config, state, at, w.n)
+        if (due !== Number.POSITIVE_INFINITY) {
+          w.due = due
+          w.phase = SLEEPING
+          Deferred.unsafeDone(w.signal, Exit.void)
+        }
+        // Otherwise only a release can make room: `release` drains again.
+      }
+      return
+    }
+  }
+
+  /** The waiter's side: wait for a grant, or — as the head — sleep until the permits are due, then take them. */
+  const awaitGrant = (w: Waiter): Effect.Effect<void> =>
+    Effect.flatMap(Deferred.await(w.signal), () => {
+      if (w.phase === GRANTED) return Effect.void
+      if (closed) return Effect.interrupt
+      return Effect.withFiberRuntime((fiber) => {
+        w.sleeper = fiber
+        return Effect.flatMap(sleep(Duration.millis(Math.max(0, w.due - now()))), afterSleep)
+      })
+      function afterSleep(): Effect.Effect<void> {
+        w.sleeper = undefined
+        if (w.phase === GRANTED) return Effect.void // granted meanwhile by another event
+        if (closed) return Effect.interrupt
+        w.signal = Deferred.unsafeMake<void>(FiberId.none)
+        w.phase = QUEUED
+        drain(now(), w.due)
+        return awaitGrant(w)
+      }
+    })
+
+  /** An interrupted waiter leaves no trace; one that was granted in the same instant gives its permits back. */
+  const cancel = (w: Waiter): Effect.Effect<void> =>
+    Effect.sync(() => {
+      const at = now()
+      if (w.phase === GRANTED) {
+        core.release(config, state, at, w.n)
+        drain(at, at)
+      } else if (w.phase !== REMOVED) {
+        const wasHead = w === first
+        unlink(w)
+        w.phase = REMOVED
+        if (wasHead) drain(at, at)
+      }
+    })
+
+  /** Enqueues a waiter for `n` permits (the fast path failed) and waits; only the wait is interruptible. */
+  const enqueueAndWait = (
+    n: number,
+    at: number,
+    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  ): Effect.Effect<void> => {
+    const w: Waiter = {
+      n,
+      signal: Deferred.unsafeMake<void>(FiberId.none),
+      phase: QUEUED,
+      due: 0,
+      sleeper: undefined,
+      prev: last,
+      next: undefined
+    }
+    if (last === undefined) first = w
+    else last.next = w
+    last = w
+    waiting++
+    if (w === first) drain(at, at)
+    return Effect.onInterrupt(restore(awaitGrant(w)), () => cancel(w))
+  }
+
+  /** Grants at once when nobody waits and the permits are free: no allocation, no async boundary. */
+  const tryFast = (n: number, at: number): boolean => {
+    if (first !== undefined || !core.canGrant(config, state, at, n)) return false
+    core.grant(config, state, at, n, at)
+    return true
+  }
+
+  const releaseHeld = (n: number): void => {
+    const at = now()
+    core.release(config, state, at, n)
+    if (first !== undefined) drain(at, at)
+  }
+
+  const acquire = (n: number = 1): Effect.Effect<void> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.suspend(() => {
+        const invalid = checkPermits(n)
+        if (invalid !== undefined) return defect(invalid)
+        if (closed) return Effect.interrupt
+        const at = now()
+        return tryFast(n, at) ? Effect.void : enqueueAndWait(n, at, restore)
+      })
+    )
+
+  const release = (n: number = 1): Effect.Effect<void, ThrottleReleaseError> =>
+    Effect.suspend(() => {
+      if (!Number.isSafeInteger(n) || n < 1) return defect(`Expected permits to be an integer >= 1, got ${describe(n)}`)
+      if (n > state.inFlight) return Effect.fail(new ThrottleReleaseError({ requested: n, inFlight: state.inFlight }))
+      releaseHeld(n)
+      return Effect.void
+    })
+
+  const withPermits = (n: number) => {
+    const invalid = checkPermits(n)
+    const releaseN = Effect.sync(() => releaseHeld(n))
+    const onExit = () => releaseN
+    return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      invalid !== undefined ? defect(invalid) : Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(() => {
+          if (closed) return Effect.interrupt
+          const at = now()
+          if (tryFast(n, at)) return Effect.onExit(restore(self), onExit)
+          return Effect.zipRight(enqueueAndWait(n, at, restore), Effect.onExit(restore(self), onExit))
+        })
+      )
+  }
+
+  const withPermit = withPermits(1)
+
+  const tryAcquire = (n: number = 1): Effect.Effect<boolean> =>
+    Effect.suspend(() => {
+      const invalid = checkPermits(n)
+      if (invalid !== undefined) return defect(invalid)
+      return Effect.succeed(!closed && tryFast(n, now()))
+    })
+
+  const locked = Effect.sync(() => closed || first !== undefined || !core.canGrant(config, state, now(), 1))
+
+  const stats = Effect.sync((): Throttle.Stats => ({
+    inFlight: state.inFlight,
+    waiting,
+    available: first === undefined ? core.available(config, state, now()) : 0,
+    granted: state.granted
+  }))
+
+  const throttled = <Args extends ReadonlyArray<unknown>, A, E, R>(
+    f: (...args: Args) => Effect.Effect<A, E, R>
+  ): (...args: Args) => Effect.Effect<A, E, R> =>
+  (...args) => withPermit(Effect.suspend(() => f(...args)))
+
+  const shutdown = Effect.suspend(() => {
+    closed = true
+    const interrupted = Exit.interrupt(FiberId.none)
+    const sleepers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+    while (first !== undefined) {
+      const w = first
+      unlink(w)
+      w.phase = REMOVED
+      if (w.sleeper !== undefined) sleepers.push(w.sleeper)
+      Deferred.unsafeDone(w.signal, interrupted)
+    }
+    return Effect.forEach(sleepers, Fiber.interruptAsFork, { discard: true })
+  })
+
+  const service: Throttle.Service = {
+    rate,
+    measure: config.measure,
+    smooth: config.interval > 0,
+    maxConcurrent: config.maxConcurrent,
+    acquire,
+    release,
+    withPermit,
+    withPermits,
+    tryAcquire,
+    locked,
+    stats,
+    throttled
+  }
+  return { service, shutdown }
+}
