@@ -207,6 +207,15 @@ export const makeService = (
   }
 
   const releaseHeld = (n: number): void => {
+    if (config.measure === "start") {
+      // The window is unaffected: only the in-flight count (the concurrency cap) changes.
+      state.inFlight -= n
+      if (first !== undefined) {
+        const at = now()
+        drain(at, at)
+      }
+      return
+    }
     const at = now()
     core.release(config, state, at, n)
     if (first !== undefined) drain(at, at)
@@ -231,19 +240,31 @@ export const makeService = (
       return Effect.void
     })
 
+  /**
+   * `withPermits(n)(self)`. The release is a `matchCauseEffect` frame pushed while uninterruptible, with `self`
+   * restored to the caller's interruptibility: the cheapest construct that still runs the release on every exit
+   * (an interrupted fiber skips failure handlers unless they run uninterruptibly). The fast path grants inside the
+   * mask and allocates nothing.
+   */
   const withPermits = (n: number) => {
     const invalid = checkPermits(n)
-    const releaseN = Effect.sync(() => releaseHeld(n))
-    const onExit = () => releaseN
+    const releasing = {
+      onFailure: (cause: Cause.Cause<unknown>): Effect.Effect<never, unknown> => {
+        releaseHeld(n)
+        return Exit.failCause(cause)
+      },
+      onSuccess: (value: unknown): Effect.Effect<unknown> => {
+        releaseHeld(n)
+        return Exit.succeed(value)
+      }
+    }
     return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-      invalid !== undefined ? defect(invalid) : Effect.uninterruptibleMask((restore) =>
-        Effect.suspend(() => {
-          if (closed) return Effect.interrupt
-          const at = now()
-          if (tryFast(n, at)) return Effect.onExit(restore(self), onExit)
-          return Effect.zipRight(enqueueAndWait(n, at, restore), Effect.onExit(restore(self), onExit))
-        })
-      )
+      invalid !== undefined ? defect(invalid) : Effect.uninterruptibleMask((restore) => {
+        if (closed) return Effect.interrupt
+        const at = now()
+        const run = Effect.matchCauseEffect(restore(self), releasing) as Effect.Effect<A, E, R>
+        return tryFast(n, at) ? run : Effect.zipRight(enqueueAndWait(n, at, restore), run)
+      })
   }
 
   const withPermit = withPermits(1)
@@ -280,7 +301,7 @@ export const makeService = (
       if (w.sleeper !== undefined) sleepers.push(w.sleeper)
       Deferred.unsafeDone(w.signal, interrupted)
     }
-    return Effect.forEach(sleepers, Fiber.interruptAsFork, { discard: true })
+    return Effect.forEach(sleepers, (fiber) => Fiber.interruptAsFork(fiber, FiberId.none), { discard: true })
   })
 
   const service: Throttle.Service = {

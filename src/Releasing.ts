@@ -1,0 +1,138 @@
+/**
+ * Temporarily give back a lock the current fiber holds (asyncutils' `Releasing`): release on entry, re-acquire on
+ * exit.
+ *
+ * `releasing(lock, permits)(self)` releases `permits` of `lock`, runs `self`, then acquires the same number again
+ * — whatever the outcome of `self` (success, failure, defect) and also when the fiber is interrupted. Use it for
+ * the slow part of a critical section that does not need the lock (a network call, waiting for another fiber
+ * that needs the lock itself), so others can make progress meanwhile.
+ *
+ * The lock is either
+ * - a `Throttle` service: the permits given back are its in-flight permits (acquired and not yet released). With
+ *   fewer than `permits` in flight it fails with {@link LockNotHeldError} and does not run `self`. The check is
+ *   the throttle's own atomic `release` check. Re-acquiring goes through the throttle again (it waits its turn in
+ *   the FIFO queue and, for a rate, takes a new slot of the window);
+ * - an Effect `Semaphore`: it cannot tell who holds it, so nothing is checked — releasing a semaphore you do not
+ *   hold over-releases it.
+ *
+ * Re-acquiring runs uninterruptibly (as a finalizer): an interrupted fiber first waits until it holds the lock
+ * again, so the enclosing `withPermit` never ends up releasing a lock it does not hold. Interruption of the fiber
+ * is then reported as usual.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Releasing } from "effect-throttles"
+ *
+ * const program = Effect.gen(function*() {
+ *   const lock = yield* Effect.makeSemaphore(1)
+ *   yield* lock.withPermits(1)(
+ *     Effect.gen(function*() {
+ *       yield* Effect.log("holding the lock")
+ *       yield* Releasing.releasing(lock)(Effect.log("lock given back while we wait"))
+ *       yield* Effect.log("holding the lock again")
+ *     })
+ *   )
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type { Throttle } from "./Throttle.js"
+
+/**
+ * `releasing` on a `Throttle` found fewer than `permits` permits in flight: there is nothing (or not enough) to
+ * give back. `self` was not run and the throttle is unchanged.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LockNotHeldError extends Data.TaggedError("LockNotHeldError")<{
+  /** The permits `releasing` was asked to give back. */
+  readonly permits: number
+  /** The permits in flight on the throttle at that moment. */
+  readonly inFlight: number
+}> {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `Cannot release ${this.permits} permit(s) of a lock that is not held: ${this.inFlight} in flight`
+  }
+}
+
+/**
+ * What `releasing` accepts: a `Throttle` service or an Effect `Semaphore`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Lock = Throttle.Service | Effect.Semaphore
+
+const isSemaphore = (lock: Lock): lock is Effect.Semaphore => "take" in lock && typeof lock.take === "function"
+
+/**
+ * Gives back `permits` (default 1, an integer >= 1) of `lock` for the duration of `self`, and takes them again
+ * afterwards, whatever the outcome and whatever the interruption. On a `Throttle` with fewer than `permits` in
+ * flight it fails with {@link LockNotHeldError} without running `self`. A bad `permits` is a defect
+ * ("Expected permits to be an integer >= 1, got ...").
+ *
+ * @example
+ * ```ts
+ * // holding 1 permit of `throttle`:
+ * throttle.withPermit(
+ *   Effect.gen(function*() {
+ *     const page = yield* fetchPage
+ *     yield* Releasing.releasing(throttle)(parse(page)) // parse without holding the permit
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export function releasing(
+  lock: Effect.Semaphore,
+  permits?: number
+): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+export function releasing(
+  lock: Throttle.Service,
+  permits?: number
+): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LockNotHeldError, R>
+export function releasing(
+  lock: Lock,
+  permits?: number
+): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LockNotHeldError, R>
+export function releasing(
+  lock: Lock,
+  permits: number = 1
+): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LockNotHeldError, R> {
+  return <A, E, R>(self: Effect.Effect<A, E, R>) => releasingImpl(lock, permits, self)
+}
+
+const releasingImpl = <A, E, R>(
+  lock: Lock,
+  permits: number,
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | LockNotHeldError, R> => {
+  if (!Number.isSafeInteger(permits) || permits < 1) {
+    return Effect.dieMessage(`Expected permits to be an integer >= 1, got ${String(permits)}`)
+  }
+  if (isSemaphore(lock)) {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.zipRight(lock.release(permits), Effect.ensuring(restore(self), lock.take(permits)))
+    )
+  }
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.zipRight(
+      Effect.catchTag(
+        lock.release(permits),
+        "ThrottleReleaseError",
+        (error) => Effect.fail(new LockNotHeldError({ permits, inFlight: error.inFlight }))
+      ),
+      Effect.ensuring(restore(self), lock.acquire(permits))
+    )
+  )
+}
