@@ -53,9 +53,9 @@ import * as core from "./internal/barrier.js"
  * @since 0.1.0
  * @category models
  */
-export type BrokenReason = "aborted" | "timeout" | "reset" | "tripped"
+export type BarrierBrokenReason = "aborted" | "timeout" | "reset" | "tripped"
 
-const describeReason = (reason: BrokenReason): string => {
+const describeReason = (reason: BarrierBrokenReason): string => {
   switch (reason) {
     case "aborted":
       return "it was aborted"
@@ -69,7 +69,7 @@ const describeReason = (reason: BrokenReason): string => {
 }
 
 /**
- * A `wait` failed because the barrier is broken (see {@link BrokenReason}), or was broken or reset while the
+ * A `wait` failed because the barrier is broken (see {@link BarrierBrokenReason}), or was broken or reset while the
  * fiber was waiting. `key` is the barrier's name.
  *
  * @since 0.1.0
@@ -77,7 +77,7 @@ const describeReason = (reason: BrokenReason): string => {
  */
 export class BarrierBrokenError extends Data.TaggedError("BarrierBrokenError")<{
   readonly key: string
-  readonly reason: BrokenReason
+  readonly reason: BarrierBrokenReason
 }> {
   /**
    * @since 0.1.0
@@ -221,7 +221,10 @@ export class Barrier extends Context.Tag("effect-throttles/Barrier")<Barrier, Ba
 }
 
 /**
+ * Types of the barrier: options, results and the service.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace Barrier {
   /**
@@ -337,9 +340,9 @@ function service<S>(
   config: core.Config<S>,
   ref: Ref.Ref<core.State<S, Waiter<S>>>
 ): Barrier.Service<S> {
-  const broken = (reason: BrokenReason) => new BarrierBrokenError({ key: name, reason })
+  const broken = (reason: BarrierBrokenReason) => new BarrierBrokenError({ key: name, reason })
 
-  const failAll = (waiters: ReadonlyArray<Waiter<S>>, reason: BrokenReason): Effect.Effect<void> =>
+  const failAll = (waiters: ReadonlyArray<Waiter<S>>, reason: BarrierBrokenReason): Effect.Effect<void> =>
     waiters.length === 0
       ? Effect.void
       : Effect.forEach(waiters, (waiter) => Deferred.fail(waiter, broken(reason)), { discard: true })
@@ -367,8 +370,14 @@ function service<S>(
   const wait = (
     value?: S,
     options?: Barrier.WaitOptions
-  ): Effect.Effect<Barrier.Result<S>, BarrierBrokenError | BarrierTimeoutError> =>
-    Effect.uninterruptibleMask((restore) =>
+  ): Effect.Effect<Barrier.Result<S>, BarrierBrokenError | BarrierTimeoutError> => {
+    // Decode the timeout before arriving, so a bad input can never leave a ghost arrival behind.
+    const timeoutInput = options?.timeout
+    const decoded = timeoutInput === undefined ? Option.none() : Duration.decodeUnknown(timeoutInput)
+    if (timeoutInput !== undefined && Option.isNone(decoded)) {
+      return Effect.dieMessage(`Expected timeout to be a Duration input, got ${String(timeoutInput)}`)
+    }
+    return Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(Deferred.make<Barrier.Result<S>, BarrierBrokenError>(), (waiter) =>
         Effect.flatMap(Ref.modify(ref, (state) => core.arrive(config, state, value, waiter)), (decision) => {
           switch (decision._tag) {
@@ -387,11 +396,10 @@ function service<S>(
             }
             case "Waiting": {
               const ticket = decision.ticket
-              const timeoutInput = options?.timeout
-              if (timeoutInput === undefined) {
+              if (Option.isNone(decoded)) {
                 return Effect.onInterrupt(restore(Deferred.await(waiter)), () => withdraw(ticket))
               }
-              const timeout = Duration.decode(timeoutInput)
+              const timeout = decoded.value
               return Effect.flatMap(
                 Effect.onInterrupt(
                   restore(Effect.timeoutOption(Deferred.await(waiter), timeout)),
@@ -404,6 +412,7 @@ function service<S>(
           }
         }))
     )
+  }
 
   const waiting = Effect.map(Ref.get(ref), core.waiting)
 

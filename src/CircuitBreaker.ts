@@ -40,6 +40,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
@@ -158,7 +159,8 @@ export declare namespace CircuitBreaker {
     readonly halfOpenMaxCalls?: number | undefined
     /**
      * Which typed failures count. A typed failure for which it returns false is ignored (not a success, not a
-     * failure). Defects always count; interruption never does. Default: every typed failure counts. Example:
+     * failure). Defects always count; interruption never does. If it throws, the call counts as a failure and
+     * dies with the thrown value (added to its cause). Default: every typed failure counts. Example:
      * `(e) => !(e instanceof NotFoundError)` so a 404 does not open the breaker.
      */
     readonly isFailure?: ((error: unknown) => boolean) | undefined
@@ -233,7 +235,8 @@ export declare namespace CircuitBreaker {
     readonly trip: Effect.Effect<void>
     /**
      * Every state transition from the moment of subscription on, in order (a `PubSub`: each subscriber gets every
-     * change published while it is subscribed). Ends when the breaker's scope closes.
+     * change published while it is subscribed). When the breaker's scope closes, running subscriptions are
+     * interrupted.
      */
     readonly changes: Stream.Stream<Change>
   }
@@ -377,25 +380,44 @@ export class CircuitOpenError extends Data.TaggedError("CircuitOpenError")<{
   override get message(): string {
     return this.state === "open"
       ? `Circuit breaker "${this.key}" is open; retry after ${Duration.format(this.retryAfter)}`
-      : `Circuit breaker "${this.key}" is half-open and all its trial calls are running; retry after ${
-        Duration.format(this.retryAfter)
-      }, once a trial completes`
+      : `Circuit breaker "${this.key}" is half-open and all its trial calls are running; retry once a trial completes`
   }
+}
+
+/** How a protected call ended, for the breaker and for `orElse`. */
+interface Classified {
+  readonly outcome: internal.Outcome
+  /** The counted typed failure handed to `orElse` (only when the cause holds no defect). */
+  readonly fallback: Option.Option<unknown>
+  /** What `isFailure` threw, if it did: the call then counts as a failure and dies with it. */
+  readonly thrown: Option.Option<unknown>
 }
 
 const classify = (
   exit: Exit.Exit<unknown, unknown>,
   isFailure: ((error: unknown) => boolean) | undefined
-): internal.Outcome => {
-  if (Exit.isSuccess(exit)) return "success"
+): Classified => {
+  if (Exit.isSuccess(exit)) return { outcome: "success", fallback: Option.none(), thrown: Option.none() }
   const cause = exit.cause
-  if (Cause.isDie(cause)) return "failure"
+  const defect = Cause.isDie(cause)
   let sawFailure = false
   for (const error of Cause.failures(cause)) {
-    if (isFailure === undefined || isFailure(error)) return "failure"
+    let counted: boolean
+    try {
+      counted = isFailure === undefined || isFailure(error)
+    } catch (thrown) {
+      return { outcome: "failure", fallback: Option.none(), thrown: Option.some(thrown) }
+    }
+    if (counted) {
+      return { outcome: "failure", fallback: defect ? Option.none() : Option.some(error), thrown: Option.none() }
+    }
     sawFailure = true
   }
-  return sawFailure ? "ignored" : "interrupted"
+  return {
+    outcome: defect ? "failure" : sawFailure ? "ignored" : "interrupted",
+    fallback: Option.none(),
+    thrown: Option.none()
+  }
 }
 
 /**
@@ -438,7 +460,9 @@ export const make = (options?: CircuitBreaker.Options): Effect.Effect<CircuitBre
         : Effect.asVoid(PubSub.publishAll(pubsub, step.transitions))
       const state = step.state
       if (state._tag === "Open" && state.generation !== previousGeneration) {
-        return Effect.zipRight(publish, Effect.asVoid(Effect.forkIn(halfOpenTimer(internal.halfOpenAt(config, state)), scope)))
+        // `act` runs uninterruptibly; the timer must not inherit that, or closing the scope would wait for it
+        const timer = Effect.interruptible(halfOpenTimer(internal.halfOpenAt(config, state)))
+        return Effect.zipRight(publish, Effect.asVoid(Effect.forkIn(timer, scope)))
       }
       return publish
     }
@@ -480,17 +504,15 @@ export const make = (options?: CircuitBreaker.Options): Effect.Effect<CircuitBre
             }
             const ticket = admission.ticket
             return Effect.flatMap(Effect.exit(restore(self)), (exit) => {
-              const outcome = classify(exit, isFailure)
+              const { fallback, outcome, thrown } = classify(exit, isFailure)
               return Effect.zipRight(
                 run((state, now) => internal.complete(config, state, ticket, outcome, now)),
                 Effect.suspend((): Effect.Effect<A | B, E | E2, R2> => {
-                  if (outcome === "failure" && options !== undefined && Exit.isFailure(exit)) {
-                    const cause = exit.cause
-                    if (!Cause.isDie(cause)) {
-                      for (const error of Cause.failures(cause)) {
-                        if (isFailure === undefined || isFailure(error)) return restore(options.orElse(error))
-                      }
-                    }
+                  if (Option.isSome(thrown) && Exit.isFailure(exit)) {
+                    return Effect.failCause(Cause.sequential(exit.cause, Cause.die(thrown.value)))
+                  }
+                  if (Option.isSome(fallback) && options !== undefined) {
+                    return restore(options.orElse(fallback.value as E))
                   }
                   return exit
                 })

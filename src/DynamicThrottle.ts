@@ -30,6 +30,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as internal from "./internal/dynamicThrottle.js"
@@ -82,7 +83,7 @@ export declare namespace DynamicThrottle {
     readonly jitter?: number | undefined
     /**
      * Which typed failures are failures. A typed failure for which it returns false is not an outcome at all.
-     * Defects are always failures. Default: every typed failure. Example: `(e) => e._tag !== "NotFound"`.
+     * Defects are always failures. If it throws, the call is a failure and dies with the thrown value. Default: every typed failure. Example: `(e) => e._tag !== "NotFound"`.
      */
     readonly isFailure?: ((error: unknown) => boolean) | undefined
   }
@@ -278,14 +279,21 @@ export const make = (options: DynamicThrottle.Options): Effect.Effect<DynamicThr
                 : Effect.void)
           ))
 
-      const outcomeOf = (exit: Exit.Exit<unknown, unknown>): boolean | undefined => {
-        if (Exit.isSuccess(exit)) return true
-        if (Cause.isDie(exit.cause)) return false
+      // success: true / false, or undefined when not an outcome (ignored typed failures only, or interruption).
+      // An `isFailure` that throws makes the call a failure that also dies with the thrown value.
+      const outcomeOf = (
+        exit: Exit.Exit<unknown, unknown>
+      ): { readonly success: boolean | undefined; readonly thrown: Option.Option<unknown> } => {
+        if (Exit.isSuccess(exit)) return { success: true, thrown: Option.none() }
+        if (Cause.isDie(exit.cause)) return { success: false, thrown: Option.none() }
         for (const error of Cause.failures(exit.cause)) {
-          if (isFailure === undefined || isFailure(error)) return false
+          try {
+            if (isFailure === undefined || isFailure(error)) return { success: false, thrown: Option.none() }
+          } catch (thrown) {
+            return { success: false, thrown: Option.some(thrown) }
+          }
         }
-        // only ignored typed failures, or interruption: not an outcome
-        return undefined
+        return { success: undefined, thrown: Option.none() }
       }
 
       const withPermit = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -298,10 +306,13 @@ export const make = (options: DynamicThrottle.Options): Effect.Effect<DynamicThr
                     Effect.onInterrupt(() => Ref.update(ref, (state) => internal.cancel(state, ticket)))
                   ),
                   Effect.flatMap(Effect.exit(restore(self)), (exit) => {
-                    const success = outcomeOf(exit)
+                    const { success, thrown } = outcomeOf(exit)
+                    const result = Option.isSome(thrown) && Exit.isFailure(exit)
+                      ? Effect.failCause(Cause.sequential(exit.cause, Cause.die(thrown.value)))
+                      : exit
                     return success === undefined
-                      ? exit
-                      : Effect.zipRight(Ref.update(ref, (state) => internal.record(config, state, success)), exit)
+                      ? result
+                      : Effect.zipRight(Ref.update(ref, (state) => internal.record(config, state, success)), result)
                   })
                 ))))
         )

@@ -87,7 +87,10 @@ export interface ResourceGuard<R = unknown> {
 }
 
 /**
+ * Types of the resource guard.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace ResourceGuard {
   /**
@@ -154,7 +157,10 @@ export const ResourceGuard: {
 }
 
 /**
+ * Types of the unique resource guard.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace UniqueResourceGuard {
   /**

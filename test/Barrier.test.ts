@@ -268,6 +268,17 @@ describe("Barrier", () => {
         expect(message).toContain(`Expected parties to be an integer >= 1, got ${String(parties)}`)
       }))
 
+    it.effect("a bad timeout is a defect and leaves no arrival behind", () =>
+      Effect.gen(function*() {
+        const barrier = yield* Barrier.make<number>({ parties: 2 })
+        const exit = yield* Effect.exit(barrier.wait(1, { timeout: "soon" as Duration.DurationInput }))
+        expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+        expect(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "").toContain(
+          "Expected timeout to be a Duration input, got soon"
+        )
+        expect(yield* barrier.waiting).toBe(0)
+      }))
+
     it.effect("maxState -1 is a defect", () =>
       Effect.gen(function*() {
         const exit = yield* Effect.exit(Barrier.make({ parties: 2, maxState: -1 }))

@@ -4,7 +4,7 @@
  * `(config, state, now, ...)`; times are `Clock` milliseconds (fractional under `TestClock` is fine).
  *
  * Reservations. The state remembers the instant of the latest reserved admission (`last`). A new caller at `now`
- * is admitted at `max(now, holdUntil, last + gap)`, `gap = 1000 / rate * (1 + u)` with the rate at the moment of
+ * is admitted at `max(now, holdUntil, last + gap)`, `gap = 1000 / rate * (1 + u)` (to the nanosecond) with the rate at the moment of
  * the reservation and `u` the caller's jitter draw; the first admission is immediate. Each caller knows its own
  * slot at once, so concurrent callers get successive slots (no sleep race), and nothing polls.
  *
@@ -146,8 +146,11 @@ export const initial = (config: Config): State => ({
 /** Clamps a rate to `[minRate, maxRate]`. */
 export const clamp = (config: Config, rate: number): number => Math.min(config.maxRate, Math.max(config.minRate, rate))
 
-/** The spacing before an admission at `rate` with jitter draw `u` (in `[-jitter, jitter]`), in milliseconds. */
-export const gap = (rate: number, u: number): number => (1000 / rate) * (1 + u)
+/**
+ * The spacing before an admission at `rate` with jitter draw `u` (in `[-jitter, jitter]`), in milliseconds,
+ * rounded to the nanosecond (the resolution of `Duration`, so the sleeps land exactly on the slots).
+ */
+export const gap = (rate: number, u: number): number => Math.round(((1000 / rate) * (1 + u)) * 1e6) / 1e6
 
 /** Reserves the next admission for a caller arriving at `now` with jitter draw `u`. */
 export const reserve = (state: State, now: number, u: number): readonly [Ticket, State] => {

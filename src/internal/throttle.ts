@@ -35,6 +35,8 @@ interface Waiter {
   phase: number
   /** When SLEEPING: the time its permits are due. */
   due: number
+  /** Whether the slot of a granted waiter has been started (see `core.stamp`). */
+  stamped: boolean
   /** When SLEEPING: the fiber that sleeps, so that closing the scope can interrupt it. */
   sleeper: Fiber.RuntimeFiber<unknown, unknown> | undefined
   prev: Waiter | undefined
@@ -76,7 +78,12 @@ export const make = (
     const config = resolveConfig(rate, options)
     if (typeof config === "string") return defect(config)
     return Effect.flatMap(Effect.clock, (clock) => {
-      const service = makeService(rate, config, () => clock.unsafeCurrentTimeMillis(), (d) => clock.sleep(d))
+      // Milliseconds with sub-millisecond resolution: the high-resolution counter relative to an origin taken now,
+      // added to the wall-clock milliseconds of that origin. Exact on TestClock (whole nanoseconds).
+      const originNanos = clock.unsafeCurrentTimeNanos()
+      const originMillis = clock.unsafeCurrentTimeMillis()
+      const now = () => originMillis + Number(clock.unsafeCurrentTimeNanos() - originNanos) / 1e6
+      const service = makeService(rate, config, now, (d) => clock.sleep(d))
       return Effect.as(Effect.addFinalizer(() => service.shutdown), service.service)
     })
   })
@@ -121,7 +128,7 @@ export const makeService = (
     let w = first
     while (w !== undefined) {
       if (core.canGrant(config, state, at, w.n)) {
-        core.grant(config, state, at, w.n, floor)
+        core.grant(config, state, at, w.n, floor, false)
         unlink(w)
         w.phase = GRANTED
         Deferred.unsafeDone(w.signal, Exit.void)
@@ -141,10 +148,24 @@ export const makeService = (
     }
   }
 
+  /** A granted waiter resumed (or was interrupted at that point): its slots start now. */
+  const stamp = (w: Waiter): void => {
+    if (w.stamped) return
+    w.stamped = true
+    const at = now()
+    core.stamp(config, state, at, w.n)
+    if (first !== undefined) drain(at, at)
+  }
+
+  const stamped = (w: Waiter): Effect.Effect<void> => {
+    stamp(w)
+    return Effect.void
+  }
+
   /** The waiter's side: wait for a grant, or — as the head — sleep until the permits are due, then take them. */
   const awaitGrant = (w: Waiter): Effect.Effect<void> =>
     Effect.flatMap(Deferred.await(w.signal), () => {
-      if (w.phase === GRANTED) return Effect.void
+      if (w.phase === GRANTED) return stamped(w)
       if (closed) return Effect.interrupt
       return Effect.withFiberRuntime((fiber) => {
         w.sleeper = fiber
@@ -152,7 +173,7 @@ export const makeService = (
       })
       function afterSleep(): Effect.Effect<void> {
         w.sleeper = undefined
-        if (w.phase === GRANTED) return Effect.void // granted meanwhile by another event
+        if (w.phase === GRANTED) return stamped(w) // granted meanwhile by another event
         if (closed) return Effect.interrupt
         w.signal = Deferred.unsafeMake<void>(FiberId.none)
         w.phase = QUEUED
@@ -166,6 +187,7 @@ export const makeService = (
     Effect.sync(() => {
       const at = now()
       if (w.phase === GRANTED) {
+        stamp(w)
         core.release(config, state, at, w.n)
         drain(at, at)
       } else if (w.phase !== REMOVED) {
@@ -187,6 +209,7 @@ export const makeService = (
       signal: Deferred.unsafeMake<void>(FiberId.none),
       phase: QUEUED,
       due: 0,
+      stamped: false,
       sleeper: undefined,
       prev: last,
       next: undefined

@@ -19,6 +19,13 @@
  * @internal
  */
 
+/**
+ * Times closer than this (ten nanoseconds, in milliseconds) count as equal. Effect durations are whole nanoseconds,
+ * so a timer set for a fractional due time (`1000 / 3` ms) fires up to half a nanosecond early; without this
+ * tolerance the waiter would sleep again for "zero" time, forever.
+ */
+export const EPSILON = 1e-5
+
 /** Fixed configuration of one throttle. */
 export interface Config {
   /** Permits per window. */
@@ -43,6 +50,12 @@ export interface State {
   head: number
   /** Total weight of the pending records. */
   pending: number
+  /**
+   * Permits granted to a waiter that has not resumed yet (`measure: "start"`). Their slots are occupied but their
+   * expiry is only known when the waiter actually starts, so that the window bound holds for the times at which
+   * the tasks really start, however long the runtime takes to resume a batch of waiters.
+   */
+  unstamped: number
   /** Permits granted and not released. */
   inFlight: number
   /** Earliest time of the next grant under smooth spacing (`-Infinity` when not smoothing or idle). */
@@ -57,6 +70,7 @@ export const makeState = (): State => ({
   weights: [],
   head: 0,
   pending: 0,
+  unstamped: 0,
   inFlight: 0,
   nextSmooth: Number.NEGATIVE_INFINITY,
   granted: 0
@@ -77,7 +91,7 @@ const pushRecord = (state: State, expiry: number, weight: number): void => {
 export const expire = (state: State, now: number): void => {
   const { expiries, weights } = state
   let head = state.head
-  while (head < expiries.length && (expiries[head] as number) <= now) {
+  while (head < expiries.length && (expiries[head] as number) <= now + EPSILON) {
     state.pending -= weights[head] as number
     head++
   }
@@ -95,19 +109,19 @@ export const expire = (state: State, now: number): void => {
 
 /** Slots of the window occupied at `now` (after {@link expire}). */
 const occupied = (config: Config, state: State): number =>
-  config.measure === "start" ? state.pending : state.pending + state.inFlight
+  config.measure === "start" ? state.pending + state.unstamped : state.pending + state.inFlight
 
 /** Whether `n` permits may be granted at `now`. Expires old records as a side effect. */
 export const canGrant = (config: Config, state: State, now: number, n: number): boolean => {
   if (state.inFlight + n > config.maxConcurrent) return false
-  if (now < state.nextSmooth) return false
+  if (now + EPSILON < state.nextSmooth) return false
   expire(state, now)
   return occupied(config, state) + n <= config.limit
 }
 
 /** How many permits could be granted at once at `now` (0 when smoothing holds the next grant back). */
 export const available = (config: Config, state: State, now: number): number => {
-  if (now < state.nextSmooth) return 0
+  if (now + EPSILON < state.nextSmooth) return 0
   expire(state, now)
   return Math.max(0, Math.min(config.limit - occupied(config, state), config.maxConcurrent - state.inFlight))
 }
@@ -115,12 +129,30 @@ export const available = (config: Config, state: State, now: number): number => 
 /**
  * Records a grant of `n` permits at `now`. The caller has checked {@link canGrant}. `floor <= now` anchors the
  * smooth schedule: `now` for an immediate grant, the scheduled time for a grant made by a (possibly late) timer.
+ * With `stamped = false` the slot's start is stamped later by {@link stamp}, when the grantee actually resumes.
  */
-export const grant = (config: Config, state: State, now: number, n: number, floor: number = now): void => {
+export const grant = (
+  config: Config,
+  state: State,
+  now: number,
+  n: number,
+  floor: number = now,
+  stamped: boolean = true
+): void => {
   state.inFlight += n
   state.granted += n
-  if (config.measure === "start") pushRecord(state, now + config.period, n)
+  if (config.measure === "start") {
+    if (stamped) pushRecord(state, now + config.period, n)
+    else state.unstamped += n
+  }
   if (config.interval > 0) state.nextSmooth = Math.max(state.nextSmooth, floor) + n * config.interval
+}
+
+/** Starts the slots of `n` permits granted with `stamped = false`: they now expire at `now + period`. */
+export const stamp = (config: Config, state: State, now: number, n: number): void => {
+  if (config.measure !== "start") return
+  state.unstamped -= n
+  pushRecord(state, now + config.period, n)
 }
 
 /** Records the release of `n` in-flight permits at `now`. The caller has checked `n <= inFlight`. */
@@ -140,7 +172,8 @@ export const dueTime = (config: Config, state: State, now: number, n: number): n
   let need = occupied(config, state) + n - config.limit
   let due = now
   if (need > 0) {
-    // Walk the records that must expire first. Under "release", in-flight slots have no expiry yet.
+    // Walk the records that must expire first. In-flight slots under "release", and granted slots whose waiter has
+    // not resumed yet, have no expiry yet: only a release or a stamp can tell.
     if (need > state.pending) return Number.POSITIVE_INFINITY
     const { expiries, weights } = state
     for (let i = state.head; i < expiries.length; i++) {

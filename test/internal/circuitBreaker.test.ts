@@ -345,7 +345,7 @@ describe("internal/circuitBreaker invariants", () => {
   it.prop(
     "half-open: inFlight is exactly the trials still running (<= halfOpenMaxCalls), so the breaker never gets stuck",
     {
-      ops: fc.array(opArb, { maxLength: 200 }),
+      ops: fc.array(opArb, { maxLength: 200, size: "max" }),
       maxFailures: fc.integer({ min: 1, max: 4 }),
       halfOpenMaxCalls: fc.integer({ min: 1, max: 3 }),
       rate: fc.boolean()

@@ -1,0 +1,314 @@
+/**
+ * The Scheduler's implementation: aiometer's run functions on top of Effect's own concurrency.
+ *
+ * - `maxAtOnce` is the `concurrency` of `Effect.forEach` (iterables) or of `Stream.mapEffect` (streams). Nothing of
+ *   ours runs per task when it is the only option, so the cost is Effect's own.
+ * - `maxPerSecond` is a smooth `Throttle` (`limit = ceil(r)`, `period = limit / r` seconds): starts spaced `1 / r`
+ *   seconds apart, the first one immediate. A task takes its `maxAtOnce` place first and then waits for its start
+ *   inside that place (aiometer's order), so starts never bunch up behind busy places.
+ * - `throttle` (shared): every task runs inside `throttle.withPermit`.
+ *
+ * Iterables go through `Effect.forEach` (materialized by it); streams through `Stream.mapEffect`, which pulls the
+ * source only as places free up (plus Effect's small internal buffer).
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Stream from "effect/Stream"
+import type * as Scheduler from "../Scheduler.js"
+import { Throttle } from "../Throttle.js"
+
+type Input<A, E, R> = Iterable<A> | Stream.Stream<A, E, R>
+
+type Wrap<RP> = <A, E, R>(task: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | RP>
+
+/** Options after validation. */
+export interface Plan<RP> {
+  readonly concurrency: number | "unbounded"
+  readonly maxPerSecond: number | undefined
+  readonly throttle: Throttle.Service | undefined
+  readonly onProgress: ((progress: Scheduler.Progress) => Effect.Effect<void, never, RP>) | undefined
+}
+
+const describe = (value: unknown): string => typeof value === "string" ? JSON.stringify(value) : String(value)
+
+/** Validates the options: the resolved plan, or the "Expected X, got Y" message of the first bad option. */
+export const resolvePlan = <RP>(options: Scheduler.Options<RP> | undefined): Plan<RP> | string => {
+  const maxAtOnce = options?.maxAtOnce
+  if (maxAtOnce !== undefined && !(typeof maxAtOnce === "number" && Number.isSafeInteger(maxAtOnce) && maxAtOnce >= 1)) {
+    return `Expected option maxAtOnce to be an integer >= 1, got ${describe(maxAtOnce)}`
+  }
+  const maxPerSecond = options?.maxPerSecond
+  if (
+    maxPerSecond !== undefined &&
+    !(typeof maxPerSecond === "number" && Number.isFinite(maxPerSecond) && maxPerSecond > 0)
+  ) {
+    return `Expected option maxPerSecond to be a finite number > 0, got ${describe(maxPerSecond)}`
+  }
+  const throttle = options?.throttle
+  if (throttle !== undefined && (typeof throttle !== "object" || throttle === null || !("withPermit" in throttle))) {
+    return `Expected option throttle to be a Throttle service, got ${describe(throttle)}`
+  }
+  const onProgress = options?.onProgress
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    return `Expected option onProgress to be a function, got ${describe(onProgress)}`
+  }
+  return { concurrency: maxAtOnce ?? "unbounded", maxPerSecond, throttle, onProgress }
+}
+
+/**
+ * The smooth rate of `maxPerSecond: r`: `limit = max(1, ceil(r))` in `limit / r` seconds. Spacing `1000 / r` ms;
+ * the window of `limit` lets the schedule catch up after a late timer on a real clock.
+ */
+export const rateOf = (maxPerSecond: number): { readonly limit: number; readonly period: Duration.Duration } => {
+  const limit = Math.max(1, Math.ceil(maxPerSecond))
+  return { limit, period: Duration.millis((limit * 1000) / maxPerSecond) }
+}
+
+const invalid = (message: string) => Effect.die(new Cause.IllegalArgumentException(message))
+
+const isStream = (u: unknown): u is Stream.Stream<unknown, unknown, unknown> =>
+  typeof u === "object" && u !== null && Stream.StreamTypeId in u
+
+/** Progress counters of one run, and the report of a snapshot to `onProgress` (when watched). */
+interface Progress<RP> {
+  started: number
+  completed: number
+  failed: number
+  total: number | undefined
+  readonly report: Effect.Effect<void, never, RP> | undefined
+}
+
+const makeProgress = <RP>(plan: Plan<RP>, total: number | undefined): Progress<RP> => {
+  const { onProgress } = plan
+  const progress: Progress<RP> = {
+    started: 0,
+    completed: 0,
+    failed: 0,
+    total,
+    report: onProgress === undefined ? undefined : Effect.suspend(() =>
+      onProgress({
+        started: progress.started,
+        completed: progress.completed,
+        failed: progress.failed,
+        total: progress.total
+      })
+    )
+  }
+  return progress
+}
+
+/**
+ * The per-task wrapper of a plan: the `maxPerSecond` throttle (`own`), then the shared throttle, then the progress
+ * counters around the task. `undefined` when there is nothing to add (the fast path: Effect's own concurrency).
+ */
+const makeWrap = <RP>(
+  plan: Plan<RP>,
+  progress: Progress<RP>,
+  own: Throttle.Service | undefined
+): Wrap<RP> | undefined => {
+  const { throttle } = plan
+  const report = progress.report
+  if (own === undefined && throttle === undefined && report === undefined) return undefined
+  const limited = <A, E, R>(task: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    const shared = throttle === undefined ? task : throttle.withPermit(task)
+    return own === undefined ? shared : own.withPermit(shared)
+  }
+  if (report === undefined) return limited
+  const onStart = Effect.suspend(() => {
+    progress.started++
+    return report
+  })
+  return (task) =>
+    Effect.matchCauseEffect(limited(Effect.zipRight(onStart, task)), {
+      onFailure: (cause) => {
+        if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+        progress.failed++
+        return Effect.zipRight(report, Effect.failCause(cause))
+      },
+      onSuccess: (value) => {
+        progress.completed++
+        return Effect.as(report, value)
+      }
+    })
+}
+
+/** The `maxPerSecond` throttle of a plan, if any, in the current scope. */
+const ownThrottle = <RP>(plan: Plan<RP>) =>
+  plan.maxPerSecond === undefined
+    ? Effect.succeed(undefined)
+    : Effect.orDie(Throttle.make(rateOf(plan.maxPerSecond), { smooth: true }))
+
+/** Runs `body` with the plan's wrapper; the `maxPerSecond` throttle lives in a scope around `body`. */
+const withPlan = <RP, X, E, R>(
+  plan: Plan<RP>,
+  progress: Progress<RP>,
+  body: (wrap: Wrap<RP> | undefined) => Effect.Effect<X, E, R>
+): Effect.Effect<X, E, R> =>
+  plan.maxPerSecond === undefined
+    ? body(makeWrap(plan, progress, undefined))
+    : Effect.scoped(Effect.flatMap(ownThrottle(plan), (own) => body(makeWrap(plan, progress, own))))
+
+/** Counts the items of a stream for the progress total, reported when the stream ends (only when watched). */
+const counted = <A, E, R, RP>(stream: Stream.Stream<A, E, R>, progress: Progress<RP>): Stream.Stream<A, E, R | RP> => {
+  const report = progress.report
+  if (report === undefined) return stream
+  let pulled = 0
+  return stream.pipe(
+    Stream.tap(() => Effect.sync(() => void pulled++)),
+    Stream.onEnd(Effect.suspend(() => {
+      progress.total = pulled
+      return report
+    }))
+  )
+}
+
+/**
+ * The cause of a fail-fast run: the first typed error alone (without the interruptions of the siblings it
+ * stopped), so the call fails with exactly that error; else the defects; else the cause as it is.
+ */
+const firstFailure = <E>(cause: Cause.Cause<E>): Cause.Cause<E> => {
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "Some") return Cause.fail(failure.value)
+  const defects = Cause.keepDefects(cause)
+  return defects._tag === "Some" ? defects.value : cause
+}
+
+/**
+ * Runs `task(item, index)` for every input under the plan and `settle` around each limited task (identity,
+ * `Effect.exit`, `runAny`'s attempt), collecting the results in input order when `collect` is true. The one engine
+ * behind `runEach`, `runAll` and `runAny`.
+ */
+const drive = <A, B, E, R, C, E3, R3, E2, R2, RP>(
+  input: Input<A, E2, R2>,
+  task: (item: A, index: number) => Effect.Effect<B, E, R>,
+  settle: ((effect: Effect.Effect<B, E, R | RP>, index: number) => Effect.Effect<C, E3, R3>) | undefined,
+  options: Scheduler.Options<RP> | undefined,
+  collect: boolean
+): Effect.Effect<Array<C>, E3 | E2, R3 | R2 | RP> =>
+  Effect.suspend(() => {
+    const plan = resolvePlan(options)
+    if (typeof plan === "string") return invalid(plan)
+    const stream = isStream(input) ? input as Stream.Stream<A, E2, R2> : undefined
+    const items = stream !== undefined
+      ? undefined
+      : Array.isArray(input)
+      ? input as ReadonlyArray<A>
+      : Array.from(input as Iterable<A>)
+    const progress = makeProgress(plan, items?.length)
+    const run = withPlan(plan, progress, (wrap) => {
+      const limited = wrap === undefined
+        ? task
+        : (item: A, i: number) => wrap(Effect.suspend(() => task(item, i)))
+      const one = (settle === undefined ? limited : (item: A, i: number) => settle(limited(item, i), i)) as (
+        item: A,
+        index: number
+      ) => Effect.Effect<C, E3, R3 | RP>
+      if (stream !== undefined) {
+        const mapped = Stream.mapEffect(
+          Stream.zipWithIndex(counted(stream, progress)),
+          ([item, i]) => one(item, i),
+          { concurrency: plan.concurrency }
+        )
+        return collect
+          ? Effect.map(Stream.runCollect(mapped), Chunk.toArray)
+          : Effect.as(Stream.runDrain(mapped), [] as Array<C>)
+      }
+      return collect
+        ? Effect.forEach(items!, one, { concurrency: plan.concurrency })
+        : Effect.as(Effect.forEach(items!, one, { concurrency: plan.concurrency, discard: true }), [] as Array<C>)
+    })
+    return Effect.catchAllCause(run, (cause) => Effect.failCause(firstFailure(cause)))
+  })
+
+/** `Scheduler.runEach`. */
+export const runEach = <A, B, E, R, E2, R2, RP>(
+  items: Input<A, E2, R2>,
+  f: (item: A, index: number) => Effect.Effect<B, E, R>,
+  options: Scheduler.Options<RP> | undefined
+): Effect.Effect<void, E | E2, R | R2 | RP> => Effect.asVoid(drive(items, f, undefined, options, false))
+
+const identity = <A>(a: A): A => a
+
+/** `Scheduler.runAll`, failing fast or settling every task. */
+export const runAll = <A, E, R, E2, R2, RP>(
+  effects: Input<Effect.Effect<A, E, R>, E2, R2>,
+  options: Scheduler.RunAllOptions<RP> | undefined
+): Effect.Effect<Array<A> | Array<Exit.Exit<A, E>>, E | E2, R | R2 | RP> =>
+  options?.settle === true
+    ? drive(effects, identity, (effect) => Effect.exit(effect), options, true) as Effect.Effect<
+      Array<Exit.Exit<A, E>>,
+      E2,
+      R | R2 | RP
+    >
+    : drive(effects, identity, undefined, options, true) as Effect.Effect<Array<A>, E | E2, R | R2 | RP>
+
+/** `Scheduler.amap`: results in completion order; closing the stream interrupts the running tasks. */
+export const amap = <A, B, E, R, E2, R2, RP>(
+  items: Input<A, E2, R2>,
+  f: (item: A, index: number) => Effect.Effect<B, E, R>,
+  options: Scheduler.Options<RP> | undefined
+): Stream.Stream<B, E | E2, R | R2 | RP> =>
+  Stream.unwrapScoped(Effect.suspend(() => {
+    const plan = resolvePlan(options)
+    if (typeof plan === "string") return invalid(plan)
+    const progress = makeProgress(plan, undefined)
+    const source: Stream.Stream<A, E2, R2 | RP> = isStream(items)
+      ? counted(items as Stream.Stream<A, E2, R2>, progress)
+      : Stream.suspend(() => {
+        const array = Array.isArray(items) ? items as ReadonlyArray<A> : Array.from(items as Iterable<A>)
+        progress.total = array.length
+        return Stream.fromIterable(array)
+      })
+    // The maxPerSecond throttle lives in the stream's scope: it is closed when the stream ends.
+    return Effect.map(ownThrottle(plan), (own) => {
+      const wrap = makeWrap(plan, progress, own)
+      const run = wrap === undefined
+        ? ([item, i]: [A, number]) => f(item, i)
+        : ([item, i]: [A, number]) => wrap(Effect.suspend(() => f(item, i)))
+      return Stream.mapEffect(Stream.zipWithIndex(source), run, { concurrency: plan.concurrency, unordered: true })
+    })
+  }))
+
+/** Marks the winner of `runAny`: carried in the error channel to stop the others. */
+class Won<A> {
+  constructor(readonly value: A) {}
+}
+
+/** `Scheduler.runAny`. */
+export const runAny = <A, E, R, E2, R2, RP>(
+  effects: Input<Effect.Effect<A, E, R>, E2, R2>,
+  options: Scheduler.Options<RP> | undefined,
+  makeError: (errors: ReadonlyArray<E>) => Scheduler.RunAnyError<E>
+): Effect.Effect<A, Scheduler.RunAnyError<E> | Cause.NoSuchElementException | E2, R | R2 | RP> =>
+  Effect.suspend(() => {
+    const errors: Array<E> = []
+    let count = 0
+    const attempt = (effect: Effect.Effect<A, E, R | RP>, index: number): Effect.Effect<void, Won<A>, R | RP> => {
+      count++
+      return Effect.matchCauseEffect(effect, {
+        onFailure: (cause) => {
+          const failure = Cause.failureOrCause(cause)
+          if (Either.isRight(failure)) return Effect.failCause(failure.right) // defect or interruption
+          errors[index] = failure.left
+          return Effect.void
+        },
+        onSuccess: (value) => Effect.fail(new Won(value))
+      })
+    }
+    return drive(effects, identity, attempt, options, false).pipe(
+      Effect.matchEffect({
+        onFailure: (error): Effect.Effect<A, Scheduler.RunAnyError<E> | E2> =>
+          error instanceof Won ? Effect.succeed(error.value as A) : Effect.fail(error as E2),
+        onSuccess: (): Effect.Effect<A, Scheduler.RunAnyError<E> | Cause.NoSuchElementException> =>
+          count === 0
+            ? Effect.fail(new Cause.NoSuchElementException("Scheduler.runAny: no effects to run"))
+            : Effect.fail(makeError(errors))
+      })
+    )
+  })
