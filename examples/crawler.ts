@@ -16,7 +16,7 @@ import { FetchHttpClient, HttpClient } from "@effect/platform"
 import { Console, Data, Effect } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import * as Scheduler from "../src/Scheduler.js"
+import { Scheduler } from "effect-throttles"
 
 const QUOTA = 20 // requests per second the server accepts
 const PAGES = 60

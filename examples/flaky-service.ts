@@ -14,8 +14,8 @@
  * Randomness comes from a seeded `Random`, so each run tells (nearly) the same story.
  */
 import { Clock, Console, Data, Duration, Effect, Fiber, Random, Ref, Stream } from "effect"
-import { CircuitBreaker } from "../src/CircuitBreaker.js"
-import { DynamicThrottle } from "../src/DynamicThrottle.js"
+import { CircuitBreaker } from "effect-throttles"
+import { DynamicThrottle } from "effect-throttles"
 
 class ServiceError extends Data.TaggedError("ServiceError")<{ readonly status: number }> {}
 class TooManyRequests extends Data.TaggedError("TooManyRequests")<{ readonly retryAfter: Duration.Duration }> {}

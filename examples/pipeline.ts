@@ -11,8 +11,8 @@
  * Run: npx tsx examples/pipeline.ts
  */
 import { Clock, Console, Effect, Schedule } from "effect"
-import { Barrier, BarrierBrokenError, BarrierTimeoutError } from "../src/Barrier.js"
-import { ResourceBusyError, UniqueResourceGuard } from "../src/ResourceGuard.js"
+import { Barrier, BarrierBrokenError, BarrierTimeoutError } from "effect-throttles"
+import { ResourceBusyError, UniqueResourceGuard } from "effect-throttles"
 
 /** A pretend file: a path and the lines written to it. Its `toString` names it in guard messages. */
 class File {
