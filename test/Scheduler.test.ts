@@ -1,19 +1,13 @@
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
-import { Cause, Chunk, Clock, Deferred, Duration, Effect, Exit, Fiber, Option, Ref, Stream, TestClock } from "effect"
+import { Cause, Chunk, Clock, Deferred, Effect, Exit, Fiber, Option, Ref, Stream, TestClock } from "effect"
 import * as fc from "fast-check"
 import * as Scheduler from "../src/Scheduler.js"
 import { RunAnyError } from "../src/Scheduler.js"
 import { Throttle } from "../src/Throttle.js"
+import { runFor } from "./utils.js"
 
 const now = Clock.currentTimeMillis
 
-/** Forks `run`, moves the TestClock far enough, and joins. */
-const runFor = <A, E>(run: Effect.Effect<A, E>, horizon: Duration.DurationInput = "1 hour") =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.fork(run)
-    yield* TestClock.adjust(horizon)
-    return yield* Fiber.join(fiber)
-  })
 
 /** A task that records its start time (by index) and then sleeps `millis`. */
 const recorder = () => {

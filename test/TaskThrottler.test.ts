@@ -3,16 +3,10 @@ import { Cause, Clock, Data, Duration, Effect, Exit, Fiber, Option, TestClock } 
 import * as fc from "fast-check"
 import * as TaskThrottler from "../src/TaskThrottler.js"
 import { ThrottledError } from "../src/TaskThrottler.js"
+import { runFor } from "./utils.js"
 
 const now = Clock.currentTimeMillis
 
-/** Forks `run`, moves the TestClock far enough, and joins. */
-const runFor = <A, E>(run: Effect.Effect<A, E>, horizon: Duration.DurationInput = "1 hour") =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.fork(run)
-    yield* TestClock.adjust(horizon)
-    return yield* Fiber.join(fiber)
-  })
 
 /** A log of `label@time` entries. */
 const makeLog = () => {

@@ -1,14 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, TestClock } from "effect"
+import { Effect } from "effect"
 import { sections } from "../examples/tour.js"
+import { runFor } from "./utils.js"
 
 /** Runs a tour section under TestClock: every timestamp it prints is exact. */
-const runSection = <A, E>(section: Effect.Effect<A, E>) =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.fork(section)
-    yield* TestClock.adjust("10 seconds")
-    return yield* Fiber.join(fiber)
-  })
+const runSection = <A, E>(section: Effect.Effect<A, E>) => runFor(section, "10 seconds")
 
 describe("the README tour (examples/tour.ts) under TestClock", () => {
   it.effect("Throttle: 3 calls at once, the 4th a second later; the decorator shares the window", () =>
