@@ -3,16 +3,16 @@
  *
  * State lives in one mutable cell that is only touched synchronously inside `Effect.sync` / `Effect.suspend`, so
  * every decision ("grant now, or queue") is taken and applied in one step — the same atomicity `Ref.modify` gives,
- * without copying a queue on every operation. Waiters are `Deferred`s in a doubly linked FIFO list.
+ * without copying a queue on every operation. Waiters are parked fibers (`Effect.async`, whose resume callback is
+ * kept on the waiter, like a `Deferred` without the extra object) in a doubly linked FIFO list.
  *
  * Timers: only the waiter at the head of the queue ever sleeps, for exactly the time its permits are due; the
- * others wait on their `Deferred`. When the head is granted, the same step grants every following waiter that is
+ * others stay parked. When the head is granted, the same step grants every following waiter that is
  * already due and wakes the new head so that it sleeps for its own due time. One wake-up per grant, no polling.
  *
  * @internal
  */
 import * as Cause from "effect/Cause"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -31,7 +31,10 @@ const REMOVED = 3
 
 interface Waiter {
   readonly n: number
-  signal: Deferred.Deferred<void>
+  /** The parked fiber's resume callback; `undefined` while the fiber is not parked. */
+  resume: ((effect: Effect.Effect<void>) => void) | undefined
+  /** A wake-up that arrived while the fiber was not parked (it will not park then). */
+  woken: boolean
   phase: number
   /** When SLEEPING: the time its permits are due. */
   due: number
@@ -131,7 +134,7 @@ export const makeService = (
         core.grant(config, state, at, w.n, floor, false)
         unlink(w)
         w.phase = GRANTED
-        Deferred.unsafeDone(w.signal, Exit.void)
+        wake(w, Effect.void)
         w = first
         continue
       }
@@ -140,7 +143,7 @@ export const makeService = (
         if (due !== Number.POSITIVE_INFINITY) {
           w.due = due
           w.phase = SLEEPING
-          Deferred.unsafeDone(w.signal, Exit.void)
+          wake(w, Effect.void)
         }
         // Otherwise only a release can make room: `release` drains again.
       }
@@ -162,64 +165,99 @@ export const makeService = (
     return Effect.void
   }
 
-  /** The waiter's side: wait for a grant, or — as the head — sleep until the permits are due, then take them. */
-  const awaitGrant = (w: Waiter): Effect.Effect<void> =>
-    Effect.flatMap(Deferred.await(w.signal), () => {
-      if (w.phase === GRANTED) return stamped(w)
-      if (closed) return Effect.interrupt
-      return Effect.withFiberRuntime((fiber) => {
-        w.sleeper = fiber
-        return Effect.flatMap(sleep(Duration.millis(Math.max(0, w.due - now()))), afterSleep)
-      })
-      function afterSleep(): Effect.Effect<void> {
-        w.sleeper = undefined
-        if (w.phase === GRANTED) return stamped(w) // granted meanwhile by another event
-        if (closed) return Effect.interrupt
-        w.signal = Deferred.unsafeMake<void>(FiberId.none)
-        w.phase = QUEUED
-        drain(now(), w.due)
-        return awaitGrant(w)
+  /** Resumes a parked waiter, or leaves word for it if it is not parked right now. */
+  const wake = (w: Waiter, effect: Effect.Effect<void>): void => {
+    const resume = w.resume
+    if (resume === undefined) {
+      w.woken = true
+      return
+    }
+    w.resume = undefined
+    resume(effect)
+  }
+
+  /**
+   * Parks the waiter until `wake`. Interrupted while parked, it cancels (leaves no trace, or gives back a grant it
+   * had not seen yet). `enqueue` links the waiter first — inside the registration, so that a fiber interrupted
+   * before it parks is never queued.
+   */
+  const park = (w: Waiter, enqueue: boolean): Effect.Effect<void> =>
+    Effect.async<void>((resume) => {
+      if (enqueue) link(w)
+      if (w.woken) {
+        w.woken = false
+        resume(Effect.void)
+        return
       }
+      w.resume = resume
+      return Effect.sync(() => {
+        w.resume = undefined
+        cancel(w)
+      })
     })
+
+  /** The waiter's side after a wake-up: granted, or — as the new head — sleep until the permits are due. */
+  const afterWake = (w: Waiter): Effect.Effect<void> => {
+    if (w.phase === GRANTED) return stamped(w)
+    if (closed) return Effect.interrupt
+    const sleepUntilDue = Effect.withFiberRuntime<void>((fiber) => {
+      w.sleeper = fiber
+      return sleep(Duration.millis(Math.max(0, w.due - now())))
+    })
+    return Effect.flatMap(Effect.onInterrupt(sleepUntilDue, () => Effect.sync(() => cancel(w))), () => {
+      w.sleeper = undefined
+      if (w.phase === GRANTED) return stamped(w) // granted meanwhile by another event
+      if (closed) return Effect.interrupt
+      w.phase = QUEUED
+      drain(now(), w.due)
+      return Effect.flatMap(park(w, false), () => afterWake(w))
+    })
+  }
 
   /** An interrupted waiter leaves no trace; one that was granted in the same instant gives its permits back. */
-  const cancel = (w: Waiter): Effect.Effect<void> =>
-    Effect.sync(() => {
-      const at = now()
-      if (w.phase === GRANTED) {
-        stamp(w)
-        core.release(config, state, at, w.n)
-        drain(at, at)
-      } else if (w.phase !== REMOVED) {
-        const wasHead = w === first
-        unlink(w)
-        w.phase = REMOVED
-        if (wasHead) drain(at, at)
-      }
-    })
-
-  /** Enqueues a waiter for `n` permits (the fast path failed) and waits; only the wait is interruptible. */
-  const enqueueAndWait = (
-    n: number,
-    at: number,
-    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  ): Effect.Effect<void> => {
-    const w: Waiter = {
-      n,
-      signal: Deferred.unsafeMake<void>(FiberId.none),
-      phase: QUEUED,
-      due: 0,
-      stamped: false,
-      sleeper: undefined,
-      prev: last,
-      next: undefined
+  const cancel = (w: Waiter): void => {
+    const at = now()
+    if (w.phase === GRANTED) {
+      stamp(w)
+      core.release(config, state, at, w.n)
+      drain(at, at)
+    } else if (w.phase !== REMOVED) {
+      const wasHead = w === first
+      unlink(w)
+      w.phase = REMOVED
+      if (wasHead) drain(at, at)
     }
+  }
+
+  const link = (w: Waiter): void => {
+    w.prev = last
     if (last === undefined) first = w
     else last.next = w
     last = w
     waiting++
-    if (w === first) drain(at, at)
-    return Effect.onInterrupt(restore(awaitGrant(w)), () => cancel(w))
+    if (w === first) {
+      const at = now()
+      drain(at, at)
+    }
+  }
+
+  /** Queues a waiter for `n` permits (the fast path failed) and waits; only the wait is interruptible. */
+  const enqueueAndWait = (
+    n: number,
+    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  ): Effect.Effect<void> => {
+    const w: Waiter = {
+      n,
+      resume: undefined,
+      woken: false,
+      phase: QUEUED,
+      due: 0,
+      stamped: false,
+      sleeper: undefined,
+      prev: undefined,
+      next: undefined
+    }
+    return restore(Effect.flatMap(park(w, true), () => afterWake(w)))
   }
 
   /** Grants at once when nobody waits and the permits are free: no allocation, no async boundary. */
@@ -251,7 +289,7 @@ export const makeService = (
         if (invalid !== undefined) return defect(invalid)
         if (closed) return Effect.interrupt
         const at = now()
-        return tryFast(n, at) ? Effect.void : enqueueAndWait(n, at, restore)
+        return tryFast(n, at) ? Effect.void : enqueueAndWait(n, restore)
       })
     )
 
@@ -284,9 +322,8 @@ export const makeService = (
     return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       invalid !== undefined ? defect(invalid) : Effect.uninterruptibleMask((restore) => {
         if (closed) return Effect.interrupt
-        const at = now()
         const run = Effect.matchCauseEffect(restore(self), releasing) as Effect.Effect<A, E, R>
-        return tryFast(n, at) ? run : Effect.zipRight(enqueueAndWait(n, at, restore), run)
+        return tryFast(n, now()) ? run : Effect.zipRight(enqueueAndWait(n, restore), run)
       })
   }
 
@@ -315,14 +352,14 @@ export const makeService = (
 
   const shutdown = Effect.suspend(() => {
     closed = true
-    const interrupted = Exit.interrupt(FiberId.none)
+    const interrupted = Effect.interrupt
     const sleepers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
     while (first !== undefined) {
       const w = first
       unlink(w)
       w.phase = REMOVED
       if (w.sleeper !== undefined) sleepers.push(w.sleeper)
-      Deferred.unsafeDone(w.signal, interrupted)
+      wake(w, interrupted)
     }
     return Effect.forEach(sleepers, (fiber) => Fiber.interruptAsFork(fiber, FiberId.none), { discard: true })
   })
