@@ -131,6 +131,9 @@ export const makeService = (
     let w = first
     while (w !== undefined) {
       if (core.canGrant(config, state, at, w.n)) {
+        // A waiter whose due time has passed is granted on its schedule, whichever event noticed it first: the
+        // smooth schedule then continues from that due time, not from a late timer or a late wake-up.
+        if (w.phase === SLEEPING && w.due < floor) floor = w.due
         core.grant(config, state, at, w.n, floor, false)
         unlink(w)
         w.phase = GRANTED
