@@ -158,6 +158,8 @@ export const makeService = (
   const stamp = (w: Waiter): void => {
     if (w.stamped) return
     w.stamped = true
+    // Under "release" a slot's expiry comes from its release: nothing to stamp, no clock read, no drain.
+    if (config.measure !== "start") return
     const at = now()
     core.stamp(config, state, at, w.n)
     if (first !== undefined) drain(at, at)
