@@ -1,7 +1,8 @@
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
-import { Cause, Chunk, Clock, Deferred, Effect, Exit, Fiber, Option, Ref, Stream, TestClock } from "effect"
+import { Cause, Chunk, Clock, Deferred, Effect, Exit, Fiber, Option, Ref, Stream, Supervisor, TestClock } from "effect"
 import * as fc from "fast-check"
 import * as Scheduler from "../src/Scheduler.js"
+import { PACED_LOOKAHEAD } from "../src/internal/scheduler.js"
 import { RunAnyError } from "../src/Scheduler.js"
 import { Throttle } from "../src/Throttle.js"
 import { runFor } from "./utils.js"
@@ -247,6 +248,84 @@ describe("Scheduler.runAll", () => {
       expect(yield* Ref.get(interrupted)).toBe(2)
     }))
 })
+
+describe("Scheduler paced admission (maxPerSecond without maxAtOnce)", () => {
+  it.effect("does not fork a fiber per item up front: live fibers stay near the running tasks", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* Supervisor.track
+      const { starts, task } = recorder()
+      // 200 items at 10/s, each task 250 ms: about 3 run at once; without pacing ~200 fibers would wait.
+      const fiber = yield* Effect.fork(
+        Effect.supervised(Scheduler.runEach(range(200), (i) => task(i, 250), { maxPerSecond: 10 }), supervisor)
+      )
+      let peak = 0
+      for (let step = 0; step < 100; step++) {
+        yield* TestClock.adjust(50)
+        peak = Math.max(peak, (yield* supervisor.value).filter((f) => f.unsafePoll() === null).length)
+      }
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(fiber)
+      // The run's own fibers: the tasks waiting for their start (at most the lookahead), the ~3 running ones,
+      // plus the driver and the throttle's sleeping head.
+      expect(peak).toBeGreaterThan(3)
+      expect(peak).toBeLessThanOrEqual(PACED_LOOKAHEAD + 3 + 4)
+      // The schedule is unchanged: one start every 100 ms, in input order.
+      expect(starts).toEqual(range(200).map((i) => i * 100))
+    }))
+
+  it.effect("runAll keeps input order and settle returns every Exit", () =>
+    Effect.gen(function*() {
+      const tasks = range(40).map((i) => Effect.as(Effect.sleep((40 - i) * 7), i))
+      expect(yield* runFor(Scheduler.runAll(tasks, { maxPerSecond: 100 }))).toEqual(range(40))
+      const mixed = [Effect.succeed(1), Effect.fail("two"), Effect.as(Effect.sleep(5), 3)]
+      expect(yield* runFor(Scheduler.runAll(mixed, { maxPerSecond: 100, settle: true }))).toEqual([
+        Exit.succeed(1),
+        Exit.fail("two"),
+        Exit.succeed(3)
+      ])
+    }))
+
+  it.effect("a failure fails the call with that error, interrupts the running tasks, starts no more", () =>
+    Effect.gen(function*() {
+      const { order, task } = recorder()
+      const interrupted: Array<number> = []
+      const exit = yield* runFor(Effect.exit(Scheduler.runAll(
+        range(50).map((i) =>
+          i === 3
+            ? Effect.zipRight(task(i, 50), Effect.fail("bad" as const))
+            : Effect.onInterrupt(task(i, 1000), () => Effect.sync(() => interrupted.push(i)))
+        ),
+        { maxPerSecond: 10 }
+      )))
+      expect(exit).toEqual(Exit.fail("bad"))
+      // 3 started at 300 and failed at 350: 0, 1, 2 were running; 4 (due at 400) never started.
+      expect(order).toEqual([0, 1, 2, 3])
+      expect(interrupted.sort()).toEqual([0, 1, 2])
+    }))
+
+  it.effect("the last task failing as the others finish still fails the call", () =>
+    Effect.gen(function*() {
+      const tasks = range(5).map((i) => i === 4 ? Effect.fail("last" as const) : Effect.succeed(i))
+      expect(yield* runFor(Effect.exit(Scheduler.runAll(tasks, { maxPerSecond: 1000 })))).toEqual(Exit.fail("last"))
+    }))
+
+  it.effect("runAny stops at the first success; interrupting the run interrupts the running tasks", () =>
+    Effect.gen(function*() {
+      const { order, task } = recorder()
+      const attempts = range(20).map((i) => i < 2 ? Effect.zipRight(task(i), Effect.fail(i)) : task(i, 1000))
+      expect(yield* runFor(Scheduler.runAny(attempts, { maxPerSecond: 10 }))).toBe(2)
+      // 2 started at 200 ms and succeeded at 1200 ms; 3..12 started meanwhile (one per 100 ms), no more.
+      expect(order).toEqual(range(13))
+
+      const interrupted = yield* Ref.make(0)
+      const never = Effect.onInterrupt(Effect.never, () => Ref.update(interrupted, (n) => n + 1))
+      const fiber = yield* Effect.fork(Scheduler.runEach(range(100), () => never, { maxPerSecond: 10 }))
+      yield* TestClock.adjust(450)
+      yield* Fiber.interrupt(fiber)
+      expect(yield* Ref.get(interrupted)).toBe(5)
+    }))
+})
+
 
 describe("Scheduler.runAny", () => {
   it.effect("returns the first success and interrupts the losers", () =>

@@ -11,14 +11,24 @@
  * Iterables go through `Effect.forEach` (materialized by it); streams through `Stream.mapEffect`, which pulls the
  * source only as places free up (plus Effect's small internal buffer).
  *
+ * Paced admission: with `maxPerSecond` and no `maxAtOnce`, an iterable is not forked all at once (a fiber per item,
+ * nearly all of them only waiting for their start). A driver forks the tasks one after another, keeping at most
+ * `PACED_LOOKAHEAD` of them waiting for their start, so the fibers that exist are the running tasks plus a few.
+ * On a real clock this matters beyond memory: forking thousands of fibers stalls the event loop for tens of
+ * milliseconds right after the first start, and the rate never makes up that delay (the window that lets the
+ * schedule catch up then holds the catch-up burst back a period later).
+ *
  * @internal
  */
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as Scheduler from "../Scheduler.js"
 import { Throttle } from "../Throttle.js"
@@ -110,14 +120,16 @@ const makeProgress = <RP>(plan: Plan<RP>, total: number | undefined): Progress<R
 const makeWrap = <RP>(
   plan: Plan<RP>,
   progress: Progress<RP>,
-  own: Throttle.Service | undefined
+  own: Throttle.Service | undefined,
+  started?: Effect.Effect<void>
 ): Wrap<RP> | undefined => {
   const { throttle } = plan
   const report = progress.report
   if (own === undefined && throttle === undefined && report === undefined) return undefined
   const limited = <A, E, R>(task: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
     const shared = throttle === undefined ? task : throttle.withPermit(task)
-    return own === undefined ? shared : own.withPermit(shared)
+    if (own === undefined) return shared
+    return own.withPermit(started === undefined ? shared : Effect.zipRight(started, shared))
   }
   if (report === undefined) return limited
   const onStart = Effect.suspend(() => {
@@ -144,15 +156,61 @@ const ownThrottle = <RP>(plan: Plan<RP>) =>
     ? Effect.succeed(undefined)
     : Effect.orDie(Throttle.make(rateOf(plan.maxPerSecond), { smooth: true }))
 
-/** Runs `body` with the plan's wrapper; the `maxPerSecond` throttle lives in a scope around `body`. */
+/** How many tasks paced admission keeps waiting for their `maxPerSecond` start at once (see the module doc). */
+export const PACED_LOOKAHEAD = 16
+
+/**
+ * Runs `body` with the plan's wrapper; the `maxPerSecond` throttle lives in a scope around `body`. When `paced`
+ * (paced admission applies), `body` also gets the admission gate: a driver takes a place before forking a task,
+ * and the task gives it back as soon as the throttle lets it start.
+ */
 const withPlan = <RP, X, E, R>(
   plan: Plan<RP>,
   progress: Progress<RP>,
-  body: (wrap: Wrap<RP> | undefined) => Effect.Effect<X, E, R>
-): Effect.Effect<X, E, R> =>
-  plan.maxPerSecond === undefined
-    ? body(makeWrap(plan, progress, undefined))
-    : Effect.scoped(Effect.flatMap(ownThrottle(plan), (own) => body(makeWrap(plan, progress, own))))
+  paced: boolean,
+  body: (wrap: Wrap<RP> | undefined, gate: Effect.Semaphore | undefined) => Effect.Effect<X, E, R>
+): Effect.Effect<X, E, R> => {
+  if (plan.maxPerSecond === undefined) return body(makeWrap(plan, progress, undefined), undefined)
+  return Effect.scoped(Effect.flatMap(ownThrottle(plan), (own) => {
+    if (!paced) return body(makeWrap(plan, progress, own), undefined)
+    return Effect.flatMap(
+      Effect.makeSemaphore(PACED_LOOKAHEAD),
+      (gate) => body(makeWrap(plan, progress, own, gate.release(1)), gate)
+    )
+  }))
+}
+
+/**
+ * Paced admission of `items` (see the module doc): the tasks are forked one after another, each once `gate` has a
+ * place. Fails fast like `Effect.forEach`: the first failure of a task stops the driver and interrupts the others
+ * (closing the scope of the fiber set). Results are stored in input order when `collect` is true.
+ */
+const runPaced = <A, C, E, R>(
+  items: ReadonlyArray<A>,
+  one: (item: A, index: number) => Effect.Effect<C, E, R>,
+  gate: Effect.Semaphore,
+  collect: boolean
+): Effect.Effect<Array<C>, E, R> =>
+  Effect.scoped(Effect.gen(function*() {
+    const results: Array<C> = collect ? new Array(items.length) : []
+    const set = yield* FiberSet.make<void, E>()
+    const store = collect
+      ? (item: A, i: number) =>
+        Effect.map(one(item, i), (c) => {
+          results[i] = c
+        })
+      : (item: A, i: number) => Effect.asVoid(one(item, i))
+    const driver = Effect.forEach(
+      items,
+      (item, i) => Effect.zipRight(gate.take(1), FiberSet.run(set, store(item, i))),
+      { discard: true }
+    )
+    yield* Effect.raceFirst(Effect.zipRight(driver, FiberSet.awaitEmpty(set)), FiberSet.join(set))
+    // The last task may have failed in the same instant as the set became empty: its failure still wins.
+    const failed = yield* Deferred.poll(set.deferred)
+    if (Option.isSome(failed)) yield* (failed.value as Effect.Effect<void, E>)
+    return results
+  }))
 
 /** Counts the items of a stream for the progress total, reported when the stream ends (only when watched). */
 const counted = <A, E, R, RP>(stream: Stream.Stream<A, E, R>, progress: Progress<RP>): Stream.Stream<A, E, R | RP> => {
@@ -201,7 +259,8 @@ const drive = <A, B, E, R, C, E3, R3, E2, R2, RP>(
       ? input as ReadonlyArray<A>
       : Array.from(input as Iterable<A>)
     const progress = makeProgress(plan, items?.length)
-    const run = withPlan(plan, progress, (wrap) => {
+    const paced = items !== undefined && plan.concurrency === "unbounded" && plan.maxPerSecond !== undefined
+    const run = withPlan(plan, progress, paced, (wrap, gate) => {
       const limited = wrap === undefined
         ? task
         : (item: A, i: number) => wrap(Effect.suspend(() => task(item, i)))
@@ -219,6 +278,7 @@ const drive = <A, B, E, R, C, E3, R3, E2, R2, RP>(
           ? Effect.map(Stream.runCollect(mapped), Chunk.toArray)
           : Effect.as(Stream.runDrain(mapped), [] as Array<C>)
       }
+      if (gate !== undefined) return runPaced(items!, one, gate, collect)
       return collect
         ? Effect.forEach(items!, one, { concurrency: plan.concurrency })
         : Effect.as(Effect.forEach(items!, one, { concurrency: plan.concurrency, discard: true }), [] as Array<C>)

@@ -13,6 +13,9 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -86,19 +89,66 @@ export const make = (
       const originNanos = clock.unsafeCurrentTimeNanos()
       const originMillis = clock.unsafeCurrentTimeMillis()
       const now = () => originMillis + Number(clock.unsafeCurrentTimeNanos() - originNanos) / 1e6
-      const service = makeService(rate, config, now, (d) => clock.sleep(d))
+      const service = makeService(rate, config, now, (d) => clock.sleep(d), isLiveClock(clock) ? liveSettle : undefined)
       return Effect.as(Effect.addFinalizer(() => service.shutdown), service.service)
     })
   })
 
 /**
+ * How the head waiter finishes its wait on a clock whose timers are coarse: it sleeps until `lead` ms before its
+ * due time, then waits out the rest one `turn` at a time (re-checking the clock after each), so that it is granted
+ * within one turn of its due time instead of one timer tick (about 1 ms) after it.
+ */
+export interface Settle {
+  /** How many ms before the due time the timer is set; also the most a head spends taking turns per wake-up. */
+  readonly lead: number
+  /** Waits one turn of the event loop (letting I/O and timers run). */
+  readonly turn: Effect.Effect<void>
+  /**
+   * Added to a resumed waiter's stamp, in ms. The stamp is taken a few steps before the task's own first step
+   * (tens of µs, more on a loaded event loop); starting the slot this much later keeps the window exact at the
+   * task's first step. It delays each window by the same amount (0.01% of a 1 s period at 0.1 ms).
+   */
+  readonly guard: number
+}
+
+/**
+ * Node's timers have whole-millisecond resolution and fire up to ~1.5 ms early or late relative to the
+ * high-resolution clock. A timer that fires early leaves a remainder below 1 ms, which a second timer can only
+ * cover by overshooting to the next tick. Each window of a throttle opens exactly one period after the actual
+ * starts of the previous one, so that overshoot adds up window after window (~1 ms per window). Finishing the last
+ * millisecond with event-loop turns (`setImmediate`) removes it, at the cost of at most ~1 ms of busy turns per
+ * wake-up of the head waiter (never more than one waiter does this at a time).
+ */
+const LEAD_MILLIS = 1
+const GUARD_MILLIS = 0.1
+
+const liveSettle: Settle | undefined = typeof globalThis.setImmediate === "function"
+  ? {
+    lead: LEAD_MILLIS,
+    guard: GUARD_MILLIS,
+    turn: Effect.async<void>((resume) => {
+      const handle = globalThis.setImmediate(() => resume(Effect.void))
+      return Effect.sync(() => globalThis.clearImmediate(handle))
+    })
+  }
+  : undefined
+
+const liveClockConstructor: unknown = Context.get(DefaultServices.liveServices, Clock.Clock).constructor
+
+/** Whether `clock` is Effect's default clock (real timers), as opposed to `TestClock` or a custom clock. */
+export const isLiveClock = (clock: Clock.Clock): boolean => clock.constructor === liveClockConstructor
+
+/**
  * The service over an explicit clock. `now` must be non-decreasing; `sleep` waits for a duration on the same clock.
+ * `settle`, if given, sharpens the head waiter's wake-ups on a clock with coarse timers (see {@link Settle}).
  */
 export const makeService = (
   rate: Rate.Rate,
   config: core.Config,
   now: () => number,
-  sleep: (duration: Duration.Duration) => Effect.Effect<void>
+  sleep: (duration: Duration.Duration) => Effect.Effect<void>,
+  settle?: Settle
 ): { readonly service: Throttle.Service; readonly shutdown: Effect.Effect<void> } => {
   const state = core.makeState()
   const maxPermits = Math.min(config.limit, config.maxConcurrent)
@@ -160,9 +210,17 @@ export const makeService = (
     w.stamped = true
     // Under "release" a slot's expiry comes from its release: nothing to stamp, no clock read, no drain.
     if (config.measure !== "start") return
+    // Grant whatever became due first (this waiter's slots still count, as unstamped), and read the clock for the
+    // stamp only afterwards: the stamp must not precede the task's start by the time that granting (and waking)
+    // a batch of waiters takes, or the next window would open that much too early for this task.
+    if (first !== undefined) {
+      const at = now()
+      drain(at, at)
+    }
     const at = now()
-    core.stamp(config, state, at, w.n)
-    if (first !== undefined) drain(at, at)
+    core.stamp(config, state, settle === undefined ? at : at + settle.guard, w.n)
+    // A head that could not know its due time while this waiter's slots had no expiry learns it now.
+    if (first !== undefined && first.phase === QUEUED) drain(at, at)
   }
 
   const stamped = (w: Waiter): Effect.Effect<void> => {
@@ -207,7 +265,10 @@ export const makeService = (
     if (closed) return Effect.interrupt
     const sleepUntilDue = Effect.withFiberRuntime<void>((fiber) => {
       w.sleeper = fiber
-      return sleep(Duration.millis(Math.max(0, w.due - now())))
+      const remaining = w.due - now()
+      if (settle === undefined) return sleep(Duration.millis(Math.max(0, remaining)))
+      if (remaining <= core.EPSILON) return Effect.void
+      return remaining > settle.lead ? sleep(Duration.millis(remaining - settle.lead)) : settle.turn
     })
     return Effect.flatMap(Effect.onInterrupt(sleepUntilDue, () => Effect.sync(() => cancel(w))), () => {
       w.sleeper = undefined
@@ -268,7 +329,12 @@ export const makeService = (
   /** Grants at once when nobody waits and the permits are free: no allocation, no async boundary. */
   const tryFast = (n: number, at: number): boolean => {
     if (first !== undefined || !core.canGrant(config, state, at, n)) return false
-    core.grant(config, state, at, n, at)
+    if (settle === undefined || config.measure !== "start") {
+      core.grant(config, state, at, n, at)
+    } else {
+      core.grant(config, state, at, n, at, false)
+      core.stamp(config, state, at + settle.guard, n)
+    }
     return true
   }
 
