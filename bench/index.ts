@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url"
 import type { Machine } from "./harness.js"
 import { bytes, fmt, machine, pct, ratio, table } from "./harness.js"
 import type { AccuracyData, ContentionData, MemoryRow, Options, OverheadData } from "./throttle.js"
-import { runAccuracy, runContention, runMemory, runOverhead } from "./throttle.js"
+import { CEILING, runAccuracy, runContention, runMemory, runOverhead } from "./throttle.js"
 
 const SCENARIOS = ["overhead", "contention", "memory", "accuracy", "scheduler"] as const
 type Scenario = (typeof SCENARIOS)[number]
@@ -172,12 +172,21 @@ const readmeSummary = (results: Results): string => {
       "0",
       status(violations === 0)
     ])
-    rows.push(["Accuracy: achieved rate, worst over all rates", pct(worst), "", "≥ 99%", status(worst >= 0.99)])
+    const ceilings = a.rows.filter((r) => r.limiter === CEILING)
+    rows.push([
+      "Accuracy: achieved rate, worst over all rates",
+      pct(worst),
+      `ceiling (zero-cost limiter on Effect fibers): ${ceilings.map((r) => `${r.rate} ${pct(r.achieved)}`).join(", ")}`,
+      "≥ 99%",
+      status(worst >= 0.99)
+    ])
     if (at50 !== undefined) {
       rows.push([
         "Accuracy: p95 start lateness at 50/s (from submission; from the 1st start)",
         `${fmt(at50.lateness.p95, 2)} ms; ${fmt(at50.latenessFromFirst.p95, 2)} ms`,
-        a.rows.filter((r) => r.limit === 50 && r !== at50).map((r) => `${r.limiter.replace("Effect RateLimiter", "RL")} ${fmt(r.lateness.p95, 1)}`).join(", "),
+        a.rows.filter((r) => r.limit === 50 && r !== at50).map((r) =>
+          `${r.limiter === CEILING ? "ceiling" : r.limiter.replace("Effect RateLimiter", "RL")} ${fmt(r.lateness.p95, 1)}`
+        ).join(", "),
         "≤ 2 ms",
         status(at50.lateness.p95 <= 2)
       ])

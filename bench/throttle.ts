@@ -740,6 +740,34 @@ const limiters: ReadonlyArray<Limiter> = [
   )
 ]
 
+/** The name of the reference row "what a zero-cost limiter would score on Effect fibers" (see `ceilingRun`). */
+export const CEILING = "ceiling: zero-cost limiter on Effect fibers"
+
+/**
+ * The best any limiter in front of Effect fibers can score here. `rate.tasks` fibers are forked by the same
+ * `Effect.forEach(..., { concurrency: "unbounded" })` with no limiter at all, each recording its start. A limiter
+ * that cost nothing would start window k exactly one period after window 0, so its starts would be the first
+ * `limit` of these, repeated every period: that synthetic schedule is what is analyzed. Its lateness is the time
+ * Effect takes to fork and start the fibers; its achieved rate falls short of 100% by the time Effect takes to
+ * start `limit` fibers (the spread of every window).
+ */
+const ceilingRun = async (rate: RateCase): Promise<{ readonly starts: ReadonlyArray<number>; readonly t0: number }> => {
+  const bare = await Effect.runPromise(Effect.gen(function*() {
+    const starts: Array<number> = []
+    const record = Effect.sync(() => {
+      starts.push(now())
+    })
+    const t0 = now()
+    yield* Effect.forEach(range(rate.tasks), () => record, { concurrency: "unbounded", discard: true })
+    return { starts, t0 }
+  }))
+  const window0 = bare.starts.slice(0, rate.limit)
+  const starts = range(rate.tasks).map((k) =>
+    (window0[k % rate.limit] as number) + Math.floor(k / rate.limit) * PERIOD
+  )
+  return { starts, t0: bare.t0 }
+}
+
 export interface AccuracyRow extends WindowReport {
   readonly limiter: string
   readonly rate: string
@@ -792,56 +820,83 @@ export const runAccuracy = async (options: Options): Promise<ScenarioResult<Accu
       { label: "10000/s", limit: 10_000, tasks: 50_000 }
     ]
   const rows: Array<AccuracyRow> = []
-  for (const rate of rates) {
+  // Warm up (JIT) Effect's fork path and ours, so that the first rates are not measured cold: a run that never
+  // waits, and one where nearly every task waits (parks and is woken) for a place under `maxConcurrent`.
+  for (const options of [{}, { maxConcurrent: 10 }]) {
+    await Effect.runPromise(Effect.scoped(Effect.flatMap(
+      Effect.orDie(Throttle.make({ limit: 20_000, period: "1 second" }, options)),
+      (t) => Effect.forEach(range(20_000), () => t.withPermit(Effect.void), { concurrency: "unbounded", discard: true })
+    )))
+  }
+  const measure = async (rate: RateCase, limiter: Limiter, sideBySide: boolean): Promise<AccuracyRow> => {
     const idealSpan = (Math.ceil(rate.tasks / rate.limit) - 1) * PERIOD
     // Ours is never cut short for being slow (generous deadline); the peers are, by the stall rule of `Cutoff`.
-    const oursCutoff: Cutoff = { deadlineMs: idealSpan * 2 + 3000, stallCut: false }
-    const peerCutoff: Cutoff = { deadlineMs: idealSpan * 1.5 + 2000, stallCut: true }
-    const measure = async (limiter: Limiter, sideBySide: boolean): Promise<AccuracyRow> => {
-      const cpu0 = process.cpuUsage()
-      const wall0 = now()
-      const result = await limiter.run(rate, limiter === limiters[0] ? oursCutoff : peerCutoff)
-      const cpu = process.cpuUsage(cpu0)
-      const wallMs = now() - wall0
-      const cpuShare = sideBySide ? undefined : (cpu.user + cpu.system) / 1000 / wallMs
-      const report = analyzeStarts({
-        starts: result.starts,
-        submitted: rate.tasks,
-        t0: result.t0,
-        limit: rate.limit,
-        period: PERIOD
-      })
-      return {
-        limiter: limiter.name,
-        rate: rate.label,
-        limit: rate.limit,
-        cutShort: report.started < rate.tasks,
-        sideBySide,
-        cpuShare,
-        wallMs,
-        ...report
-      }
+    const cutoff: Cutoff = limiter === limiters[0]
+      ? { deadlineMs: idealSpan * 2 + 3000, stallCut: false }
+      : { deadlineMs: idealSpan * 1.5 + 2000, stallCut: true }
+    const cpu0 = process.cpuUsage()
+    const wall0 = now()
+    const result = await limiter.run(rate, cutoff)
+    const cpu = process.cpuUsage(cpu0)
+    const wallMs = now() - wall0
+    const cpuShare = sideBySide ? undefined : (cpu.user + cpu.system) / 1000 / wallMs
+    const report = analyzeStarts({
+      starts: result.starts,
+      submitted: rate.tasks,
+      t0: result.t0,
+      limit: rate.limit,
+      period: PERIOD
+    })
+    return {
+      limiter: limiter.name,
+      rate: rate.label,
+      limit: rate.limit,
+      cutShort: report.started < rate.tasks,
+      sideBySide,
+      cpuShare,
+      wallMs,
+      ...report
     }
-    // Ours always runs alone. At the slow rates the peers then run side by side (their event loop load is tiny).
-    // (At 3/s — no lateness target, ~4 s per run — ours joins the peers side by side.)
-    const [ours, ...peers] = limiters as [Limiter, ...Array<Limiter>]
-    const allSideBySide = !options.sequential && rate.limit <= 3
-    if (!allSideBySide) {
-      await delay(50)
-      rows.push(await measure(ours, false))
-    }
+  }
+  const [oursLimiter, ...peers] = limiters as [Limiter, ...Array<Limiter>]
+  const allSideBySide = (rate: RateCase) => !options.sequential && rate.limit <= 3
+  // Order: the ceilings, then ours alone at every rate, then the peers. A peer cut short at a fast rate leaves its
+  // abandoned fibers or jobs behind, and some keep being woken for a while (Effect's Semaphore wakes every waiter on
+  // each release): measured after them, a limiter would pay for that background work.
+  for (const rate of rates) {
+    await delay(50)
+    const ceiling = await ceilingRun(rate)
+    rows.push({
+      limiter: CEILING,
+      rate: rate.label,
+      limit: rate.limit,
+      cutShort: false,
+      sideBySide: false,
+      cpuShare: undefined,
+      wallMs: Number.NaN,
+      ...analyzeStarts({ starts: ceiling.starts, submitted: rate.tasks, t0: ceiling.t0, limit: rate.limit, period: PERIOD })
+    })
+  }
+  for (const rate of rates) {
+    if (allSideBySide(rate)) continue
+    await delay(50)
+    rows.push(await measure(rate, oursLimiter, false))
+  }
+  for (const rate of rates) {
+    // At the slow rates the peers run side by side (their event loop load is tiny); at 3/s — no lateness target,
+    // ~4 s per run — ours joins them.
     if (!options.sequential && rate.limit <= 50) {
       const results = await Promise.all(
-        (allSideBySide ? limiters : peers).map(async (limiter, i) => {
+        (allSideBySide(rate) ? limiters : peers).map(async (limiter, i) => {
           await delay(i * 150)
-          return measure(limiter, true)
+          return measure(rate, limiter, true)
         })
       )
       rows.push(...results)
     } else {
       for (const limiter of peers) {
         await delay(50)
-        rows.push(await measure(limiter, false))
+        rows.push(await measure(rate, limiter, false))
       }
     }
   }
@@ -886,6 +941,7 @@ export const runAccuracy = async (options: Options): Promise<ScenarioResult<Accu
     r.cpuShare === undefined ? "—" : pct(r.cpuShare, 0)
   ])
   const ours = rows.filter((r) => r.limiter === limiters[0]?.name)
+  const ceilings = rows.filter((r) => r.limiter === CEILING)
   const oursViolations = ours.reduce((sum, r) => sum + r.violationsBeyondTolerance, 0)
   const oursRounding = ours.reduce((sum, r) => sum + r.violations - r.violationsBeyondTolerance, 0)
   const worstAchieved = Math.min(...ours.map((r) => r.achieved))
@@ -909,12 +965,16 @@ export const runAccuracy = async (options: Options): Promise<ScenarioResult<Accu
     "submission (leaves out the time to get the first task going, e.g. forking all N fibers).",
     "span = submission to last start; wall = the whole run, teardown included; " +
     "CPU = process CPU time / wall time during a run alone (≥ ~100%: CPU-bound, could not keep up).",
+    `${CEILING} = the starts of the same number of fibers forked with no limiter, the first \`limit\` of them ` +
+    "repeated every period: what a limiter that cost nothing would score, so the share of each figure that is " +
+    "Effect's own cost of forking and starting fibers.",
     "Configurations:",
     ...limiters.map((l) => `- ${l.name}: ${l.config}`),
     "",
     `Targets for ours: 0 violations — ${oursViolations === 0 ? "MET" : "MISSED"} ` +
     `(${oursViolations} beyond 1 ms, ${oursRounding} within 1 ms rounding); ` +
-    `≥ 99% achieved at every rate — ${worstAchieved >= 0.99 ? "MET" : "MISSED"} (worst ${pct(worstAchieved)}); ` +
+    `≥ 99% achieved at every rate — ${worstAchieved >= 0.99 ? "MET" : "MISSED"} (worst ${pct(worstAchieved)}; ` +
+    `ceiling ${ceilings.map((r) => `${r.rate} ${pct(r.achieved)}`).join(", ")}); ` +
     `p95 lateness ≤ 2 ms at 50/s — ${
       at50 === undefined ? "not run" : at50.lateness.p95 <= 2 ? "MET" : "MISSED"
     } (${fmt(at50?.lateness.p95, 2)} ms from submission, ${fmt(at50?.latenessFromFirst.p95, 2)} ms from the first start).`
