@@ -102,6 +102,11 @@ export const make = (
 export interface Settle {
   /** How many ms before the due time the timer is set; also the most a head spends taking turns per wake-up. */
   readonly lead: number
+  /**
+   * The shortest timer that fires on time, in ms (Node: 1 ms; a shorter one is rounded up to it). A wait for
+   * which a timer of `remaining - lead` would be shorter is done in turns from the start.
+   */
+  readonly minTimer: number
   /** Waits one turn of the event loop (letting I/O and timers run). */
   readonly turn: Effect.Effect<void>
   /**
@@ -117,8 +122,9 @@ export interface Settle {
  * high-resolution clock. A timer that fires early leaves a remainder below 1 ms, which a second timer can only
  * cover by overshooting to the next tick. Each window of a throttle opens exactly one period after the actual
  * starts of the previous one, so that overshoot adds up window after window (~1 ms per window). Finishing the last
- * millisecond with event-loop turns (`setImmediate`) removes it, at the cost of at most ~1 ms of busy turns per
- * wake-up of the head waiter (never more than one waiter does this at a time).
+ * millisecond with event-loop turns (`setImmediate`) removes it, at the cost of at most ~2 ms of busy turns per
+ * wake-up of the head waiter (never more than one waiter does this at a time): a wait shorter than lead + 1 ms is
+ * all turns, as a timer shorter than 1 ms would be rounded up to 1 ms.
  */
 const LEAD_MILLIS = 1
 const GUARD_MILLIS = 0.1
@@ -127,6 +133,7 @@ const liveSettle: Settle | undefined = typeof globalThis.setImmediate === "funct
   ? {
     lead: LEAD_MILLIS,
     guard: GUARD_MILLIS,
+    minTimer: 1,
     turn: Effect.async<void>((resume) => {
       const handle = globalThis.setImmediate(() => resume(Effect.void))
       return Effect.sync(() => globalThis.clearImmediate(handle))
@@ -268,7 +275,9 @@ export const makeService = (
       const remaining = w.due - now()
       if (settle === undefined) return sleep(Duration.millis(Math.max(0, remaining)))
       if (remaining <= core.EPSILON) return Effect.void
-      return remaining > settle.lead ? sleep(Duration.millis(remaining - settle.lead)) : settle.turn
+      return remaining - settle.lead >= settle.minTimer
+        ? sleep(Duration.millis(remaining - settle.lead))
+        : settle.turn
     })
     return Effect.flatMap(Effect.onInterrupt(sleepUntilDue, () => Effect.sync(() => cancel(w))), () => {
       w.sleeper = undefined

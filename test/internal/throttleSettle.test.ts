@@ -60,9 +60,10 @@ const grantTimes = (
   })
 
 /** Turns of 0.25 ms, a lead of 2 ms. */
-const settle = (guard: number): throttle.Settle => ({
-  lead: 2,
+const settle = (guard: number, lead = 2, minTimer = 1): throttle.Settle => ({
+  lead,
   guard,
+  minTimer,
   turn: Effect.sleep(Duration.nanos(250_000n))
 })
 
@@ -100,6 +101,22 @@ describe("Throttle on a coarse timer", () => {
       // Without settling the early wake-up re-sleeps for the rest (here early again): still never early.
       const unsettled = yield* grantTimes("1/s", early, undefined, 3)
       expect(unsettled[1]! >= 1000n * MS && unsettled[2]! >= unsettled[1]! + 1000n * MS).toBe(true)
+    }))
+
+  it.effect("a wait shorter than lead + minTimer is all turns: a shorter timer would be rounded up and fire late", () =>
+    Effect.gen(function*() {
+      const secondAt = (minTimer: number) =>
+        Effect.gen(function*() {
+          const { nanos, service } = yield* setup("1/s", nextTick, settle(0, 1, minTimer))
+          yield* service.acquire()
+          yield* TestClock.adjust(Duration.micros(998_500n)) // the second caller comes 1.5 ms before its due time
+          const fiber = yield* Effect.fork(Effect.zipRight(service.acquire(), nanos))
+          yield* TestClock.adjust(Duration.millis(10))
+          return yield* Fiber.join(fiber)
+        })
+      expect(yield* secondAt(1)).toBe(1000n * MS)
+      // With timers allowed down to 0 ms: a 0.5 ms timer, which fires on the next tick (2 ms), 0.5 ms late.
+      expect(yield* secondAt(0)).toBe(1000n * MS + 500_000n)
     }))
 
   it.effect("only one waiter takes turns: the others stay parked", () =>
