@@ -9,6 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, FastCheck as fc, Fiber, TestClock } from "effect"
 import * as throttle from "../../src/internal/throttle.js"
 import * as Rate from "../../src/Rate.js"
+import { Throttle } from "../../src/Throttle.js"
 
 const MS = 1_000_000n
 
@@ -119,6 +120,19 @@ describe("Throttle on a coarse timer", () => {
       expect(yield* secondAt(0)).toBe(1000n * MS + 500_000n)
     }))
 
+  it.effect("the head interrupted while taking turns leaves no trace: the next is granted at its own due time", () =>
+    Effect.gen(function*() {
+      const { nanos, service } = yield* setup("1/s", nextTick, settle(0))
+      yield* service.acquire()
+      const head = yield* Effect.fork(service.acquire())
+      const next = yield* Effect.fork(Effect.zipRight(service.acquire(), nanos))
+      yield* TestClock.adjust(Duration.micros(999_500n)) // the head is taking turns
+      yield* Fiber.interrupt(head)
+      yield* TestClock.adjust(Duration.millis(10))
+      expect(yield* Fiber.join(next)).toBe(1000n * MS)
+      expect(yield* service.stats).toMatchObject({ granted: 2, waiting: 0, inFlight: 2 })
+    }))
+
   it.effect("only one waiter takes turns: the others stay parked", () =>
     Effect.gen(function*() {
       const { service } = yield* setup("1/s", nextTick, settle(0))
@@ -161,4 +175,19 @@ describe("Throttle.make picks settling by clock", () => {
       const custom: Clock.Clock = { ...Clock.make(), sleep: () => Effect.void }
       expect(throttle.isLiveClock(custom)).toBe(false)
     }))
+})
+
+describe("Throttle on the live clock (smoke: completes, no timing asserted)", () => {
+  it.live("settling with real event-loop turns grants everyone, in order", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const service = yield* Effect.orDie(Throttle.make({ limit: 2, period: "20 millis" }))
+      const order: Array<number> = []
+      yield* Effect.forEach(
+        Array.from({ length: 7 }, (_, i) => i),
+        (i) => service.withPermit(Effect.sync(() => order.push(i))),
+        { concurrency: "unbounded", discard: true }
+      )
+      expect(order).toEqual([0, 1, 2, 3, 4, 5, 6])
+      expect(yield* service.stats).toMatchObject({ granted: 7, waiting: 0, inFlight: 0 })
+    })))
 })
