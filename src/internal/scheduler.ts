@@ -160,6 +160,43 @@ const ownThrottle = <RP>(plan: Plan<RP>) =>
 export const PACED_LOOKAHEAD = 16
 
 /**
+ * The admission gate of paced admission: `places` places, one driver that `take`s them (waiting while none is
+ * free) and tasks that `release` them. A task releases its place between its grant and its first step, so the
+ * release is one synchronous step: it never delays the start it follows.
+ */
+interface Gate {
+  readonly take: Effect.Effect<void>
+  readonly release: Effect.Effect<void>
+}
+
+const makeGate = (places: number): Gate => {
+  let free = places
+  let driver: ((effect: Effect.Effect<void>) => void) | undefined
+  const park = Effect.async<void>((resume) => {
+    driver = resume
+    return Effect.sync(() => {
+      if (driver === resume) driver = undefined
+    })
+  })
+  return {
+    take: Effect.suspend(() => {
+      if (free === 0) return park
+      free--
+      return Effect.void
+    }),
+    release: Effect.sync(() => {
+      const resume = driver
+      if (resume === undefined) {
+        free++
+        return
+      }
+      driver = undefined // the freed place goes straight to the waiting driver
+      resume(Effect.void)
+    })
+  }
+}
+
+/**
  * Runs `body` with the plan's wrapper; the `maxPerSecond` throttle lives in a scope around `body`. When `paced`
  * (paced admission applies), `body` also gets the admission gate: a driver takes a place before forking a task,
  * and the task gives it back as soon as the throttle lets it start.
@@ -168,15 +205,13 @@ const withPlan = <RP, X, E, R>(
   plan: Plan<RP>,
   progress: Progress<RP>,
   paced: boolean,
-  body: (wrap: Wrap<RP> | undefined, gate: Effect.Semaphore | undefined) => Effect.Effect<X, E, R>
+  body: (wrap: Wrap<RP> | undefined, gate: Gate | undefined) => Effect.Effect<X, E, R>
 ): Effect.Effect<X, E, R> => {
   if (plan.maxPerSecond === undefined) return body(makeWrap(plan, progress, undefined), undefined)
   return Effect.scoped(Effect.flatMap(ownThrottle(plan), (own) => {
     if (!paced) return body(makeWrap(plan, progress, own), undefined)
-    return Effect.flatMap(
-      Effect.makeSemaphore(PACED_LOOKAHEAD),
-      (gate) => body(makeWrap(plan, progress, own, gate.release(1)), gate)
-    )
+    const gate = makeGate(PACED_LOOKAHEAD)
+    return body(makeWrap(plan, progress, own, gate.release), gate)
   }))
 }
 
@@ -188,7 +223,7 @@ const withPlan = <RP, X, E, R>(
 const runPaced = <A, C, E, R>(
   items: ReadonlyArray<A>,
   one: (item: A, index: number) => Effect.Effect<C, E, R>,
-  gate: Effect.Semaphore,
+  gate: Gate,
   collect: boolean
 ): Effect.Effect<Array<C>, E, R> =>
   Effect.scoped(Effect.gen(function*() {
@@ -202,7 +237,7 @@ const runPaced = <A, C, E, R>(
       : (item: A, i: number) => Effect.asVoid(one(item, i))
     const driver = Effect.forEach(
       items,
-      (item, i) => Effect.zipRight(gate.take(1), FiberSet.run(set, store(item, i))),
+      (item, i) => Effect.zipRight(gate.take, FiberSet.run(set, store(item, i))),
       { discard: true }
     )
     yield* Effect.raceFirst(Effect.zipRight(driver, FiberSet.awaitEmpty(set)), FiberSet.join(set))
