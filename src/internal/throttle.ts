@@ -89,7 +89,10 @@ export const make = (
       const originNanos = clock.unsafeCurrentTimeNanos()
       const originMillis = clock.unsafeCurrentTimeMillis()
       const now = () => originMillis + Number(clock.unsafeCurrentTimeNanos() - originNanos) / 1e6
-      const service = makeService(rate, config, now, (d) => clock.sleep(d), isLiveClock(clock) ? liveSettle : undefined)
+      const settle = liveSettle !== undefined && isLiveClock(clock)
+        ? { ...liveSettle, guard: Math.min(GUARD_MILLIS, config.period * GUARD_SHARE) }
+        : undefined
+      const service = makeService(rate, config, now, (d) => clock.sleep(d), settle)
       return Effect.as(Effect.addFinalizer(() => service.shutdown), service.service)
     })
   })
@@ -110,9 +113,9 @@ export interface Settle {
   /** Waits one turn of the event loop (letting I/O and timers run). */
   readonly turn: Effect.Effect<void>
   /**
-   * Added to a resumed waiter's stamp, in ms. The stamp is taken a few steps before the task's own first step
-   * (tens of µs, more on a loaded event loop); starting the slot this much later keeps the window exact at the
-   * task's first step. It delays each window by the same amount (0.01% of a 1 s period at 0.1 ms).
+   * Added to a granted waiter's stamp, in ms. The stamp is taken a few steps before the task's own first step
+   * (tens of µs, more on a loaded event loop or when a collection lands in between); starting the slot this much
+   * later keeps the window exact at the task's first step. It delays each window by the same amount.
    */
   readonly guard: number
 }
@@ -127,7 +130,13 @@ export interface Settle {
  * all turns, as a timer shorter than 1 ms would be rounded up to 1 ms.
  */
 const LEAD_MILLIS = 1
-const GUARD_MILLIS = 0.1
+/**
+ * The guard on the live clock: 0.25 ms, enough for the few steps between a stamp and the task's first step and for
+ * most young-generation collections that land there, but never more than 0.1% of the period (the most it can cost
+ * of the rate).
+ */
+const GUARD_MILLIS = 0.25
+const GUARD_SHARE = 0.001
 
 const liveSettle: Settle | undefined = typeof globalThis.setImmediate === "function"
   ? {
