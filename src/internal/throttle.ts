@@ -207,17 +207,21 @@ export const makeService = (
         w = first
         continue
       }
-      if (w.phase === QUEUED) {
-        const due = core.dueTime(config, state, at, w.n)
-        if (due !== Number.POSITIVE_INFINITY) {
-          w.due = due
-          w.phase = SLEEPING
-          wake(w, Effect.void)
-        }
-        // Otherwise only a release can make room: `release` drains again.
-      }
+      if (w.phase === QUEUED) schedule(w, at)
       return
     }
+  }
+
+  /**
+   * Tells a queued head when its permits are due: it wakes to wait for that time (at once if it is now). When only
+   * a release can make room it stays queued: `release` drains again.
+   */
+  const schedule = (w: Waiter, at: number): void => {
+    const due = core.dueTime(config, state, at, w.n)
+    if (due === Number.POSITIVE_INFINITY) return
+    w.due = due
+    w.phase = SLEEPING
+    wake(w, Effect.void)
   }
 
   /** A granted waiter resumed (or was interrupted at that point): its slots start now. */
@@ -235,8 +239,10 @@ export const makeService = (
     }
     const at = now()
     core.stamp(config, state, settle === undefined ? at : at + settle.guard, w.n)
-    // A head that could not know its due time while this waiter's slots had no expiry learns it now.
-    if (first !== undefined && first.phase === QUEUED) drain(at, at)
+    // A head that could not know its due time while this waiter's slots had no expiry learns it now. It is only
+    // told (woken to wait for that time, or at once): granting it, and a batch behind it, here would put that work
+    // between this stamp and this task's first step.
+    if (first !== undefined && first.phase === QUEUED) schedule(first, at)
   }
 
   const stamped = (w: Waiter): Effect.Effect<void> => {
