@@ -250,14 +250,12 @@ describe("Scheduler.runAll", () => {
 })
 
 describe("Scheduler paced admission (maxPerSecond without maxAtOnce)", () => {
-  it.effect("does not fork a fiber per item up front: live fibers stay near the running tasks", () =>
+  /** Runs `run` (200 items at 10/s, tasks of 250 ms) under a supervisor; the peak of live fibers and the starts. */
+  const livePeak = (run: (task: (i: number) => Effect.Effect<number>) => Effect.Effect<unknown>) =>
     Effect.gen(function*() {
       const supervisor = yield* Supervisor.track
       const { starts, task } = recorder()
-      // 200 items at 10/s, each task 250 ms: about 3 run at once; without pacing ~200 fibers would wait.
-      const fiber = yield* Effect.fork(
-        Effect.supervised(Scheduler.runEach(range(200), (i) => task(i, 250), { maxPerSecond: 10 }), supervisor)
-      )
+      const fiber = yield* Effect.fork(Effect.supervised(run((i) => task(i, 250)), supervisor))
       let peak = 0
       for (let step = 0; step < 100; step++) {
         yield* TestClock.adjust(50)
@@ -265,12 +263,47 @@ describe("Scheduler paced admission (maxPerSecond without maxAtOnce)", () => {
       }
       yield* TestClock.adjust("1 minute")
       yield* Fiber.join(fiber)
-      // The run's own fibers: the tasks waiting for their start (at most the lookahead), the ~3 running ones,
-      // plus the driver and the throttle's sleeping head.
+      return { peak, starts }
+    })
+
+  it.effect("does not fork a fiber per item up front: live fibers stay near the running tasks", () =>
+    Effect.gen(function*() {
+      // 200 items at 10/s, each task 250 ms: about 3 run at once; without pacing 201 fibers would be alive.
+      const { peak, starts } = yield* livePeak((task) => Scheduler.runEach(range(200), task, { maxPerSecond: 10 }))
+      // The tasks waiting for their start (at most the lookahead), the ~3 running ones, the driver and the
+      // throttle's sleeping head.
       expect(peak).toBeGreaterThan(3)
       expect(peak).toBeLessThanOrEqual(PACED_LOOKAHEAD + 3 + 4)
       // The schedule is unchanged: one start every 100 ms, in input order.
       expect(starts).toEqual(range(200).map((i) => i * 100))
+    }))
+
+  it.effect("a stream input (runAll, amap) is pulled only as places for waiting tasks free up", () =>
+    Effect.gen(function*() {
+      const runs = {
+        runAll: (source: Stream.Stream<number>, task: (i: number) => Effect.Effect<number>) =>
+          Scheduler.runAll(Stream.map(source, task), { maxPerSecond: 10 }),
+        amap: (source: Stream.Stream<number>, task: (i: number) => Effect.Effect<number>) =>
+          Stream.runDrain(Scheduler.amap(source, task, { maxPerSecond: 10 }))
+      }
+      for (const [name, run] of Object.entries(runs)) {
+        let pulled = 0
+        const source = Stream.tap(Stream.fromIterable(range(200)), () => Effect.sync(() => void pulled++))
+        const { starts, task } = recorder()
+        const t0 = yield* now
+        const fiber = yield* Effect.fork(run(source, (i) => task(i, 250)))
+        let ahead = 0
+        for (let step = 0; step < 40; step++) {
+          yield* TestClock.adjust(50)
+          ahead = Math.max(ahead, pulled - starts.filter((t) => t !== undefined).length)
+        }
+        // Without pacing the whole source is pulled at once (200 ahead of the starts).
+        expect(ahead, name).toBeGreaterThan(1)
+        expect(ahead, name).toBeLessThanOrEqual(PACED_LOOKAHEAD + 2)
+        yield* TestClock.adjust("1 minute")
+        yield* Fiber.join(fiber)
+        expect(starts.map((t) => t - t0), name).toEqual(range(200).map((i) => i * 100))
+      }
     }))
 
   it.effect("runAll keeps input order and settle returns every Exit", () =>

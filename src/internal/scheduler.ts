@@ -11,9 +11,10 @@
  * Iterables go through `Effect.forEach` (materialized by it); streams through `Stream.mapEffect`, which pulls the
  * source only as places free up (plus Effect's small internal buffer).
  *
- * Paced admission: with `maxPerSecond` and no `maxAtOnce`, an iterable is not forked all at once (a fiber per item,
- * nearly all of them only waiting for their start). A driver forks the tasks one after another, keeping at most
- * `PACED_LOOKAHEAD` of them waiting for their start, so the fibers that exist are the running tasks plus a few.
+ * Paced admission: with `maxPerSecond` and no `maxAtOnce`, the input is not forked all at once (a fiber per item,
+ * nearly all of them only waiting for their start). At most `PACED_LOOKAHEAD` tasks wait for their start at any
+ * time, so the fibers that exist are the running tasks plus a few: for an iterable a driver forks the tasks one
+ * after another; for a stream (and in `amap`) the source lets an element through only when there is a place.
  * On a real clock this matters beyond memory: forking thousands of fibers stalls the event loop for tens of
  * milliseconds right after the first start, and the rate never makes up that delay (the window that lets the
  * schedule catch up then holds the catch-up burst back a period later).
@@ -215,6 +216,10 @@ const withPlan = <RP, X, E, R>(
   }))
 }
 
+/** A source that lets an element through only once the gate has a place for its task (paced admission). */
+const gated = <A, E, R>(source: Stream.Stream<A, E, R>, gate: Gate | undefined): Stream.Stream<A, E, R> =>
+  gate === undefined ? source : Stream.tap(source, () => gate.take)
+
 /**
  * Paced admission of `items` (see the module doc): the tasks are forked one after another, each once `gate` has a
  * place. Fails fast like `Effect.forEach`: the first failure of a task stops the driver and interrupts the others
@@ -294,7 +299,7 @@ const drive = <A, B, E, R, C, E3, R3, E2, R2, RP>(
       ? input as ReadonlyArray<A>
       : Array.from(input as Iterable<A>)
     const progress = makeProgress(plan, items?.length)
-    const paced = items !== undefined && plan.concurrency === "unbounded" && plan.maxPerSecond !== undefined
+    const paced = plan.concurrency === "unbounded" && plan.maxPerSecond !== undefined
     const run = withPlan(plan, progress, paced, (wrap, gate) => {
       const limited = wrap === undefined
         ? task
@@ -305,7 +310,7 @@ const drive = <A, B, E, R, C, E3, R3, E2, R2, RP>(
       ) => Effect.Effect<C, E3, R3 | RP>
       if (stream !== undefined) {
         const mapped = Stream.mapEffect(
-          Stream.zipWithIndex(counted(stream, progress)),
+          Stream.zipWithIndex(gated(counted(stream, progress), gate)),
           ([item, i]) => one(item, i),
           { concurrency: plan.concurrency }
         )
@@ -362,11 +367,15 @@ export const amap = <A, B, E, R, E2, R2, RP>(
       })
     // The maxPerSecond throttle lives in the stream's scope: it is closed when the stream ends.
     return Effect.map(ownThrottle(plan), (own) => {
-      const wrap = makeWrap(plan, progress, own)
+      const gate = own !== undefined && plan.concurrency === "unbounded" ? makeGate(PACED_LOOKAHEAD) : undefined
+      const wrap = makeWrap(plan, progress, own, gate?.release)
       const run = wrap === undefined
         ? ([item, i]: [A, number]) => f(item, i)
         : ([item, i]: [A, number]) => wrap(Effect.suspend(() => f(item, i)))
-      return Stream.mapEffect(Stream.zipWithIndex(source), run, { concurrency: plan.concurrency, unordered: true })
+      return Stream.mapEffect(Stream.zipWithIndex(gated(source, gate)), run, {
+        concurrency: plan.concurrency,
+        unordered: true
+      })
     })
   }))
 
