@@ -8,7 +8,9 @@
  *
  * Timers: only the waiter at the head of the queue ever sleeps, for exactly the time its permits are due; the
  * others stay parked. When the head is granted, the same step grants every following waiter that is
- * already due and wakes the new head so that it sleeps for its own due time. One wake-up per grant, no polling.
+ * already due and wakes the new head so that it sleeps for its own due time. One wake-up per grant, no polling —
+ * except that on Effect's live clock the head finishes the last millisecond or two of its wait in event-loop turns
+ * (see `Settle`), because Node's timers are only good to about a millisecond.
  *
  * @internal
  */
