@@ -91,8 +91,13 @@ export const make = (
       const originNanos = clock.unsafeCurrentTimeNanos()
       const originMillis = clock.unsafeCurrentTimeMillis()
       const now = () => originMillis + Number(clock.unsafeCurrentTimeNanos() - originNanos) / 1e6
-      const settle = liveSettle !== undefined && isLiveClock(clock)
-        ? { ...liveSettle, guard: Math.min(GUARD_MILLIS, config.period * GUARD_SHARE) }
+      const settle: Settle | undefined = liveTurn !== undefined && isLiveClock(clock)
+        ? {
+          lead: LEAD_MILLIS,
+          minTimer: MIN_TIMER_MILLIS,
+          turn: liveTurn,
+          guard: Math.min(GUARD_MILLIS, config.period * GUARD_SHARE)
+        }
         : undefined
       const service = makeService(rate, config, now, (d) => clock.sleep(d), settle)
       return Effect.as(Effect.addFinalizer(() => service.shutdown), service.service)
@@ -140,16 +145,15 @@ const LEAD_MILLIS = 1
 const GUARD_MILLIS = 0.25
 const GUARD_SHARE = 0.001
 
-const liveSettle: Settle | undefined = typeof globalThis.setImmediate === "function"
-  ? {
-    lead: LEAD_MILLIS,
-    guard: GUARD_MILLIS,
-    minTimer: 1,
-    turn: Effect.async<void>((resume) => {
-      const handle = globalThis.setImmediate(() => resume(Effect.void))
-      return Effect.sync(() => globalThis.clearImmediate(handle))
-    })
-  }
+/** Node's shortest timer: a shorter one is rounded up to it. */
+const MIN_TIMER_MILLIS = 1
+
+/** One turn of the event loop, where `setImmediate` exists (Node, Bun, Deno); elsewhere no settling. */
+const liveTurn: Effect.Effect<void> | undefined = typeof globalThis.setImmediate === "function"
+  ? Effect.async<void>((resume) => {
+    const handle = globalThis.setImmediate(() => resume(Effect.void))
+    return Effect.sync(() => globalThis.clearImmediate(handle))
+  })
   : undefined
 
 const liveClockConstructor: unknown = Context.get(DefaultServices.liveServices, Clock.Clock).constructor
@@ -226,6 +230,9 @@ export const makeService = (
     wake(w, Effect.void)
   }
 
+  /** When slots that start at `at` are stamped to start: later by the guard when settling (see `Settle`). */
+  const stampTime = (at: number): number => settle === undefined ? at : at + settle.guard
+
   /** A granted waiter resumed (or was interrupted at that point): its slots start now. */
   const stamp = (w: Waiter): void => {
     if (w.stamped) return
@@ -240,7 +247,7 @@ export const makeService = (
       drain(at, at)
     }
     const at = now()
-    core.stamp(config, state, settle === undefined ? at : at + settle.guard, w.n)
+    core.stamp(config, state, stampTime(at), w.n)
     // A head that could not know its due time while this waiter's slots had no expiry learns it now. It is only
     // told (woken to wait for that time, or at once): granting it, and a batch behind it, here would put that work
     // between this stamp and this task's first step.
@@ -355,12 +362,8 @@ export const makeService = (
   /** Grants at once when nobody waits and the permits are free: no allocation, no async boundary. */
   const tryFast = (n: number, at: number): boolean => {
     if (first !== undefined || !core.canGrant(config, state, at, n)) return false
-    if (settle === undefined || config.measure !== "start") {
-      core.grant(config, state, at, n, at)
-    } else {
-      core.grant(config, state, at, n, at, false)
-      core.stamp(config, state, at + settle.guard, n)
-    }
+    core.grant(config, state, at, n, at, false)
+    core.stamp(config, state, stampTime(at), n)
     return true
   }
 
