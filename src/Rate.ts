@@ -76,7 +76,29 @@ export type RateInput = string | Rate | { readonly limit: number; readonly perio
  * @since 0.1.0
  * @category models
  */
-export type Checked<R> = R extends string ? string extends R ? R : R extends RateString ? R : RateString : R
+export type Checked<R> = R extends string ? string extends R ? R : R extends RateString ? R : RateString
+  : R extends ReadonlyArray<unknown> ? { readonly [K in keyof R]: Checked<R[K]> }
+  : R
+
+/**
+ * One rate or a non-empty list of rates (several windows that must all have room): `"3/s"`, `["4/s", "60/min"]`,
+ * `"4/s, 60/min"` (a config string), `{ limit, period }`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type RatesInput = RateInput | readonly [RateInput, ...Array<RateInput>]
+
+/**
+ * The error a rate argument can fail with: `never` for what the compiler checked (a rate literal, an array of
+ * them, a `Rate` or `{ limit, period }` object), {@link InvalidRateError} for a value typed `string`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ErrorOf<R> = R extends string ? string extends R ? InvalidRateError : never
+  : R extends ReadonlyArray<infer X> ? ErrorOf<X>
+  : never
 
 /**
  * A rate string or object that is not a valid rate.
@@ -182,6 +204,32 @@ export const decode = (input: RateInput): Effect.Effect<Rate, InvalidRateError> 
   Effect.suspend(() => {
     const result = decodeSync(input)
     return result instanceof InvalidRateError ? Effect.fail(result) : Effect.succeed(result)
+  })
+
+/**
+ * Accepts one rate or several (an array, or a comma-separated string `"4/s, 60/min"`) and validates each: a
+ * non-empty array of rates. Fails with {@link InvalidRateError} for an empty list or any bad rate.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const decodeAll = (input: RatesInput): Effect.Effect<readonly [Rate, ...Array<Rate>], InvalidRateError> =>
+  Effect.suspend(() => {
+    const parts: ReadonlyArray<RateInput> = Array.isArray(input)
+      ? input
+      : typeof input === "string" && input.includes(",")
+      ? input.split(",").map((part) => part.trim())
+      : [input as RateInput]
+    if (parts.length === 0) return Effect.fail(new InvalidRateError({ input, reason: "expected at least one rate" }))
+    const rates: Array<Rate> = []
+    for (const part of parts) {
+      const result = decodeSync(part)
+      if (result instanceof InvalidRateError) {
+        return Effect.fail(parts.length === 1 ? result : new InvalidRateError({ input, reason: result.message }))
+      }
+      rates.push(result)
+    }
+    return Effect.succeed(rates as unknown as readonly [Rate, ...Array<Rate>])
   })
 
 /**

@@ -28,100 +28,170 @@
  *
  * @since 0.1.0
  */
+import type * as Arr from "effect/Array"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
+import type * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import * as internal from "./internal/throttle.js"
-import type { Checked, InvalidRateError, Rate, RateInput } from "./Rate.js"
+import * as backend from "./internal/throttleBackend.js"
+import type { ThrottleTimeoutError } from "./internal/throttleErrors.js"
+import { ThrottleReleaseError } from "./internal/throttleErrors.js"
+import type { Checked, ErrorOf, InvalidRateError, Rate, RatesInput } from "./Rate.js"
+
+export {
+  /**
+   * Released more permits than are in flight (aiothrottles' "released too many times").
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ThrottleReleaseError,
+  /**
+   * The permits could not be granted within the caller's `maxWait`.
+   *
+   * @since 0.2.0
+   * @category errors
+   */
+  ThrottleTimeoutError,
+  /**
+   * A store-backed throttle (Redis) could not reach its store, under `onStoreError: "fail"`.
+   *
+   * @since 0.2.0
+   * @category errors
+   */
+  ThrottleStoreError
+} from "./internal/throttleErrors.js"
 
 /**
- * Released more permits than are in flight (aiothrottles' "released too many times").
+ * The brand of every Throttle service, whatever its backend.
  *
- * @since 0.1.0
- * @category errors
+ * @since 0.2.0
+ * @category type ids
  */
-export class ThrottleReleaseError extends Data.TaggedError("ThrottleReleaseError")<{
-  /** Permits the caller tried to release. */
-  readonly requested: number
-  /** Permits acquired and not yet released at that moment. */
-  readonly inFlight: number
-}> {
-  override get message(): string {
-    return `Throttle released too many times: release(${this.requested}) with ${this.inFlight} permit(s) in flight`
-  }
-}
+export const TypeId: typeof backend.TypeId = backend.TypeId
 
 /**
- * The `Throttle` service. The in-memory implementation is {@link Throttle.make}; other backends (a Redis layer,
- * say) provide the same interface.
+ * @since 0.2.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * Whether `u` is a Throttle service (of any backend).
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isThrottle: (u: unknown) => u is Throttle.Service<unknown> = backend.isThrottle
+
+/**
+ * The `Throttle` service. The in-memory implementation is {@link Throttle.make}; other backends (the Redis one in
+ * `effect-throttles/redis`) provide the same interface, built with {@link makeWith}.
  *
  * @since 0.1.0
  * @category tags
  */
 export class Throttle extends Context.Tag("effect-throttles/Throttle")<Throttle, Throttle.Service>() {
   /**
-   * Builds an in-memory throttle. Fails with `InvalidRateError` for a bad rate; invalid options are defects.
-   * Waiters still queued when the scope closes are interrupted.
+   * Builds an in-memory throttle. A rate the compiler checked cannot fail; a `string` fails with
+   * `InvalidRateError`. Invalid options are defects. Waiters still queued when the scope closes are interrupted.
    *
    * @since 0.1.0
    */
-  static readonly make: <const R extends RateInput>(
+  static readonly make: <const R extends RatesInput>(
     rate: Checked<R>,
     options?: Throttle.Options
-  ) => Effect.Effect<Throttle.Service, InvalidRateError, Scope.Scope> = (rate, options) =>
-    internal.make(rate as RateInput, options)
+  ) => Effect.Effect<Throttle.Service, ErrorOf<R>, Scope.Scope> = (rate, options) =>
+    internal.make(rate as RatesInput, options) as any
 
   /**
    * A layer providing an in-memory throttle: `Effect.provide(Throttle.layer("3/s"))`. Same as {@link ThrottleLive}.
    *
    * @since 0.1.0
    */
-  static readonly layer = <const R extends RateInput>(
+  static readonly layer = <const R extends RatesInput>(
     rate: Checked<R>,
     options?: Throttle.Options
-  ): Layer.Layer<Throttle, InvalidRateError> => Layer.scoped(Throttle, internal.make(rate as RateInput, options))
+  ): Layer.Layer<Throttle, ErrorOf<R>> => Layer.scoped(Throttle, Throttle.make(rate, options))
 
   /**
-   * A layer whose rate is read from `Config`, e.g. `Throttle.layerConfig(Config.string("API_RATE"))`.
+   * A layer whose rate (and options) are read from `Config`, e.g.
+   * `Throttle.layerConfig(Config.string("API_RATE"))`.
    *
    * @since 0.1.0
    */
   static readonly layerConfig = (
-    rate: Config.Config<RateInput>,
+    rate: Config.Config<RatesInput>,
     options?: Throttle.Options
   ): Layer.Layer<Throttle, InvalidRateError | ConfigError.ConfigError> =>
     Layer.scoped(Throttle, Effect.flatMap(rate, (input) => internal.make(input, options)))
 
   /** Acquire `n` permits (default 1) from the throttle in context, waiting as long as needed. @since 0.1.0 */
-  static readonly acquire = (n?: number): Effect.Effect<void, never, Throttle> =>
-    Effect.flatMap(Throttle, (t) => t.acquire(n))
+  static readonly acquire: {
+    (n?: number): Effect.Effect<void, never, Throttle>
+    (n: number, options: Throttle.AcquireOptions): Effect.Effect<void, ThrottleTimeoutError, Throttle>
+  } = ((n?: number, options?: Throttle.AcquireOptions) =>
+    Effect.flatMap(Throttle, (t) => t.acquire(n ?? 1, options ?? {}))) as typeof Throttle.acquire
 
   /** Release `n` permits (default 1) to the throttle in context. @since 0.1.0 */
   static readonly release = (n?: number): Effect.Effect<void, ThrottleReleaseError, Throttle> =>
     Effect.flatMap(Throttle, (t) => t.release(n))
 
   /** Run `self` holding one permit of the throttle in context. @since 0.1.0 */
-  static readonly withPermit = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Throttle> =>
-    Effect.flatMap(Throttle, (t) => t.withPermit(self))
+  static readonly withPermit: {
+    <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Throttle>
+    <A, E, R>(
+      self: Effect.Effect<A, E, R>,
+      options: Throttle.AcquireOptions
+    ): Effect.Effect<A, E | ThrottleTimeoutError, R | Throttle>
+  } = <A, E, R>(self: Effect.Effect<A, E, R>, options?: Throttle.AcquireOptions) =>
+    Effect.flatMap(Throttle, (t) => t.withPermit(self, options ?? {}))
 
   /** Run `self` holding `n` permits of the throttle in context. @since 0.1.0 */
-  static readonly withPermits =
-    (n: number) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Throttle> =>
-      Effect.flatMap(Throttle, (t) => t.withPermits(n)(self))
+  static readonly withPermits: {
+    (n: number): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Throttle>
+    (
+      n: number,
+      options: Throttle.AcquireOptions
+    ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | ThrottleTimeoutError, R | Throttle>
+  } = ((n: number, options?: Throttle.AcquireOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+    Effect.flatMap(Throttle, (t) => t.withPermits(n, options ?? {})(self))) as typeof Throttle.withPermits
 
   /** Take `n` permits now if free and nobody waits; never waits. @since 0.1.0 */
   static readonly tryAcquire = (n?: number): Effect.Effect<boolean, never, Throttle> =>
     Effect.flatMap(Throttle, (t) => t.tryAcquire(n))
+
+  /** Decide now, never wait: take `n` permits if `tryAcquire` would, and say what a server tells its client. @since 0.2.0 */
+  static readonly attempt = (n?: number): Effect.Effect<Throttle.Decision, never, Throttle> =>
+    Effect.flatMap(Throttle, (t) => t.attempt(n))
+
+  /** No grant before `now + duration` ("the server said wait"). @since 0.2.0 */
+  static readonly pause = (duration: Duration.DurationInput): Effect.Effect<void, never, Throttle> =>
+    Effect.flatMap(Throttle, (t) => t.pause(duration))
+
+  /** Wrap a function so every call runs under `withPermit` of the throttle in context. @since 0.2.0 */
+  static readonly throttled = <Args extends ReadonlyArray<unknown>, A, E, R>(
+    f: (...args: Args) => Effect.Effect<A, E, R>
+  ): (...args: Args) => Effect.Effect<A, E, R | Throttle> =>
+  (...args) => Effect.flatMap(Throttle, (t) => t.withPermit(Effect.suspend(() => f(...args))))
 
   /** Whether `acquire()` would wait now. @since 0.1.0 */
   static readonly locked: Effect.Effect<boolean, never, Throttle> = Effect.flatMap(Throttle, (t) => t.locked)
 
   /** A snapshot of the throttle in context. @since 0.1.0 */
   static readonly stats: Effect.Effect<Throttle.Stats, never, Throttle> = Effect.flatMap(Throttle, (t) => t.stats)
+
+  /** The events of the throttle in context. @since 0.2.0 */
+  static readonly events: Effect.Effect<Stream.Stream<Throttle.Event>, never, Throttle> = Effect.map(
+    Throttle,
+    (t) => t.events
+  )
 }
 
 /**
@@ -145,16 +215,58 @@ export declare namespace Throttle {
      */
     readonly measure?: "start" | "release" | undefined
     /**
-     * Space grants at least `period / limit` apart instead of allowing a burst of `limit` (default `false`).
-     * `"10/s"` with `smooth: true` grants at 0, 100, 200, … ms. A grant of `n` permits takes `n` intervals.
-     * The window bound still holds. On a real clock a late timer does not push the schedule back.
+     * Space grants evenly instead of allowing a burst of `limit` (default `false`): GCRA with emission interval
+     * `period / limit` (the largest among several windows). `"10/s"` with `smooth: true` grants at 0, 100, 200, …
+     * ms. `{ burst: b }` lets at most `b` permits go closer together than the spacing (default
+     * `max(1, ceil(1 ms / interval))`: strict spacing wherever the interval is at least a timer tick). A grant of
+     * `n` permits takes `n` intervals. The window bound still holds.
      */
-    readonly smooth?: boolean | undefined
+    readonly smooth?: boolean | { readonly burst: number } | undefined
     /**
      * At most this many permits acquired and not yet released (an integer >= 1; default: no cap).
      * `maxConcurrent: 2` with `"100/s"` runs at most 2 tasks at a time, started at most 100 per second.
      */
     readonly maxConcurrent?: number | undefined
+    /** The name used in metrics, spans, events and error messages (default `"default"`). */
+    readonly name?: string | undefined
+    /** `false` turns off metrics and spans (events still reach subscribers). Default `true`. */
+    readonly metrics?: boolean | undefined
+  }
+
+  /**
+   * Options of one acquisition.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  export interface AcquireOptions {
+    /**
+     * Give up when the permits cannot be granted within this long: fail with `ThrottleTimeoutError`, leaving the
+     * queue without a trace. When the windows already prove on arrival that the wait is longer, fail at once
+     * without queueing (nobody behind is delayed).
+     */
+    readonly maxWait?: Duration.DurationInput | undefined
+  }
+
+  /**
+   * What `attempt` decided, with the numbers a server puts into `Retry-After` and the IETF `RateLimit` headers.
+   * For several windows, `limit` / `remaining` / `resetAfter` are those of the window with the fewest permits
+   * remaining and `retryAfter` is the longest wait.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  export interface Decision {
+    /** Whether the permits were taken (they are then in flight until released). */
+    readonly granted: boolean
+    /** The limit of the deciding window. */
+    readonly limit: number
+    /** Permits that could still be granted now, after this decision's own grant. */
+    readonly remaining: number
+    /** Time until the permits could be granted to a caller arriving now (zero when granted). */
+    readonly retryAfter: Duration.Duration
+    /** Time until the deciding window is empty again. */
+    readonly resetAfter: Duration.Duration
   }
 
   /**
@@ -168,65 +280,166 @@ export declare namespace Throttle {
     readonly inFlight: number
     /** Fibers waiting for permits. */
     readonly waiting: number
-    /** Permits that could be granted at once now (0 while others wait). */
+    /** Permits that could be granted at once now (0 while others wait or while paused). */
     readonly available: number
     /** Permits granted since creation. */
     readonly granted: number
+    /** Until when (epoch milliseconds of Effect's `Clock`) grants are paused; `undefined` when not paused. */
+    readonly pausedUntil: number | undefined
   }
 
   /**
-   * The throttle service.
+   * What happened in a throttle, on its `events` stream.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  export type Event = Data.TaggedEnum<{
+    /** `permits` were granted after waiting `waited` (zero on the fast path). */
+    Granted: { readonly permits: number; readonly waited: Duration.Duration }
+    /** `attempt` or `tryAcquire` refused `permits`; they could be granted after `retryAfter`. */
+    Rejected: {
+      readonly permits: number
+      readonly reason: "attempt" | "tryAcquire"
+      readonly retryAfter: Duration.Duration
+    }
+    /** A caller with `maxWait` gave up (at once, or at its deadline). */
+    TimedOut: {
+      readonly permits: number
+      readonly waited: Duration.Duration
+      readonly retryAfter: Duration.Duration
+    }
+    /** Grants are paused until `until` (epoch milliseconds). */
+    Paused: { readonly until: number }
+  }>
+
+  /**
+   * The throttle service. `E` is the error a backend can fail with (`never` in memory; `ThrottleStoreError` for a
+   * Redis throttle with `onStoreError: "fail"`).
    *
    * @since 0.1.0
    * @category models
    */
-  export interface Service {
-    /** The rate: at most `rate.limit` permits in any window of `rate.period`. */
+  export interface Service<E = never> {
+    readonly [TypeId]: TypeId
+    /** The name used in metrics, spans, events and error messages. */
+    readonly name: string
+    /** The first rate (the only one for a single window). */
     readonly rate: Rate
+    /** Every window: a grant needs room in each at once. */
+    readonly rates: Arr.NonEmptyReadonlyArray<Rate>
     /** The `measure` option in force. */
     readonly measure: "start" | "release"
     /** Whether grants are smoothly spaced. */
     readonly smooth: boolean
+    /** The GCRA burst under `smooth` (1 = strict spacing); 0 when not smooth. */
+    readonly burst: number
     /** The concurrency cap (`Infinity` when none). */
     readonly maxConcurrent: number
     /**
      * Waits for `n` permits (default 1), first-in first-out. Interrupted while waiting, it leaves no trace.
-     * `n` must be an integer from 1 to `min(limit, maxConcurrent)`: anything else is a defect.
+     * `n` must be an integer from 1 to `min(smallest limit, maxConcurrent)`: anything else is a defect. With
+     * `maxWait`, fails with `ThrottleTimeoutError` when the permits cannot be granted in time.
      */
-    readonly acquire: (n?: number) => Effect.Effect<void>
+    readonly acquire: {
+      (n?: number): Effect.Effect<void, E>
+      (n: number, options: AcquireOptions): Effect.Effect<void, E | ThrottleTimeoutError>
+    }
     /**
      * Gives back `n` permits (default 1). Fails with {@link ThrottleReleaseError} when fewer are in flight.
      * Under `measure: "release"` their slots are freed `period` after this call.
      */
-    readonly release: (n?: number) => Effect.Effect<void, ThrottleReleaseError>
+    readonly release: (n?: number) => Effect.Effect<void, E | ThrottleReleaseError>
     /** Runs `self` holding one permit, released on any exit (success, failure, defect, interruption). */
-    readonly withPermit: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+    readonly withPermit: {
+      <A, E1, R>(self: Effect.Effect<A, E1, R>): Effect.Effect<A, E | E1, R>
+      <A, E1, R>(self: Effect.Effect<A, E1, R>, options: AcquireOptions): Effect.Effect<
+        A,
+        E | E1 | ThrottleTimeoutError,
+        R
+      >
+    }
     /** Runs `self` holding `n` permits, released on any exit. */
-    readonly withPermits: (n: number) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+    readonly withPermits: {
+      (n: number): <A, E1, R>(self: Effect.Effect<A, E1, R>) => Effect.Effect<A, E | E1, R>
+      (
+        n: number,
+        options: AcquireOptions
+      ): <A, E1, R>(self: Effect.Effect<A, E1, R>) => Effect.Effect<A, E | E1 | ThrottleTimeoutError, R>
+    }
     /** Takes `n` permits (default 1) if they are free now and nobody is waiting; never waits. */
-    readonly tryAcquire: (n?: number) => Effect.Effect<boolean>
+    readonly tryAcquire: (n?: number) => Effect.Effect<boolean, E>
+    /**
+     * Decides now, never waits: takes `n` permits (default 1) exactly when `tryAcquire` would (they are then in
+     * flight until released) and returns the numbers for `Retry-After` / `RateLimit` headers.
+     */
+    readonly attempt: (n?: number) => Effect.Effect<Decision, E>
+    /**
+     * No grant before `now + duration`; the queue keeps its order. A longer pause extends the current one, a
+     * shorter one never shortens it.
+     */
+    readonly pause: (duration: Duration.DurationInput) => Effect.Effect<void, E>
     /** `true` when `acquire()` would wait now. */
-    readonly locked: Effect.Effect<boolean>
-    /** A snapshot: in flight, waiting, available now, granted so far. */
-    readonly stats: Effect.Effect<Stats>
+    readonly locked: Effect.Effect<boolean, E>
+    /** A snapshot: in flight, waiting, available now, granted so far, paused until. */
+    readonly stats: Effect.Effect<Stats, E>
     /** Wraps a function returning an Effect so that every call runs under `withPermit` (the decorator form). */
-    readonly throttled: <Args extends ReadonlyArray<unknown>, A, E, R>(
-      f: (...args: Args) => Effect.Effect<A, E, R>
-    ) => (...args: Args) => Effect.Effect<A, E, R>
+    readonly throttled: <Args extends ReadonlyArray<unknown>, A, E1, R>(
+      f: (...args: Args) => Effect.Effect<A, E1, R>
+    ) => (...args: Args) => Effect.Effect<A, E | E1, R>
+    /** What happens, as it happens (a sliding buffer per subscriber: a slow one never slows the throttle). */
+    readonly events: Stream.Stream<Event>
+  }
+
+  /**
+   * What a backend implements; {@link makeWith} derives the rest (`withPermit`, `withPermits`, `throttled`,
+   * `locked`). `acquire` must be interruption-safe on its own: interrupted before its grant it leaves no trace,
+   * interrupted at the moment of its grant it gives the permits back. Arguments arrive validated.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  export interface Backend<E = never> {
+    readonly name: string
+    readonly rates: Arr.NonEmptyReadonlyArray<Rate>
+    readonly measure: "start" | "release"
+    readonly burst: number
+    readonly maxConcurrent: number
+    /** Waits for `n` permits; with `maxWait` (a finite Duration), gives up with `ThrottleTimeoutError`. */
+    readonly acquire: (n: number, maxWait: Duration.Duration | undefined) => Effect.Effect<void, E | ThrottleTimeoutError>
+    readonly release: (n: number) => Effect.Effect<void, E | ThrottleReleaseError>
+    readonly tryAcquire: (n: number) => Effect.Effect<boolean, E>
+    readonly attempt: (n: number) => Effect.Effect<Decision, E>
+    readonly pause: (duration: Duration.Duration) => Effect.Effect<void, E>
+    readonly stats: Effect.Effect<Stats, E>
+    readonly events?: Stream.Stream<Event> | undefined
   }
 }
 
 /**
- * The layer of an in-memory {@link Throttle}: `Effect.provide(ThrottleLive("3/s"))`. A string literal rate is
- * checked by the compiler (`ThrottleLive("3/ss")` does not compile); a `string` is checked when the layer is built.
+ * Builds a full {@link Throttle.Service} from a {@link Throttle.Backend}: `withPermit`, `withPermits`,
+ * `throttled` and `locked` are derived (a backend may pass its own, e.g. a faster path). Options and permit counts
+ * are validated here, so a backend receives only valid arguments.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeWith: <E>(
+  backend: Throttle.Backend<E> & Partial<Pick<Throttle.Service<E>, "withPermit" | "withPermits" | "throttled" | "locked">>
+) => Throttle.Service<E> = backend.makeWith
+
+/**
+ * The layer of an in-memory {@link Throttle}: `Effect.provide(ThrottleLive("3/s"))`, or several windows at once:
+ * `ThrottleLive(["4/s", "60/min"])`. A literal rate is checked by the compiler (`ThrottleLive("3/ss")` does not
+ * compile) and the layer cannot fail; a `string` is checked when the layer is built (`InvalidRateError`).
  *
  * @since 0.1.0
  * @category layers
  */
-export const ThrottleLive: <const R extends RateInput>(
+export const ThrottleLive: <const R extends RatesInput>(
   rate: Checked<R>,
   options?: Throttle.Options
-) => Layer.Layer<Throttle, InvalidRateError> = Throttle.layer
+) => Layer.Layer<Throttle, ErrorOf<R>> = Throttle.layer
 
 /**
  * Builds an in-memory throttle (the same as `Throttle.make`), scoped: queued waiters are interrupted on close.
@@ -234,7 +447,26 @@ export const ThrottleLive: <const R extends RateInput>(
  * @since 0.1.0
  * @category constructors
  */
-export const make: <const R extends RateInput>(
+export const make: <const R extends RatesInput>(
   rate: Checked<R>,
   options?: Throttle.Options
-) => Effect.Effect<Throttle.Service, InvalidRateError, Scope.Scope> = Throttle.make
+) => Effect.Effect<Throttle.Service, ErrorOf<R>, Scope.Scope> = Throttle.make
+
+/**
+ * A layer providing an in-memory throttle (the same as `Throttle.layer`).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer: <const R extends RatesInput>(
+  rate: Checked<R>,
+  options?: Throttle.Options
+) => Layer.Layer<Throttle, ErrorOf<R>> = Throttle.layer
+
+/**
+ * A layer whose rate (and options) are read from `Config` (the same as `Throttle.layerConfig`).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfig = Throttle.layerConfig

@@ -26,7 +26,8 @@ import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
 import * as Rate from "../Rate.js"
 import type { Throttle } from "../Throttle.js"
-import { ThrottleReleaseError } from "../Throttle.js"
+import * as backend from "./throttleBackend.js"
+import { ThrottleReleaseError } from "./throttleErrors.js"
 import * as core from "./throttleCore.js"
 
 const QUEUED = 0
@@ -61,7 +62,8 @@ export const resolveConfig = (rate: Rate.Rate, options: Throttle.Options | undef
   if (measure !== "start" && measure !== "release") {
     return `Expected option measure to be "start" or "release", got ${describe(measure)}`
   }
-  const smooth = options?.smooth ?? false
+  const smoothOption = options?.smooth ?? false
+  const smooth = typeof smoothOption === "object" && smoothOption !== null ? true : smoothOption
   if (typeof smooth !== "boolean") return `Expected option smooth to be a boolean, got ${describe(smooth)}`
   const maxConcurrent = options?.maxConcurrent ?? Number.POSITIVE_INFINITY
   if (!(maxConcurrent === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxConcurrent) && maxConcurrent >= 1))) {
@@ -77,12 +79,25 @@ export const resolveConfig = (rate: Rate.Rate, options: Throttle.Options | undef
   }
 }
 
+/**
+ * The in-memory service's idleness probe (for `KeyedThrottle`): the clock time (ms) from which the throttle is
+ * truly idle — nobody waiting, nothing in flight, every window empty, no pause or smooth schedule pending — or
+ * `undefined` while it is busy. Dropping a throttle before that time would forget grants and over-admit.
+ */
+export const IdleAt: unique symbol = Symbol.for("effect-throttles/Throttle/IdleAt") as never
+
+/** Reads the idleness probe of an in-memory service; `undefined` for other backends. */
+export const idleAt = (service: Throttle.Service<unknown>): number | undefined => {
+  const probe = (service as unknown as { readonly [IdleAt]?: () => number | undefined })[IdleAt]
+  return probe === undefined ? undefined : probe()
+}
+
 /** Builds the in-memory service. */
 export const make = (
-  input: Rate.RateInput,
+  input: Rate.RatesInput,
   options?: Throttle.Options
 ): Effect.Effect<Throttle.Service, Rate.InvalidRateError, Scope.Scope> =>
-  Effect.flatMap(Rate.decode(input), (rate) => {
+  Effect.flatMap(Rate.decodeAll(input), ([rate]) => {
     const config = resolveConfig(rate, options)
     if (typeof config === "string") return defect(config)
     return Effect.flatMap(Effect.clock, (clock) => {
@@ -382,7 +397,7 @@ export const makeService = (
     if (first !== undefined) drain(at, at)
   }
 
-  const acquire = (n: number = 1): Effect.Effect<void> =>
+  const acquire = (n: number = 1, _maxWait?: Duration.Duration): Effect.Effect<void> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
         const invalid = checkPermits(n)
@@ -407,7 +422,7 @@ export const makeService = (
    * (an interrupted fiber skips failure handlers unless they run uninterruptibly). The fast path grants inside the
    * mask and allocates nothing.
    */
-  const withPermits = (n: number) => {
+  const withPermits = (n: number, _options?: Throttle.AcquireOptions) => {
     const invalid = checkPermits(n)
     const releasing = {
       onFailure: (cause: Cause.Cause<unknown>): Effect.Effect<never, unknown> => {
@@ -439,6 +454,7 @@ export const makeService = (
   const locked = Effect.sync(() => closed || first !== undefined || !core.canGrant(config, state, now(), 1))
 
   const stats = Effect.sync((): Throttle.Stats => ({
+    pausedUntil: undefined,
     inFlight: state.inFlight,
     waiting,
     available: first === undefined ? core.available(config, state, now()) : 0,
@@ -464,19 +480,31 @@ export const makeService = (
     return Effect.forEach(sleepers, (fiber) => Fiber.interruptAsFork(fiber, FiberId.none), { discard: true })
   })
 
-  const service: Throttle.Service = {
-    rate,
+  const service: Throttle.Service = backend.makeWith<never>({
+    name: "default",
+    rates: [rate],
     measure: config.measure,
-    smooth: config.interval > 0,
+    burst: config.interval > 0 ? 1 : 0,
     maxConcurrent: config.maxConcurrent,
     acquire,
     release,
-    withPermit,
-    withPermits,
+    withPermit: withPermit as Throttle.Service["withPermit"],
+    withPermits: withPermits as Throttle.Service["withPermits"],
     tryAcquire,
+    attempt: () => Effect.dieMessage("attempt: not implemented yet"),
+    pause: () => Effect.dieMessage("pause: not implemented yet"),
     locked,
     stats,
     throttled
-  }
+  })
+  Object.defineProperty(service, IdleAt, {
+    value: (): number | undefined => {
+      if (waiting > 0 || state.inFlight > 0 || state.unstamped > 0) return undefined
+      const at = now()
+      core.expire(state, at)
+      const lastExpiry = state.expiries.length > state.head ? state.expiries[state.expiries.length - 1] as number : at
+      return Math.max(at, lastExpiry, state.nextSmooth)
+    }
+  })
   return { service, shutdown }
 }
