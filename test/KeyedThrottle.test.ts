@@ -175,7 +175,8 @@ describe("KeyedThrottle lifetime", () => {
 
   it.scoped("100 000 distinct keys: memory bounded by the keys in use, size back to 0 after the idle time", () =>
     Effect.gen(function*() {
-      const keyed = yield* KeyedThrottle.make({ rate: "1/s", idleTimeToLive: "1 second" })
+      // Metrics off: each key's throttle then costs less to build (the keyed map is what is tested here).
+      const keyed = yield* KeyedThrottle.make({ rate: "1/s", options: { metrics: false }, idleTimeToLive: "1 second" })
       // 100 waves of 1 000 new keys, one wave per second. Wave w runs at w s; its slots expire at w + 1 s and its
       // keys are dropped at w + 2 s: after each wave, only it and the wave before are live.
       const waves = 100
@@ -197,7 +198,7 @@ describe("KeyedThrottle lifetime", () => {
       expect(yield* size(keyed)).toBe(perWave)
       yield* at(101_000)
       expect(yield* size(keyed)).toBe(0)
-    }), 60_000)
+    }), 120_000)
 })
 
 /** The live counts seen after each wave: 1 000 after the first, 2 000 after every later one. */
@@ -334,6 +335,82 @@ describe("KeyedThrottle keys", () => {
       expect(KeyedThrottle.isKeyedThrottle(null)).toBe(false)
       expect(keyed[KeyedThrottle.TypeId]).toBe(KeyedThrottle.TypeId)
       expect(Duration.toMillis(keyed.idleTimeToLive)).toBe(60_000)
+    }))
+})
+
+describe("KeyedThrottle decisions, pauses, deadlines", () => {
+  it.scoped("attempt decides per key; granted permits keep the key until released", () =>
+    Effect.gen(function*() {
+      const keyed = yield* KeyedThrottle.make({ rate: "2/s", idleTimeToLive: "10 seconds" })
+      const first = yield* keyed.attempt("a")
+      expect(first.granted).toBe(true)
+      expect(first.remaining).toBe(1)
+      expect((yield* keyed.attempt("a")).granted).toBe(true)
+      const refused = yield* keyed.attempt("a")
+      expect(refused.granted).toBe(false)
+      expect(Duration.toMillis(refused.retryAfter)).toBe(1000)
+      expect((yield* keyed.attempt("b")).granted).toBe(true)
+      yield* keyed.release("b")
+      // "a" holds two permits in flight: kept however long; "b" was released at 0: dropped at 11 000.
+      yield* at(11_000)
+      expect(yield* size(keyed)).toBe(1)
+      yield* at(50_000)
+      expect(yield* size(keyed)).toBe(1)
+      yield* keyed.release("a", 2)
+      yield* at(59_999)
+      expect(yield* size(keyed)).toBe(1)
+      yield* at(60_000)
+      expect(yield* size(keyed)).toBe(0)
+    }))
+
+  it.scoped("release of more than a key holds fails with ThrottleReleaseError, and creates nothing", () =>
+    Effect.gen(function*() {
+      const keyed = yield* KeyedThrottle.make({ rate: "2/s" })
+      const unknown = yield* Effect.flip(keyed.release("nobody"))
+      expect(unknown._tag).toBe("ThrottleReleaseError")
+      expect(unknown.inFlight).toBe(0)
+      expect(yield* size(keyed)).toBe(0)
+      yield* keyed.attempt("a")
+      const tooMany = yield* Effect.flip(keyed.release("a", 2))
+      expect([tooMany.requested, tooMany.inFlight]).toEqual([2, 1])
+      const exit = yield* Effect.exit(keyed.release("nobody", 0))
+      expect(defectMessage(exit)).toBe("Expected permits to be an integer >= 1, got 0")
+    }))
+
+  it.scoped("pause holds back one key only, and keeps it until the pause is over", () =>
+    Effect.gen(function*() {
+      const keyed = yield* KeyedThrottle.make({ rate: "10/s", idleTimeToLive: 0 })
+      yield* keyed.pause("a", "5 seconds")
+      const times = yield* Effect.fork(Effect.forEach(["a", "b"], (key) => keyed.withPermit(key)(now), {
+        concurrency: "unbounded"
+      }))
+      yield* at(5000)
+      expect(yield* Fiber.join(times)).toEqual([5000, 0])
+      // "a" granted at 5000, its slot expires at 6000; "b" was dropped at 1000.
+      yield* at(5999)
+      expect(yield* size(keyed)).toBe(1)
+      yield* at(6000)
+      expect(yield* size(keyed)).toBe(0)
+    }))
+
+  it.scoped("a paused key with nothing else going on is kept until its pause ends", () =>
+    Effect.gen(function*() {
+      const keyed = yield* KeyedThrottle.make({ rate: "10/s", idleTimeToLive: "1 second" })
+      yield* keyed.pause("a", "1 minute")
+      yield* at(60_999)
+      expect(yield* size(keyed)).toBe(1)
+      yield* at(61_000)
+      expect(yield* size(keyed)).toBe(0)
+    }))
+
+  it.scoped("maxWait applies per key", () =>
+    Effect.gen(function*() {
+      const keyed = yield* KeyedThrottle.make({ rate: "1/s" })
+      yield* keyed.withPermit("a")(Effect.void)
+      const error = yield* Effect.flip(keyed.withPermit("a", { maxWait: "100 millis" })(Effect.void))
+      expect(error._tag).toBe("ThrottleTimeoutError")
+      const other = yield* keyed.withPermits("b", 1, { maxWait: "100 millis" })(Effect.succeed("ok"))
+      expect(other).toBe("ok")
     }))
 })
 
