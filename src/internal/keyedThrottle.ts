@@ -172,11 +172,11 @@ const build = <K>(
       nudge(at)
     }
 
-    /** The last holder let go at `at`: the entry's deadline is now known. */
+    /** The last holder let go: the entry's deadline is now known. */
     const settle = (entry: Entry<K>): void => {
       if (entry.removed) return
-      const at = now()
-      entry.deadline = core.deadline(throttle.idleAt(entry.service), at, ttl)
+      const idle = throttle.idleAt(entry.service)
+      entry.deadline = core.deadline(idle, idle === undefined ? now() : idle, ttl)
       // Deadlines only move later: a queued entry keeps its earlier time and is queued again when it comes.
       if (entry.heapIndex < 0) enqueue(entry, entry.deadline + slack)
     }
