@@ -46,7 +46,7 @@ export interface LineChart {
 }
 
 /** A readable palette (colour-blind safe, Okabe–Ito), ours first. */
-export const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#999999"] as const
+export const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#000000", "#56B4E9", "#999999"] as const
 
 const escape = (text: string): string =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
@@ -278,13 +278,16 @@ export const writeAccuracyCharts = (
     const series = (make: (t: Trace, i: number) => Series) =>
       group.map((t) => make(t, peers.indexOf(t))).sort((a, b) => Number(a.name.includes("ours")) - Number(b.name.includes("ours")))
     const counts = renderLineChart({
-      title: `Starts in the sliding 1 s window over time — ${rate}, ${group[0]?.starts.length ?? 0}+ tasks submitted at once`,
+      title: `Starts in the sliding 1 s window over time — ${rate}, ${
+        Math.max(...group.map((t) => t.starts.length))
+      } tasks submitted at once`,
       subtitle: `Above the red line = a violation; below it while tasks wait = rate left unused. ${note}`,
       xLabel: "time since submission (s)",
       yLabel: "starts in the last second",
       steps: true,
       yMin: 0,
-      yMax: Math.max(limit * 1.25, ...relative.map((r) => Math.max(0, ...slidingCounts(r, period, span, 1).map(([, y]) => y))) ) * 1.02,
+      yMax: Math.max(limit * 1.25, ...relative.map((r) => (slidingCounts(r, period, span, 1)[0] as [number, number])[1])) *
+        1.02,
       series: series((t, i) => ({
         name: t.limiter,
         points: slidingCounts(relative[group.indexOf(t)] as Array<number>, period, span, 700).map(([x, y]) =>
