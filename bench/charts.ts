@@ -11,6 +11,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { percentile } from "./harness.js"
+import type { AccuracyTrace as Trace } from "./throttle.js"
 
 /** One line of a chart. */
 export interface Series {
@@ -238,16 +239,6 @@ export const cdf = (values: ReadonlyArray<number>, points = 400): ReadonlyArray<
     out.push([percentile(values, q), q / 100])
   }
   return out
-}
-
-/** The raw starts of one limiter at one rate (see `AccuracyTrace` in bench/throttle.ts). */
-export interface Trace {
-  readonly limiter: string
-  readonly rate: string
-  readonly limit: number
-  readonly period: number
-  readonly t0: number
-  readonly starts: ReadonlyArray<number>
 }
 
 const fileName = (rate: string): string => rate.replace("/", "-per-")

@@ -317,50 +317,31 @@ const main = async (): Promise<void> => {
     console.log(`\n${report}\n\n(${name}: ${durations[name]} s)`)
     sectionStart = Date.now()
   }
-  if (options.only.has("overhead")) {
-    const r = await runOverhead(options)
-    results.overhead = r.data
-    section(r.report, "overhead")
+  /** Runs one scenario if selected, keeps its data under its name, and prints its report. */
+  const run = async <A>(
+    name: Scenario,
+    scenario: (options: Options) => Promise<{ readonly data: A; readonly report: string }>,
+    after: (data: A, report: string) => string = (_, report) => report
+  ): Promise<void> => {
+    if (!options.only.has(name)) return
+    const r = await scenario(options)
+    ;(results as unknown as Record<string, unknown>)[name] = r.data
+    section(after(r.data, r.report), name)
   }
-  if (options.only.has("contention")) {
-    const r = await runContention(options)
-    results.contention = r.data
-    section(r.report, "contention")
-  }
-  if (options.only.has("memory")) {
-    const r = await runMemory(options)
-    results.memory = r.data
-    section(r.report, "memory")
-  }
-  if (options.only.has("accuracy")) {
-    const r = await runAccuracy(options)
-    results.accuracy = r.data
-    const traces = r.data.rows.map(traceOf).filter((t): t is AccuracyTrace => t !== undefined)
+  await run("overhead", runOverhead)
+  await run("contention", runContention)
+  await run("memory", runMemory)
+  await run("accuracy", runAccuracy, (data, report) => {
+    const traces = data.rows.map(traceOf).filter((t): t is AccuracyTrace => t !== undefined)
     const dir = fileURLToPath(new URL("./results", import.meta.url))
     const note = `${results.startedAt.slice(0, 10)}, ${m.cpu} (${m.cores} cores), Node ${m.node}.`
     results.charts = writeAccuracyCharts(traces, dir, note).map((file) => `bench/results/${file}`)
-    section(`${r.report}\n\nCharts: ${results.charts.join(", ")}`, "accuracy")
-  }
-  if (options.only.has("multiwindow")) {
-    const r = await runMultiWindow(options)
-    results.multiwindow = r.data
-    section(r.report, "multiwindow")
-  }
-  if (options.only.has("keyed")) {
-    const r = await runKeyed(options)
-    results.keyed = r.data
-    section(r.report, "keyed")
-  }
-  if (options.only.has("smooth")) {
-    const r = await runSmooth(options)
-    results.smooth = r.data
-    section(r.report, "smooth")
-  }
-  if (options.only.has("metrics")) {
-    const r = await runMetrics(options)
-    results.metrics = r.data
-    section(r.report, "metrics")
-  }
+    return `${report}\n\nCharts: ${results.charts.join(", ")}`
+  })
+  await run("multiwindow", runMultiWindow)
+  await run("keyed", runKeyed)
+  await run("smooth", runSmooth)
+  await run("metrics", runMetrics)
   if (options.only.has("scheduler")) {
     sectionStart = Date.now()
     try {
