@@ -892,7 +892,15 @@ export const runAccuracy = async (options: Options): Promise<ScenarioResult<Accu
       wallMs,
       ...report
     }
-    startsOf.set(row, { limiter: limiter.name, rate: rate.label, limit: rate.limit, period: PERIOD, ...result })
+    // A copy: an abandoned Promise-facing run may still record starts after it was cut.
+    startsOf.set(row, {
+      limiter: limiter.name,
+      rate: rate.label,
+      limit: rate.limit,
+      period: PERIOD,
+      t0: result.t0,
+      starts: result.starts.slice()
+    })
     return row
   }
   const [oursLimiter, ...peers] = limiters as [Limiter, ...Array<Limiter>]

@@ -161,7 +161,7 @@ const build = <K>(
       if (target === Number.NEGATIVE_INFINITY) return resume(Effect.void)
       wake = resume
       return Effect.sync(() => {
-        wake = undefined
+        if (wake === resume) wake = undefined
       })
     })
 
