@@ -337,8 +337,13 @@ class MemoryThrottle {
     let due = core.dueTime(config, state, at, n, true)
     const tail = queue.last
     if (tail !== undefined && this.tailDue > Number.NEGATIVE_INFINITY) {
-      due = Math.max(due, this.tailDue)
-      if (config.interval > 0) due = Math.max(due, this.tailDue + (tail.n - config.burst + 1) * config.interval)
+      const tailDue = this.tailDue
+      due = Math.max(due, tailDue)
+      // Granted after the tail: where both cannot fit in one window, the tail's slots must expire first.
+      if (config.measure === "start") {
+        for (const w of config.windows) if (tail.n + n > w.limit) due = Math.max(due, tailDue + w.period)
+      }
+      if (config.interval > 0) due = Math.max(due, tailDue + (tail.n - config.burst + 1) * config.interval)
     }
     return due
   }
@@ -359,16 +364,17 @@ class MemoryThrottle {
     const waitForGrant = restore(Effect.flatMap(this.park(w, true), () => this.afterWake(w)))
     const traced = this.instrument.traced(waitForGrant, n, () => this.now() - w.arrived)
     if (maxWait === undefined) return traced
-    return Effect.timeoutTo(traced, {
-      duration: maxWait,
-      onSuccess: () => Effect.void,
-      onTimeout: () =>
-        Effect.suspend(() => {
-          this.cancel(w) // already done by the interrupted wait; idempotent
-          const t = this.now()
-          return Effect.fail(this.timedOut(n, maxWait, t - at, this.projectedDue(n, t) - t))
-        })
-    }).pipe(Effect.flatten)
+    // The deadline: at `maxWait`, whoever is due now is granted first (a grant due exactly at the deadline is
+    // within it); a waiter still not granted leaves the queue without a trace and fails.
+    const deadline = Effect.flatMap(this.sleep(maxWait), () =>
+      Effect.suspend((): Effect.Effect<never, ThrottleTimeoutError> => {
+        if (w.phase === "Queued" || w.phase === "Sleeping") this.drain(this.now())
+        if (w.phase === "Granted") return Effect.never
+        this.cancel(w)
+        const t = this.now()
+        return Effect.fail(this.timedOut(n, maxWait, t - at, this.projectedDue(n, t) - t))
+      }))
+    return Effect.raceFirst(traced, restore(deadline))
   }
 
   readonly timedOut = (
