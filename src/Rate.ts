@@ -132,8 +132,8 @@ type PeriodReason<P extends string> = SplitCount<P> extends [infer C extends str
 type OneRateReason<S extends string> = S extends "" ? "the rate is empty"
   : S extends `${Space}${string}` ? "leading whitespace is not allowed"
   : S extends `${string}${Space}` ? "trailing whitespace is not allowed"
-  : S extends `${string}${Space}${string}` ? "whitespace is not allowed inside a rate (separate rates with commas)"
   : S extends `${string},${string}` ? "a list of rates is not allowed here: give one rate per item"
+  : S extends `${string}${Space}${string}` ? "whitespace is not allowed inside a rate (separate rates with commas)"
   : S extends `${infer L}/${infer P}` ?
     [PositiveIntegerReason<L, "limit">] extends [never] ? PeriodReason<P> : PositiveIntegerReason<L, "limit">
   : `missing "/" between the limit and the unit`
