@@ -64,7 +64,7 @@ const fromParsed = (parsed: core.ParsedRate): Rate => ({
 const fromParsedList = (parsed: readonly [core.ParsedRate, ...Array<core.ParsedRate>]): NonEmptyReadonlyArray<Rate> =>
   parsed.map(fromParsed) as unknown as NonEmptyReadonlyArray<Rate>
 
-/** Why an object is not a valid rate, or `undefined` when it is one (then `period` is its decoded period). */
+/** The rate an object describes (its period decoded), or why it is not a valid rate. */
 const checkObject = (input: object): { readonly reason: string } | Rate => {
   const { limit, period: periodInput } = input as { limit?: unknown; period?: unknown }
   const period = Duration.decodeUnknown(periodInput)
@@ -94,7 +94,7 @@ const decodeOne = (input: unknown): Rate | { readonly reason: string } => {
 const isRate = (u: Rate | { readonly reason: string }): u is Rate => !("reason" in u)
 
 /** Decodes one rate; the `InvalidRateError` for any bad input. */
-export const decodeSync = (input: RateInput): Rate | InvalidRateError => {
+const decodeSync = (input: RateInput): Rate | InvalidRateError => {
   const result = decodeOne(input)
   return isRate(result) ? result : new InvalidRateError({ input, reason: result.reason })
 }
@@ -103,7 +103,7 @@ export const decodeSync = (input: RateInput): Rate | InvalidRateError => {
  * Decodes one rate or several; on failure says whether the culprit was a string (data: a typed failure) or not
  * (a programmer error: a defect).
  */
-export const decodeAllSync = (
+const decodeAllSync = (
   input: RatesInput
 ): NonEmptyReadonlyArray<Rate> | { readonly error: InvalidRateError; readonly typed: boolean } => {
   if (typeof input === "string") {
