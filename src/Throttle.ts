@@ -122,16 +122,19 @@ export class Throttle extends Context.Tag("effect-throttles/Throttle")<Throttle,
   ): Layer.Layer<Throttle, ErrorOf<R>> => Layer.scoped(Throttle, Throttle.make(rate, options))
 
   /**
-   * A layer whose rate (and options) are read from `Config`, e.g.
-   * `Throttle.layerConfig(Config.string("API_RATE"))`.
+   * A layer whose rate — or whole options object — is read from `Config`:
+   * `Throttle.layerConfig(Rate.config("API_RATE"))`, or every option from config with
+   * `Throttle.layerConfig({ rate: Rate.config("API_RATE"), maxConcurrent: Config.integer("API_CONCURRENCY") })`.
+   * A bad value fails with a `ConfigError` naming its key; a bad rate read with a plain `Config.string` fails with
+   * `InvalidRateError`.
    *
    * @since 0.1.0
    */
   static readonly layerConfig = (
-    rate: Config.Config<RatesInput>,
+    config: Config.Config<RatesInput> | Config.Config.Wrap<Throttle.ConfigOptions>,
     options?: Throttle.Options
   ): Layer.Layer<Throttle, InvalidRateError | ConfigError.ConfigError> =>
-    Layer.scoped(Throttle, Effect.flatMap(rate, (input) => internal.make(input, options)))
+    Layer.scoped(Throttle, internal.makeFromConfig(config, options))
 
   /**
    * Builds a full service from a small backend (see {@link makeWith}).
@@ -243,6 +246,23 @@ export declare namespace Throttle {
     /** The name used in metrics, spans, events and error messages (default `"default"`). */
     readonly name?: string | undefined
     /** `false` turns off metrics and spans (events still reach subscribers). Default `true`. */
+    readonly metrics?: boolean | undefined
+  }
+
+  /**
+   * The options of {@link Throttle.layerConfig} when every option comes from config: the rate (one or several) and
+   * the plain options.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  export interface ConfigOptions {
+    readonly rate: RatesInput
+    readonly measure?: "start" | "release" | undefined
+    readonly smooth?: boolean | undefined
+    readonly burst?: number | undefined
+    readonly maxConcurrent?: number | undefined
+    readonly name?: string | undefined
     readonly metrics?: boolean | undefined
   }
 

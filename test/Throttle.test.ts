@@ -80,6 +80,24 @@ describe("Throttle as a service", () => {
       expect(rate).toBe("1/3s")
     }))
 
+  it.effect("layerConfig reads every option from Config; a bad value names its key", () =>
+    Effect.gen(function*() {
+      const layer = (entries: ReadonlyArray<[string, string]>) =>
+        Throttle.layerConfig({
+          rate: Rate.config("API_RATE"),
+          maxConcurrent: Config.integer("API_CONCURRENCY"),
+          name: Config.string("API_NAME").pipe(Config.withDefault("api"))
+        }).pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(entries)))))
+      const service = yield* Effect.provide(Throttle, layer([["API_RATE", "4/s, 60/min"], ["API_CONCURRENCY", "2"]]))
+      expect([Rate.format(service.rates), service.maxConcurrent, service.name]).toEqual(["4/s, 60/m", 2, "api"])
+      const badCap = yield* Effect.flip(Effect.provide(Throttle, layer([["API_RATE", "4/s"], ["API_CONCURRENCY", "0"]])))
+      expect(String(badCap)).toContain("API_CONCURRENCY")
+      expect(String(badCap)).toContain("Expected a value for option maxConcurrent to be an integer >= 1, got 0")
+      const badRate = yield* Effect.flip(Effect.provide(Throttle, layer([["API_RATE", "0/s"], ["API_CONCURRENCY", "1"]])))
+      expect(String(badRate)).toContain("API_RATE")
+      expect(String(badRate)).toContain("limit must be a positive integer, got 0")
+    }))
+
   it("rate literals are checked by the compiler; strings at run time", () => {
     expectTypeOf(ThrottleLive("3/s")).toEqualTypeOf<Layer.Layer<Throttle, never>>()
     // @ts-expect-error: "ss" is not a unit

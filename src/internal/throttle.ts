@@ -20,6 +20,9 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -107,6 +110,47 @@ export const make = (
       return Effect.as(Effect.addFinalizer(() => throttle.shutdown), throttle.service)
     })
   })
+
+/** The option checks that apply to a value read from config (the rest is the rate's own validation). */
+const configChecks: Record<string, (u: unknown, key: string) => string | undefined> = {
+  measure: (u, key) => check.oneOf(u, key, ["start", "release"]),
+  smooth: (u, key) => check.boolean(u, key),
+  burst: (u, key) => check.int(u, key, 1),
+  maxConcurrent: (u, key) => check.int(u, key, 1),
+  name: (u, key) => check.string(u, key),
+  metrics: (u, key) => check.boolean(u, key)
+}
+
+/**
+ * `layerConfig`'s effect: a `Config` of the rate, or a `Config.Wrap` of the whole options object whose every value
+ * is checked inside its own config (so a `ConfigError` names the key).
+ */
+export const makeFromConfig = (
+  config: Config.Config<Rate.RatesInput> | Config.Config.Wrap<Throttle.ConfigOptions>,
+  options: Throttle.Options | undefined
+): Effect.Effect<Throttle.Service, Rate.InvalidRateError | ConfigError.ConfigError, Scope.Scope> => {
+  if (Config.isConfig(config)) {
+    return Effect.flatMap(config as Config.Config<Rate.RatesInput>, (input) => make(input, options))
+  }
+  const fields = config as Record<string, unknown>
+  const checked: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(fields)) {
+    const rule = configChecks[key]
+    checked[key] = rule === undefined || !Config.isConfig(value) ? value : Config.mapOrFail(value, (u) => {
+      const invalid = rule(u, "a value for option " + key)
+      return invalid === undefined ? Either.right(u) : Either.left(ConfigError.InvalidData([], invalid))
+    })
+  }
+  const wrapped: Config.Config<Throttle.ConfigOptions> = Config.unwrap(
+    checked as unknown as Config.Config.Wrap<Throttle.ConfigOptions>
+  )
+  return Effect.flatMap(wrapped, ({ burst, rate, smooth, ...rest }) =>
+    make(rate, {
+      ...options,
+      ...rest,
+      ...(smooth === undefined ? {} : { smooth: smooth && burst !== undefined ? { burst } : smooth })
+    }))
+}
 
 /**
  * The service over an explicit clock (for tests of the live-clock settling). `now` must be non-decreasing; `sleep`
