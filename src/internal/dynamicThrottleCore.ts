@@ -1,7 +1,9 @@
 /**
  * The adaptive throttle's pure core: reservations (`reserve`, `cancel`), the AIMD-style adaptation after every
  * `window` outcomes (`record`), and the "server said slow down" pause (`reportThrottled`). Functions of
- * `(config, state, now, ...)`; times are `Clock` milliseconds (fractional under `TestClock` is fine).
+ * `(config, state, now, ...)`; times are `Clock` milliseconds (fractional under `TestClock` is fine). No Effect, no
+ * clock, no randomness: the shell (`dynamicThrottle.ts`) reads the `Clock` and `Random` and applies these functions
+ * in synchronous steps.
  *
  * Reservations. The state remembers the instant of the latest reserved admission (`last`). A new caller at `now`
  * is admitted at `max(now, holdUntil, last + gap)`, `gap = 1000 / rate * (1 + u)` (to the nanosecond) with the rate at the moment of
@@ -23,9 +25,8 @@
  *
  * @internal
  */
-import type * as DynamicThrottle from "../DynamicThrottle.js"
 
-/** Validated options with defaults filled in. */
+/** Validated options with defaults filled in (validated by the shell, `dynamicThrottle.ts`). */
 export interface Config {
   readonly initialRate: number
   readonly minRate: number
@@ -36,70 +37,6 @@ export interface Config {
   readonly increaseFactor: number
   readonly decreaseFactor: number
   readonly jitter: number
-}
-
-/** Result of validating user options. */
-export type Validated =
-  | { readonly _tag: "Valid"; readonly config: Config }
-  | { readonly _tag: "Invalid"; readonly message: string }
-
-const isNum = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u)
-
-/** Checks user options and fills in defaults; every problem is reported as `Expected X, got Y`. */
-export const validate = (options: DynamicThrottle.DynamicThrottle.Options): Validated => {
-  const {
-    decreaseFactor = 0.75,
-    increaseFactor = 1.25,
-    initialRate,
-    jitter = 0.2,
-    lowerBound = 0.25,
-    maxRate = 100,
-    minRate = 0.01,
-    upperBound = 0.75,
-    window = 100
-  } = options ?? ({} as Partial<DynamicThrottle.DynamicThrottle.Options>)
-  const invalid = (message: string): Validated => ({ _tag: "Invalid", message })
-  for (const [key, value] of [["initialRate", initialRate], ["minRate", minRate], ["maxRate", maxRate]] as const) {
-    if (!isNum(value) || value <= 0) return invalid(`Expected ${key} to be a finite number > 0, got ${String(value)}`)
-  }
-  if (!(minRate <= initialRate && initialRate <= maxRate)) {
-    return invalid(
-      `Expected 0 < minRate <= initialRate <= maxRate, got minRate ${minRate}, initialRate ${initialRate}, maxRate ${maxRate}`
-    )
-  }
-  if (typeof window !== "number" || !Number.isInteger(window) || window < 1) {
-    return invalid(`Expected window to be an integer >= 1, got ${String(window)}`)
-  }
-  if (!isNum(lowerBound) || !isNum(upperBound) || !(0 <= lowerBound && lowerBound <= upperBound && upperBound <= 1)) {
-    return invalid(
-      `Expected 0 <= lowerBound <= upperBound <= 1, got lowerBound ${String(lowerBound)}, upperBound ${
-        String(upperBound)
-      }`
-    )
-  }
-  if (!isNum(increaseFactor) || increaseFactor < 1) {
-    return invalid(`Expected increaseFactor to be a finite number >= 1, got ${String(increaseFactor)}`)
-  }
-  if (!isNum(decreaseFactor) || decreaseFactor <= 0 || decreaseFactor > 1) {
-    return invalid(`Expected decreaseFactor to be a number in (0, 1], got ${String(decreaseFactor)}`)
-  }
-  if (!isNum(jitter) || jitter < 0 || jitter >= 1) {
-    return invalid(`Expected jitter to be a number in [0, 1), got ${String(jitter)}`)
-  }
-  return {
-    _tag: "Valid",
-    config: {
-      initialRate,
-      minRate,
-      maxRate,
-      window,
-      upperBound,
-      lowerBound,
-      increaseFactor,
-      decreaseFactor,
-      jitter
-    }
-  }
 }
 
 /** The throttle's state. */

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
-import * as dt from "../../src/internal/dynamicThrottle.js"
+import { validate } from "../../src/internal/dynamicThrottle.js"
+import * as dt from "../../src/internal/dynamicThrottleCore.js"
 
-const configOf = (options: Partial<Parameters<typeof dt.validate>[0]> & { initialRate: number }): dt.Config => {
-  const v = dt.validate(options)
+const configOf = (options: Partial<Parameters<typeof validate>[0]> & { initialRate: number }): dt.Config => {
+  const v = validate(options)
   if (v._tag === "Invalid") throw new Error(v.message)
   return v.config
 }
@@ -21,46 +22,7 @@ const reserveAll = (state0: dt.State, arrivals: ReadonlyArray<number>): [Array<n
   return [ats, state]
 }
 
-describe("internal/dynamicThrottle validate", () => {
-  it("fills in the documented defaults", () => {
-    expect(configOf({ initialRate: 1 })).toEqual({
-      initialRate: 1,
-      minRate: 0.01,
-      maxRate: 100,
-      window: 100,
-      upperBound: 0.75,
-      lowerBound: 0.25,
-      increaseFactor: 1.25,
-      decreaseFactor: 0.75,
-      jitter: 0.2
-    })
-  })
-
-  const invalid: ReadonlyArray<readonly [Parameters<typeof dt.validate>[0], string]> = [
-    [{ initialRate: 0 }, "Expected initialRate to be a finite number > 0, got 0"],
-    [{ initialRate: Number.NaN }, "Expected initialRate to be a finite number > 0, got NaN"],
-    [{ initialRate: 1, minRate: -1 }, "Expected minRate to be a finite number > 0, got -1"],
-    [{ initialRate: 1, maxRate: Infinity }, "Expected maxRate to be a finite number > 0, got Infinity"],
-    [{ initialRate: 200 }, "Expected 0 < minRate <= initialRate <= maxRate, got minRate 0.01, initialRate 200, maxRate 100"],
-    [{ initialRate: 1, minRate: 2, maxRate: 3 }, "Expected 0 < minRate <= initialRate <= maxRate, got minRate 2, initialRate 1, maxRate 3"],
-    [{ initialRate: 1, window: 0 }, "Expected window to be an integer >= 1, got 0"],
-    [{ initialRate: 1, window: 2.5 }, "Expected window to be an integer >= 1, got 2.5"],
-    [{ initialRate: 1, lowerBound: 0.8 }, "Expected 0 <= lowerBound <= upperBound <= 1, got lowerBound 0.8, upperBound 0.75"],
-    [{ initialRate: 1, upperBound: 1.5 }, "Expected 0 <= lowerBound <= upperBound <= 1, got lowerBound 0.25, upperBound 1.5"],
-    [{ initialRate: 1, increaseFactor: 0.5 }, "Expected increaseFactor to be a finite number >= 1, got 0.5"],
-    [{ initialRate: 1, decreaseFactor: 0 }, "Expected decreaseFactor to be a number in (0, 1], got 0"],
-    [{ initialRate: 1, decreaseFactor: 1.5 }, "Expected decreaseFactor to be a number in (0, 1], got 1.5"],
-    [{ initialRate: 1, jitter: 1 }, "Expected jitter to be a number in [0, 1), got 1"],
-    [{ initialRate: 1, jitter: -0.1 }, "Expected jitter to be a number in [0, 1), got -0.1"]
-  ]
-  for (const [options, message] of invalid) {
-    it(`rejects ${JSON.stringify(options)}`, () => {
-      expect(dt.validate(options)).toEqual({ _tag: "Invalid", message })
-    })
-  }
-})
-
-describe("internal/dynamicThrottle reserve / cancel", () => {
+describe("internal/dynamicThrottleCore reserve / cancel", () => {
   const config = configOf({ initialRate: 10, jitter: 0 })
 
   it("first admission is immediate; concurrent callers get successive slots 1000/rate ms apart", () => {
@@ -111,7 +73,7 @@ describe("internal/dynamicThrottle reserve / cancel", () => {
   })
 })
 
-describe("internal/dynamicThrottle record", () => {
+describe("internal/dynamicThrottleCore record", () => {
   it("the worked example: window 4, rate 10 -> 12.5 -> 12.5 -> 9.375", () => {
     const config = configOf({ initialRate: 10, window: 4, jitter: 0 })
     let s = dt.initial(config)
@@ -147,7 +109,7 @@ describe("internal/dynamicThrottle record", () => {
   })
 })
 
-describe("internal/dynamicThrottle reportThrottled", () => {
+describe("internal/dynamicThrottleCore reportThrottled", () => {
   const config = configOf({ initialRate: 10, jitter: 0 })
 
   it("cuts the rate at once; without retryAfter the schedule is unchanged", () => {
@@ -189,7 +151,7 @@ describe("internal/dynamicThrottle reportThrottled", () => {
   })
 })
 
-describe("internal/dynamicThrottle invariants", () => {
+describe("internal/dynamicThrottleCore invariants", () => {
   type Op =
     | { readonly _tag: "reserve"; readonly advance: number }
     | { readonly _tag: "cancel"; readonly pick: number }
