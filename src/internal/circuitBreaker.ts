@@ -25,6 +25,7 @@ import * as Tracer from "effect/Tracer"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
 import * as core from "./circuitBreakerCore.js"
 import * as failure from "./failure.js"
+import * as live from "./liveTimer.js"
 import { EventHub, spanEvent } from "./observability.js"
 import * as check from "./options.js"
 import { fromConfig, invalid, type Validated } from "./optionsConfig.js"
@@ -314,17 +315,19 @@ class CircuitBreakerImpl implements CircuitBreaker.Service {
   }
 
   /**
-   * Sleeps until `at`, then lets the machine observe the time (a no-op if the breaker has moved on). Runs in the
+   * Sleeps until `at` (`sleepUntil`: exact on the live clock), then lets the machine observe the time (a no-op if
+   * the breaker has moved on). Runs in the
    * breaker's scope, interruptibly (closing the scope must not wait for it), outside any caller's span.
    */
   private armHalfOpenTimer(at: number): Effect.Effect<void> {
-    const timer = (): Effect.Effect<void> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        now >= at
-          ? this.run((state, now) => core.normalize(this.config, state, now))
-          : Effect.zipRight(Effect.sleep(Duration.millis(at - now)), Effect.suspend(timer)))
+    // The `Clock`'s whole milliseconds may trail the precise clock `sleepUntil` wakes on by a fraction of one: an
+    // open breaker is observed at `at` at the latest, so the transition is not put off (nor the timer spun).
+    const timer = Effect.zipRight(
+      live.sleepUntil(at),
+      this.run((state, now) => core.normalize(this.config, state, state._tag === "Open" ? Math.max(now, at) : now))
+    )
     return Effect.asVoid(
-      Effect.forkIn(Effect.interruptible(Effect.mapInputContext(timer(), Context.omit(Tracer.ParentSpan))), this.scope)
+      Effect.forkIn(Effect.interruptible(Effect.mapInputContext(timer, Context.omit(Tracer.ParentSpan))), this.scope)
     )
   }
 

@@ -2,8 +2,8 @@
  * The adaptive throttle's Effect shell: validates options (the options kit), keeps the core's state
  * (`dynamicThrottleCore.ts`) in one mutable field and applies each step synchronously at the `Clock` time, together
  * with the rate gauge, the adjustment counter and the events that describe it (so the gauge never disagrees with
- * `rate`). Waiting is a sleep until the reserved slot; a wait that actually waits is an `effect_throttles.acquire`
- * span.
+ * `rate`). Waiting is a sleep until the reserved slot (`liveTimer.sleepUntil`: exact on the live clock, a plain
+ * sleep on `TestClock`); a wait that actually waits is an `effect_throttles.acquire` span.
  *
  * @internal
  */
@@ -19,6 +19,7 @@ import type { Stream } from "effect/Stream"
 import type { DynamicThrottle } from "../DynamicThrottle.js"
 import * as core from "./dynamicThrottleCore.js"
 import * as failure from "./failure.js"
+import * as live from "./liveTimer.js"
 import { EventHub } from "./observability.js"
 import * as check from "./options.js"
 import { fromConfig, invalid, type Validated } from "./optionsConfig.js"
@@ -200,16 +201,18 @@ class DynamicThrottleImpl implements DynamicThrottle.Service {
     })
   }
 
-  /** Sleeps until `at`; then, if a pause was reported meanwhile, sleeps its length and checks again. */
+  /**
+   * Sleeps until `at` (exactly on the live clock: `sleepUntil` settles the last millisecond); then, if a pause was
+   * reported meanwhile, sleeps its length and checks again.
+   */
   private waitUntil(at: number, appliedShift: number): Effect.Effect<void> {
-    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.zipRight(
-        at > now ? Effect.sleep(Duration.millis(at - now)) : Effect.void,
-        Effect.suspend(() => {
-          const shift = this.current.shift
-          return shift > appliedShift ? this.waitUntil(at + shift - appliedShift, shift) : Effect.void
-        })
-      ))
+    return Effect.zipRight(
+      live.sleepUntil(at),
+      Effect.suspend(() => {
+        const shift = this.current.shift
+        return shift > appliedShift ? this.waitUntil(at + shift - appliedShift, shift) : Effect.void
+      })
+    )
   }
 
   /** The wait for a reserved slot: a span (`effect_throttles.acquire`) only when it waits, with metrics on. */
