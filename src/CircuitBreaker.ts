@@ -84,15 +84,18 @@ export declare namespace CircuitBreaker {
    * at least `minimumCalls` calls, and after every call that completes while closed.
    *
    * ```ts
+   * import { CircuitBreaker } from "effect-throttles"
+   *
    * // open when half of the last 20 calls failed (once at least 10 have completed),
    * // or when 80% of them took longer than 2 seconds
-   * policy: {
+   * const policy: CircuitBreaker.FailureRatePolicy = {
    *   window: { calls: 20 },
    *   minimumCalls: 10,
    *   failureRateThreshold: 0.5,
    *   slowCallDuration: "2 seconds",
    *   slowCallRateThreshold: 0.8
    * }
+   * const BreakerLive = CircuitBreaker.layer({ name: "search", policy })
    * ```
    *
    * @since 0.1.0
