@@ -361,7 +361,7 @@ export class CircuitBreaker extends Context.Tag("effect-throttles/CircuitBreaker
       options: CircuitBreaker.ProtectOptions<E, B, E2, R2>
     ): Effect.Effect<A | B, E | E2 | CircuitOpenError, R | R2 | CircuitBreaker>
   } = <A, E, R, B, E2, R2>(self: Effect.Effect<A, E, R>, options?: CircuitBreaker.ProtectOptions<E, B, E2, R2>) =>
-    Effect.flatMap(CircuitBreaker, (breaker) => breaker.protect(self, options!))
+    Effect.flatMap(CircuitBreaker, (b) => b.protect(self, options!))
 
   /**
    * Wraps a function returning an Effect so that every call goes through the breaker in context (asyncutils'
@@ -373,7 +373,7 @@ export class CircuitBreaker extends Context.Tag("effect-throttles/CircuitBreaker
   static readonly protectFn = <Args extends ReadonlyArray<any>, A, E, R>(
     f: (...args: Args) => Effect.Effect<A, E, R>
   ): (...args: Args) => Effect.Effect<A, E | CircuitOpenError, R | CircuitBreaker> =>
-  (...args) => Effect.flatMap(CircuitBreaker, (breaker) => breaker.protectFn(f)(...args))
+  (...args) => Effect.flatMap(CircuitBreaker, (b) => b.protectFn(f)(...args))
 
   /**
    * The state of the breaker in context (half-open from exactly `openedAt + resetTimeout`).
@@ -381,10 +381,7 @@ export class CircuitBreaker extends Context.Tag("effect-throttles/CircuitBreaker
    * @since 0.1.0
    * @category accessors
    */
-  static readonly state: Effect.Effect<CircuitBreaker.State, never, CircuitBreaker> = Effect.flatMap(
-    CircuitBreaker,
-    (breaker) => breaker.state
-  )
+  static readonly state: Effect.Effect<CircuitBreaker.State, never, CircuitBreaker> = Effect.flatMap(CircuitBreaker, (b) => b.state)
 
   /**
    * The failure count of the breaker in context. While closed, the failures the policy counts: consecutive
@@ -394,10 +391,7 @@ export class CircuitBreaker extends Context.Tag("effect-throttles/CircuitBreaker
    * @since 0.1.0
    * @category accessors
    */
-  static readonly failures: Effect.Effect<number, never, CircuitBreaker> = Effect.flatMap(
-    CircuitBreaker,
-    (breaker) => breaker.failures
-  )
+  static readonly failures: Effect.Effect<number, never, CircuitBreaker> = Effect.flatMap(CircuitBreaker, (b) => b.failures)
 
   /**
    * Closes the breaker in context and clears its counts. Calls already running no longer count.
@@ -405,10 +399,7 @@ export class CircuitBreaker extends Context.Tag("effect-throttles/CircuitBreaker
    * @since 0.1.0
    * @category accessors
    */
-  static readonly reset: Effect.Effect<void, never, CircuitBreaker> = Effect.flatMap(
-    CircuitBreaker,
-    (breaker) => breaker.reset
-  )
+  static readonly reset: Effect.Effect<void, never, CircuitBreaker> = Effect.flatMap(CircuitBreaker, (b) => b.reset)
 
   /**
    * Opens the breaker in context now (half-open after `resetTimeout`; an open breaker's timeout restarts). Calls
@@ -417,10 +408,7 @@ export class CircuitBreaker extends Context.Tag("effect-throttles/CircuitBreaker
    * @since 0.1.0
    * @category accessors
    */
-  static readonly trip: Effect.Effect<void, never, CircuitBreaker> = Effect.flatMap(
-    CircuitBreaker,
-    (breaker) => breaker.trip
-  )
+  static readonly trip: Effect.Effect<void, never, CircuitBreaker> = Effect.flatMap(CircuitBreaker, (b) => b.trip)
 
   /**
    * Every state transition of the breaker in context from the moment of subscription on, in order (a `PubSub`:
@@ -430,9 +418,8 @@ export class CircuitBreaker extends Context.Tag("effect-throttles/CircuitBreaker
    * @since 0.1.0
    * @category accessors
    */
-  static readonly changes: Stream.Stream<CircuitBreaker.Change, never, CircuitBreaker> = Stream.unwrap(
-    Effect.map(CircuitBreaker, (breaker) => breaker.changes)
-  )
+  static readonly changes: Stream.Stream<CircuitBreaker.Change, never, CircuitBreaker> =
+    Stream.unwrap(Effect.map(CircuitBreaker, (b) => b.changes))
 
   /**
    * What happens in the breaker in context, as it happens: transitions and rejections (see
@@ -442,9 +429,8 @@ export class CircuitBreaker extends Context.Tag("effect-throttles/CircuitBreaker
    * @since 0.2.0
    * @category accessors
    */
-  static readonly events: Stream.Stream<CircuitBreaker.Event, never, CircuitBreaker> = Stream.unwrap(
-    Effect.map(CircuitBreaker, (breaker) => breaker.events)
-  )
+  static readonly events: Stream.Stream<CircuitBreaker.Event, never, CircuitBreaker> =
+    Stream.unwrap(Effect.map(CircuitBreaker, (b) => b.events))
 }
 
 export {

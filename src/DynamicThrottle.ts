@@ -232,7 +232,7 @@ export class DynamicThrottle extends Context.Tag("effect-throttles/DynamicThrott
    * @category accessors
    */
   static readonly withPermit = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | DynamicThrottle> =>
-    Effect.flatMap(DynamicThrottle, (throttle) => throttle.withPermit(self))
+    Effect.flatMap(DynamicThrottle, (t) => t.withPermit(self))
 
   /**
    * Sets the rate of the throttle in context, clamped to `[minRate, maxRate]` (exactly: `setRate(1000)` with
@@ -242,7 +242,7 @@ export class DynamicThrottle extends Context.Tag("effect-throttles/DynamicThrott
    * @category accessors
    */
   static readonly setRate = (rate: number): Effect.Effect<void, never, DynamicThrottle> =>
-    Effect.flatMap(DynamicThrottle, (throttle) => throttle.setRate(rate))
+    Effect.flatMap(DynamicThrottle, (t) => t.setRate(rate))
 
   /**
    * "The server said slow down" (an HTTP 429, a `Retry-After`) to the throttle in context: multiplies the rate by
@@ -256,7 +256,7 @@ export class DynamicThrottle extends Context.Tag("effect-throttles/DynamicThrott
    * @category accessors
    */
   static readonly reportThrottled = (retryAfter?: Duration.DurationInput): Effect.Effect<void, never, DynamicThrottle> =>
-    Effect.flatMap(DynamicThrottle, (throttle) => throttle.reportThrottled(retryAfter))
+    Effect.flatMap(DynamicThrottle, (t) => t.reportThrottled(retryAfter))
 
   /**
    * The current rate of the throttle in context, calls per second.
@@ -264,10 +264,7 @@ export class DynamicThrottle extends Context.Tag("effect-throttles/DynamicThrott
    * @since 0.1.0
    * @category accessors
    */
-  static readonly rate: Effect.Effect<number, never, DynamicThrottle> = Effect.flatMap(
-    DynamicThrottle,
-    (throttle) => throttle.rate
-  )
+  static readonly rate: Effect.Effect<number, never, DynamicThrottle> = Effect.flatMap(DynamicThrottle, (t) => t.rate)
 
   /**
    * Successes recorded by the throttle in context since its last adaptation (or `reset`).
@@ -275,10 +272,7 @@ export class DynamicThrottle extends Context.Tag("effect-throttles/DynamicThrott
    * @since 0.1.0
    * @category accessors
    */
-  static readonly successes: Effect.Effect<number, never, DynamicThrottle> = Effect.flatMap(
-    DynamicThrottle,
-    (throttle) => throttle.successes
-  )
+  static readonly successes: Effect.Effect<number, never, DynamicThrottle> = Effect.flatMap(DynamicThrottle, (t) => t.successes)
 
   /**
    * Failures recorded by the throttle in context since its last adaptation (or `reset`).
@@ -286,10 +280,7 @@ export class DynamicThrottle extends Context.Tag("effect-throttles/DynamicThrott
    * @since 0.1.0
    * @category accessors
    */
-  static readonly failures: Effect.Effect<number, never, DynamicThrottle> = Effect.flatMap(
-    DynamicThrottle,
-    (throttle) => throttle.failures
-  )
+  static readonly failures: Effect.Effect<number, never, DynamicThrottle> = Effect.flatMap(DynamicThrottle, (t) => t.failures)
 
   /**
    * Clears the success and failure counts of the throttle in context (as the seed's `reset`); the rate and the
@@ -298,10 +289,7 @@ export class DynamicThrottle extends Context.Tag("effect-throttles/DynamicThrott
    * @since 0.1.0
    * @category accessors
    */
-  static readonly reset: Effect.Effect<void, never, DynamicThrottle> = Effect.flatMap(
-    DynamicThrottle,
-    (throttle) => throttle.reset
-  )
+  static readonly reset: Effect.Effect<void, never, DynamicThrottle> = Effect.flatMap(DynamicThrottle, (t) => t.reset)
 
   /**
    * What happens in the throttle in context, as it happens: rate changes and pauses (see
@@ -311,9 +299,8 @@ export class DynamicThrottle extends Context.Tag("effect-throttles/DynamicThrott
    * @since 0.2.0
    * @category accessors
    */
-  static readonly events: Stream.Stream<DynamicThrottle.Event, never, DynamicThrottle> = Stream.unwrap(
-    Effect.map(DynamicThrottle, (throttle) => throttle.events)
-  )
+  static readonly events: Stream.Stream<DynamicThrottle.Event, never, DynamicThrottle> =
+    Stream.unwrap(Effect.map(DynamicThrottle, (t) => t.events))
 }
 
 /**

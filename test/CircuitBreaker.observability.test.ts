@@ -2,7 +2,6 @@ import { describe, expect, it } from "@effect/vitest"
 import {
   Cause,
   Config,
-  ConfigProvider,
   Data,
   Duration,
   Effect,
@@ -16,7 +15,7 @@ import {
   TestClock
 } from "effect"
 import { CircuitBreaker, CircuitOpenError, layerConfig, make } from "../src/CircuitBreaker.js"
-import { metricsTagged, metricValue, recordEvents, recordingTracer, settle, spanEvents } from "./observabilityUtils.js"
+import { configFrom, metricsTagged, metricValue, recordEvents, recordingTracer, settle, spanEvents } from "./observabilityUtils.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 
@@ -291,9 +290,6 @@ describe("CircuitBreaker spans", () => {
 })
 
 describe("CircuitBreaker.layerConfig", () => {
-  const provider = (entries: ReadonlyArray<readonly [string, string]>) =>
-    Layer.setConfigProvider(ConfigProvider.fromMap(new Map(entries)))
-
   it.effect("every option may come from config", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker
@@ -313,7 +309,7 @@ describe("CircuitBreaker.layerConfig", () => {
           resetTimeout: Config.duration("CB_RESET_TIMEOUT"),
           metrics: Config.boolean("CB_METRICS").pipe(Config.withDefault(true))
         }).pipe(
-          Layer.provide(provider([["CB_NAME", "payments"], ["CB_MAX_FAILURES", "2"], ["CB_RESET_TIMEOUT", "5 seconds"]]))
+          Layer.provide(configFrom([["CB_NAME", "payments"], ["CB_MAX_FAILURES", "2"], ["CB_RESET_TIMEOUT", "5 seconds"]]))
         )
       )
     ))
@@ -324,7 +320,7 @@ describe("CircuitBreaker.layerConfig", () => {
         Effect.provide(
           CircuitBreaker,
           CircuitBreaker.layerConfig({ maxFailures: Config.integer("CB_MAX_FAILURES") }).pipe(
-            Layer.provide(provider([["CB_MAX_FAILURES", "0"]]))
+            Layer.provide(configFrom([["CB_MAX_FAILURES", "0"]]))
           )
         )
       )

@@ -2,7 +2,6 @@ import { describe, expect, it } from "@effect/vitest"
 import {
   Cause,
   Config,
-  ConfigProvider,
   Data,
   Effect,
   Exit,
@@ -14,7 +13,7 @@ import {
   TestClock
 } from "effect"
 import { DynamicThrottle, layerConfig, make } from "../src/DynamicThrottle.js"
-import { metricsTagged, metricValue, recordEvents, recordingTracer, settle } from "./observabilityUtils.js"
+import { configFrom, metricsTagged, metricValue, recordEvents, recordingTracer, settle } from "./observabilityUtils.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 
@@ -169,9 +168,6 @@ describe("DynamicThrottle spans", () => {
 })
 
 describe("DynamicThrottle.layerConfig", () => {
-  const provider = (entries: ReadonlyArray<readonly [string, string]>) =>
-    Layer.setConfigProvider(ConfigProvider.fromMap(new Map(entries)))
-
   it.effect("every option may come from config", () =>
     Effect.gen(function*() {
       const throttle = yield* DynamicThrottle
@@ -186,7 +182,7 @@ describe("DynamicThrottle.layerConfig", () => {
           initialRate: Config.number("DT_RATE"),
           maxRate: Config.number("DT_MAX_RATE"),
           jitter: Config.succeed(0)
-        }).pipe(Layer.provide(provider([["DT_NAME", "crawler"], ["DT_RATE", "8"], ["DT_MAX_RATE", "16"]])))
+        }).pipe(Layer.provide(configFrom([["DT_NAME", "crawler"], ["DT_RATE", "8"], ["DT_MAX_RATE", "16"]])))
       )
     ))
 
@@ -198,7 +194,7 @@ describe("DynamicThrottle.layerConfig", () => {
             Effect.provide(
               DynamicThrottle,
               DynamicThrottle.layerConfig({ initialRate: Config.number("DT_RATE"), jitter: Config.number("DT_JITTER") })
-                .pipe(Layer.provide(provider(entries)))
+                .pipe(Layer.provide(configFrom(entries)))
             )
           ),
           (exit) => String(Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : "succeeded")

@@ -1,4 +1,4 @@
-import { Effect, Metric, Option, Ref, Stream, Tracer } from "effect"
+import { ConfigProvider, Effect, Layer, Metric, Option, Ref, Stream, Tracer } from "effect"
 import type { Context, Exit } from "effect"
 
 /**
@@ -93,3 +93,7 @@ export const spanEvents = (spans: ReadonlyArray<RecordedSpan>, name: string) =>
     Option.map((s) => s.events),
     Option.getOrElse(() => [])
   )
+
+/** A layer setting a config provider with exactly these entries. */
+export const configFrom = (entries: ReadonlyArray<readonly [string, string]>) =>
+  Layer.setConfigProvider(ConfigProvider.fromMap(new Map(entries)))
