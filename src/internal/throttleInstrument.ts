@@ -29,19 +29,25 @@ export const Event = Data.taggedEnum<Throttle.Event>()
  */
 export const waitBoundaries = MetricBoundaries.exponential({ start: 0.0001, factor: 2, count: 22 })
 
-/** The metric keys, defined once for the module; each throttle derives its tagged instances. */
+/**
+ * The metric keys, defined once for the module; each throttle derives its instances tagged `name` (and `reason` for
+ * refusals, after `name`). No descriptions, so that `Metric.counter(<name>)` in user code reads the same metric.
+ */
 export const keys = {
-  granted: MetricKey.counter("effect_throttles_throttle_granted_total", {
-    description: "Permits granted by a throttle"
-  }),
-  rejected: MetricKey.counter("effect_throttles_throttle_rejected_total", {
-    description: "Permits refused: attempt/tryAcquire refused, or maxWait exceeded (tag reason)"
-  }),
-  wait: MetricKey.histogram("effect_throttles_throttle_wait_seconds", waitBoundaries, "Time from arrival to grant"),
-  waiting: MetricKey.gauge("effect_throttles_throttle_waiting", { description: "Fibers waiting for permits" }),
-  inFlight: MetricKey.gauge("effect_throttles_throttle_in_flight", {
-    description: "Permits acquired and not yet released"
-  })
+  granted: MetricKey.counter("effect_throttles_throttle_granted_total"),
+  rejected: MetricKey.counter("effect_throttles_throttle_rejected_total"),
+  wait: MetricKey.histogram("effect_throttles_throttle_wait_seconds", waitBoundaries),
+  waiting: MetricKey.gauge("effect_throttles_throttle_waiting"),
+  inFlight: MetricKey.gauge("effect_throttles_throttle_in_flight")
+}
+
+/** The same metrics as `Metric` values (untagged), for reading them back: `Metric.tagged(m, "name", "api")`. */
+export const metrics = {
+  granted: Metric.fromMetricKey(keys.granted),
+  rejected: Metric.fromMetricKey(keys.rejected),
+  wait: Metric.fromMetricKey(keys.wait),
+  waiting: Metric.fromMetricKey(keys.waiting),
+  inFlight: Metric.fromMetricKey(keys.inFlight)
 }
 
 /** Size of each subscriber's sliding buffer. */
