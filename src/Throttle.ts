@@ -37,7 +37,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import * as internal from "./internal/throttle.js"
 import * as instrument from "./internal/throttleInstrument.js"
 import * as backendInternal from "./internal/throttleBackend.js"
@@ -203,10 +203,9 @@ export class Throttle extends Context.Tag("effect-throttles/Throttle")<Throttle,
   /** A snapshot of the throttle in context. @since 0.1.0 */
   static readonly stats: Effect.Effect<Throttle.Stats, never, Throttle> = Effect.flatMap(Throttle, (t) => t.stats)
 
-  /** The events of the throttle in context. @since 0.2.0 */
-  static readonly events: Effect.Effect<Stream.Stream<Throttle.Event>, never, Throttle> = Effect.map(
-    Throttle,
-    (t) => t.events
+  /** The events of the throttle in context (see `Service.events`). @since 0.2.0 */
+  static readonly events: Stream.Stream<Throttle.Event, never, Throttle> = Stream.unwrap(
+    Effect.map(Throttle, (t) => t.events)
   )
 }
 

@@ -468,7 +468,7 @@ class MemoryThrottle {
       Effect.suspend(() => {
         if (this.closed) return Effect.interrupt
         const at = this.now()
-        return this.tryFast(n, at) ? Effect.void : this.enqueueAndWait(n, at, restore, maxWait)
+        return this.tryFast(n, at) ? this.instrument.flushed(Effect.void) : this.enqueueAndWait(n, at, restore, maxWait)
       })
     )
 
@@ -505,7 +505,7 @@ class MemoryThrottle {
       if (typeof maxWait === "string") return check.die(maxWait)
       const body = Effect.uninterruptibleMask((restore) => {
         if (this.closed) return Effect.interrupt
-        const run = Effect.matchCauseEffect(restore(self), releasing) as Effect.Effect<A, E, R>
+        const run = this.instrument.flushed(Effect.matchCauseEffect(restore(self), releasing) as Effect.Effect<A, E, R>)
         const at = this.now()
         return this.tryFast(n, at) ? run : Effect.zipRight(this.enqueueAndWait(n, at, restore, maxWait), run)
       })
@@ -514,14 +514,17 @@ class MemoryThrottle {
   }
 
   readonly tryAcquire = (n: number): Effect.Effect<boolean> =>
-    Effect.sync(() => {
-      if (!this.closed && this.tryFast(n, this.now())) return true
+    Effect.suspend(() => {
+      if (!this.closed && this.tryFast(n, this.now())) return this.instrument.flushed(Effect.succeed(true))
       const at = this.now()
       this.instrument.rejected(n, "tryAcquire", Math.max(0, this.projectedDue(n, at) - at))
-      return false
+      return this.instrument.flushed(Effect.succeed(false))
     })
 
   readonly attempt = (n: number): Effect.Effect<Throttle.Decision> =>
+    Effect.suspend(() => this.instrument.flushed(this.decide(n)))
+
+  readonly decide = (n: number): Effect.Effect<Throttle.Decision> =>
     Effect.sync(() => {
       const at = this.now()
       const granted = !this.closed && this.tryFast(n, at)
@@ -538,6 +541,9 @@ class MemoryThrottle {
     })
 
   readonly pause = (duration: Duration.Duration): Effect.Effect<void> =>
+    Effect.suspend(() => this.instrument.flushed(this.pauseNow(duration)))
+
+  readonly pauseNow = (duration: Duration.Duration): Effect.Effect<void> =>
     Effect.sync(() => {
       const until = this.now() + Duration.toMillis(duration)
       if (!core.pause(this.state, until)) return

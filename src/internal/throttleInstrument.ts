@@ -3,9 +3,8 @@
  * wait that waits, and the `events` stream. Every update happens in the same synchronous step as the state change
  * it describes, so a gauge never disagrees with `stats`.
  *
- * Events fan out to one sliding queue per subscriber (a `PubSub` with a sliding strategy, written out so that
- * publishing stays synchronous): a slow subscriber loses its oldest events, never slows the throttle, and with
- * no subscriber an event costs one size check.
+ * Events go to the shared `EventHub` (a sliding `PubSub` offered to synchronously): a slow subscriber loses its
+ * oldest events, never slows the throttle, and with no subscriber an event costs one field read.
  *
  * @internal
  */
@@ -16,9 +15,10 @@ import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
-import * as Queue from "effect/Queue"
-import * as Stream from "effect/Stream"
+import * as PubSub from "effect/PubSub"
+import type * as Stream from "effect/Stream"
 import type { Throttle } from "../Throttle.js"
+import { EventHub, EVENTS_CAPACITY } from "./observability.js"
 
 /** The event constructors (`Event.Granted({ permits, waited })`, …) and matchers. */
 export const Event = Data.taggedEnum<Throttle.Event>()
@@ -50,9 +50,6 @@ export const metrics = {
   inFlight: Metric.fromMetricKey(keys.inFlight)
 }
 
-/** Size of each subscriber's sliding buffer. */
-export const EVENT_BUFFER = 1024
-
 /** What the throttle shell calls; every method is synchronous and cheap. */
 export interface Instrument {
   readonly granted: (permits: number, waitedMillis: number) => void
@@ -67,6 +64,8 @@ export interface Instrument {
     waited: () => number
   ) => Effect.Effect<A, E, R>
   readonly events: Stream.Stream<Throttle.Event>
+  /** Runs `effect` after publishing what a full subscriber buffer held back (only then does it cost anything). */
+  readonly flushed: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
 const tagged = <T extends MetricKey.MetricKey<any>>(key: T, tags: ReadonlyArray<MetricLabel.MetricLabel>) =>
@@ -78,19 +77,8 @@ const NO_TAGS: ReadonlyArray<MetricLabel.MetricLabel> = []
 
 /** The instrument of one throttle named `name`; with `metrics` false, only events. */
 export const make = (name: string, metrics: boolean): Instrument => {
-  const subscribers = new Set<Queue.Queue<Throttle.Event>>()
-  const publish = (event: Throttle.Event): void => {
-    for (const queue of subscribers) queue.unsafeOffer(event)
-  }
-  const events: Stream.Stream<Throttle.Event> = Stream.unwrapScoped(
-    Effect.map(
-      Effect.acquireRelease(
-        Effect.tap(Queue.sliding<Throttle.Event>(EVENT_BUFFER), (queue) => Effect.sync(() => subscribers.add(queue))),
-        (queue) => Effect.zipRight(Effect.sync(() => subscribers.delete(queue)), Queue.shutdown(queue))
-      ),
-      (queue) => Stream.fromQueue(queue)
-    )
-  )
+  const hub = new EventHub(Effect.runSync(PubSub.sliding<Throttle.Event>(EVENTS_CAPACITY)))
+  const publish = (event: Throttle.Event): void => hub.emit(event)
   const base = [MetricLabel.make("name", name)]
   const granted = metrics ? tagged(keys.granted, base) : undefined
   const wait = metrics ? tagged(keys.wait, base) : undefined
@@ -111,17 +99,17 @@ export const make = (name: string, metrics: boolean): Instrument => {
         granted.unsafeUpdate(permits, NO_TAGS)
         wait!.unsafeUpdate(waitedMillis / 1000, NO_TAGS)
       }
-      if (subscribers.size > 0) publish(Event.Granted({ permits, waited: Duration.millis(waitedMillis) }))
+      if (hub.active) publish(Event.Granted({ permits, waited: Duration.millis(waitedMillis) }))
     },
     rejected: (permits, reason, retryAfterMillis) => {
       if (rejectedBy !== undefined) rejectedBy[reason].unsafeUpdate(permits, NO_TAGS)
-      if (subscribers.size > 0) {
+      if (hub.active) {
         publish(Event.Rejected({ permits, reason, retryAfter: Duration.millis(retryAfterMillis) }))
       }
     },
     timedOut: (permits, waitedMillis, retryAfterMillis) => {
       if (rejectedBy !== undefined) rejectedBy.maxWait.unsafeUpdate(permits, NO_TAGS)
-      if (subscribers.size > 0) {
+      if (hub.active) {
         publish(
           Event.TimedOut({
             permits,
@@ -132,7 +120,7 @@ export const make = (name: string, metrics: boolean): Instrument => {
       }
     },
     paused: (until) => {
-      if (subscribers.size > 0) publish(Event.Paused({ until }))
+      if (hub.active) publish(Event.Paused({ until }))
     },
     gauges: (waiting, inFlight) => {
       if (waitingGauge === undefined) return
@@ -153,6 +141,10 @@ export const make = (name: string, metrics: boolean): Instrument => {
           { attributes: { name, permits } }
         )
         : effect,
-    events
+    events: hub.stream,
+    flushed: (effect) => {
+      const flush = hub.flush()
+      return flush === undefined ? effect : Effect.zipRight(flush, effect)
+    }
   }
 }
