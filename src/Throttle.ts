@@ -145,6 +145,9 @@ export class Throttle extends Context.Tag("effect-throttles/Throttle")<Throttle,
     backend: Throttle.Backend<E> & Partial<Pick<Throttle.Service<E>, "withPermit" | "withPermits" | "throttled" | "locked">>
   ): Throttle.Service<E> => backendInternal.makeWith(backend)
 
+  /** The Throttle's Effect metrics (see the module-level {@link metrics}). @since 0.2.0 */
+  static readonly metrics = instrument.metrics
+
   /** Whether `u` is a Throttle service of any backend. @since 0.2.0 */
   static readonly isThrottle = (u: unknown): u is Throttle.Service<unknown> => backendInternal.isThrottle(u)
 
