@@ -19,20 +19,44 @@
  * milliseconds right after the first start, and the rate never makes up that delay (the window that lets the
  * schedule catch up then holds the catch-up burst back a period later).
  *
+ * Metrics (unless `metrics: false`): a task is counted once it has started (its place and its permits taken):
+ * `effect_throttles_scheduler_running` goes up by one in the step the task starts and down in the step it ends,
+ * in which `effect_throttles_scheduler_tasks_total` counts its outcome. Both carry the run's `name`. With
+ * `metrics: false` nothing of this runs (the fast path stays Effect's own `forEach`).
+ *
  * @internal
  */
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
+import type * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
+import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as Scheduler from "../Scheduler.js"
-import { Throttle } from "../Throttle.js"
+import type { Throttle } from "../Throttle.js"
+import * as check from "./options.js"
+import { PACED_LOOKAHEAD, rateOf } from "./schedulerCore.js"
+import * as memoryThrottle from "./throttle.js"
+import { isThrottle } from "./throttleBackend.js"
+
+/** See `Scheduler.RunAnyError`. */
+export class RunAnyError<out E = unknown> extends Data.TaggedError("RunAnyError")<{
+  /** The error of every task, in input order. */
+  readonly errors: ReadonlyArray<E>
+}> {
+  override get message(): string {
+    const first = this.errors[0]
+    const shown = first instanceof Error ? first.message : String(first)
+    return `All ${this.errors.length} task(s) of runAny failed; the first with: ${shown}`
+  }
+}
 
 type Input<A, E, R> = Iterable<A> | Stream.Stream<A, E, R>
 
@@ -44,47 +68,85 @@ export interface Plan<RP> {
   readonly maxPerSecond: number | undefined
   readonly throttle: Throttle.Service | undefined
   readonly onProgress: ((progress: Scheduler.Progress) => Effect.Effect<void, never, RP>) | undefined
+  readonly name: string
+  readonly metrics: boolean
 }
-
-const describe = (value: unknown): string => typeof value === "string" ? JSON.stringify(value) : String(value)
 
 /** Validates the options: the resolved plan, or the "Expected X, got Y" message of the first bad option. */
 export const resolvePlan = <RP>(options: Scheduler.Options<RP> | undefined): Plan<RP> | string => {
-  const maxAtOnce = options?.maxAtOnce
-  if (maxAtOnce !== undefined && !(typeof maxAtOnce === "number" && Number.isSafeInteger(maxAtOnce) && maxAtOnce >= 1)) {
-    return `Expected option maxAtOnce to be an integer >= 1, got ${describe(maxAtOnce)}`
+  const { maxAtOnce, maxPerSecond, throttle, onProgress, name, metrics } = options ?? {}
+  const invalid = (maxAtOnce === undefined ? undefined : check.int(maxAtOnce, "option maxAtOnce", 1)) ??
+    (maxPerSecond === undefined || (typeof maxPerSecond === "number" && Number.isFinite(maxPerSecond) && maxPerSecond > 0)
+      ? undefined
+      : check.expected("option maxPerSecond to be a finite number > 0", maxPerSecond)) ??
+    (throttle === undefined || isThrottle(throttle)
+      ? undefined
+      : check.expected("option throttle to be a Throttle service", throttle)) ??
+    (onProgress === undefined ? undefined : check.fn(onProgress, "option onProgress")) ??
+    (name === undefined ? undefined : check.string(name, "option name")) ??
+    (metrics === undefined ? undefined : check.boolean(metrics, "option metrics"))
+  if (invalid !== undefined) return invalid
+  return {
+    concurrency: maxAtOnce ?? "unbounded",
+    maxPerSecond,
+    throttle,
+    onProgress,
+    name: name ?? "default",
+    metrics: metrics ?? true
   }
-  const maxPerSecond = options?.maxPerSecond
-  if (
-    maxPerSecond !== undefined &&
-    !(typeof maxPerSecond === "number" && Number.isFinite(maxPerSecond) && maxPerSecond > 0)
-  ) {
-    return `Expected option maxPerSecond to be a finite number > 0, got ${describe(maxPerSecond)}`
-  }
-  const throttle = options?.throttle
-  if (throttle !== undefined && (typeof throttle !== "object" || throttle === null || !("withPermit" in throttle))) {
-    return `Expected option throttle to be a Throttle service, got ${describe(throttle)}`
-  }
-  const onProgress = options?.onProgress
-  if (onProgress !== undefined && typeof onProgress !== "function") {
-    return `Expected option onProgress to be a function, got ${describe(onProgress)}`
-  }
-  return { concurrency: maxAtOnce ?? "unbounded", maxPerSecond, throttle, onProgress }
 }
 
-/**
- * The smooth rate of `maxPerSecond: r`: `limit = max(1, ceil(r))` in `limit / r` seconds. Spacing `1000 / r` ms;
- * the window of `limit` lets the schedule catch up after a late timer on a real clock.
- */
-export const rateOf = (maxPerSecond: number): { readonly limit: number; readonly period: Duration.Duration } => {
-  const limit = Math.max(1, Math.ceil(maxPerSecond))
-  return { limit, period: Duration.millis((limit * 1000) / maxPerSecond) }
-}
+export { PACED_LOOKAHEAD, rateOf } from "./schedulerCore.js"
 
-const invalid = (message: string) => Effect.die(new Cause.IllegalArgumentException(message))
+/** The rate of the `maxPerSecond` throttle (see `rateOf`). */
+const ownRate = (maxPerSecond: number) => {
+  const { limit, periodMillis } = rateOf(maxPerSecond)
+  return { limit, period: Duration.millis(periodMillis) }
+}
 
 const isStream = (u: unknown): u is Stream.Stream<unknown, unknown, unknown> =>
   typeof u === "object" && u !== null && Stream.StreamTypeId in u
+
+// ---------------------------------------------------------------------------------------------------------------
+// Metrics
+// ---------------------------------------------------------------------------------------------------------------
+
+/** `effect_throttles_scheduler_tasks_total` (tags `name`, `outcome` = success / failure / interrupted). */
+export const tasksTotal: Metric.Metric.Counter<number> = Metric.counter("effect_throttles_scheduler_tasks_total", {
+  description: "Scheduler tasks that started and ended, by outcome (success, failure, interrupted)"
+})
+
+/** `effect_throttles_scheduler_running` (tag `name`). */
+export const running: Metric.Metric.Gauge<number> = Metric.gauge("effect_throttles_scheduler_running", {
+  description: "Scheduler tasks running now (started, not ended)"
+})
+
+/** No fiber-level tags: a run's metrics carry the run's own tags only. */
+const NO_TAGS: ReadonlyArray<MetricLabel.MetricLabel> = []
+
+/**
+ * Counts one run's tasks: `instrument(task)` moves the running gauge up as the task starts and, when it ends,
+ * down again together with the outcome's counter, in one synchronous step each. The effects it adds are built
+ * once per run, so a task costs two metric updates and the `onExit` around it.
+ */
+const makeInstrument = (name: string): <A, E, R>(task: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> => {
+  const tag = MetricLabel.make("name", name)
+  const gauge = Metric.taggedWithLabels(running, [tag])
+  const outcome = (value: string) => {
+    const counter = Metric.taggedWithLabels(tasksTotal, [tag, MetricLabel.make("outcome", value)])
+    return Effect.sync(() => {
+      gauge.unsafeModify(-1, NO_TAGS)
+      counter.unsafeUpdate(1, NO_TAGS)
+    })
+  }
+  const start = Effect.sync(() => gauge.unsafeModify(1, NO_TAGS))
+  const success = outcome("success")
+  const failure = outcome("failure")
+  const interrupted = outcome("interrupted")
+  const end = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
+    exit._tag === "Success" ? success : Cause.isInterruptedOnly(exit.cause) ? interrupted : failure
+  return (task) => Effect.zipRight(start, Effect.onExit(task, end))
+}
 
 /** Progress counters of one run, and the report of a snapshot to `onProgress` (when watched). */
 interface Progress<RP> {
@@ -126,9 +188,11 @@ const makeWrap = <RP>(
 ): Wrap<RP> | undefined => {
   const { throttle } = plan
   const report = progress.report
-  if (own === undefined && throttle === undefined && report === undefined) return undefined
+  const instrument = plan.metrics ? makeInstrument(plan.name) : undefined
+  if (own === undefined && throttle === undefined && report === undefined) return instrument
   const limited = <A, E, R>(task: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-    const shared = throttle === undefined ? task : throttle.withPermit(task)
+    const counted = instrument === undefined ? task : instrument(task)
+    const shared = throttle === undefined ? counted : throttle.withPermit(counted)
     if (own === undefined) return shared
     return own.withPermit(started === undefined ? shared : Effect.zipRight(started, shared))
   }
@@ -155,10 +219,7 @@ const makeWrap = <RP>(
 const ownThrottle = <RP>(plan: Plan<RP>) =>
   plan.maxPerSecond === undefined
     ? Effect.succeed(undefined)
-    : Effect.orDie(Throttle.make(rateOf(plan.maxPerSecond), { smooth: true }))
-
-/** How many tasks paced admission keeps waiting for their `maxPerSecond` start at once (see the module doc). */
-export const PACED_LOOKAHEAD = 16
+    : Effect.orDie(memoryThrottle.make(ownRate(plan.maxPerSecond), { smooth: true }))
 
 /**
  * The admission gate of paced admission: `places` places, one driver that `take`s them (waiting while none is
@@ -291,7 +352,7 @@ const drive = <A, B, E, R, C, E3, R3, E2, R2, RP>(
 ): Effect.Effect<Array<C>, E3 | E2, R3 | R2 | RP> =>
   Effect.suspend(() => {
     const plan = resolvePlan(options)
-    if (typeof plan === "string") return invalid(plan)
+    if (typeof plan === "string") return check.die(plan)
     const stream = isStream(input) ? input as Stream.Stream<A, E2, R2> : undefined
     const items = stream !== undefined
       ? undefined
@@ -356,7 +417,7 @@ export const amap = <A, B, E, R, E2, R2, RP>(
 ): Stream.Stream<B, E | E2, R | R2 | RP> =>
   Stream.unwrapScoped(Effect.suspend(() => {
     const plan = resolvePlan(options)
-    if (typeof plan === "string") return invalid(plan)
+    if (typeof plan === "string") return check.die(plan)
     const progress = makeProgress(plan, undefined)
     const source: Stream.Stream<A, E2, R2 | RP> = isStream(items)
       ? counted(items as Stream.Stream<A, E2, R2>, progress)
@@ -387,9 +448,8 @@ class Won<A> {
 /** `Scheduler.runAny`. */
 export const runAny = <A, E, R, E2, R2, RP>(
   effects: Input<Effect.Effect<A, E, R>, E2, R2>,
-  options: Scheduler.Options<RP> | undefined,
-  makeError: (errors: ReadonlyArray<E>) => Scheduler.RunAnyError<E>
-): Effect.Effect<A, Scheduler.RunAnyError<E> | Cause.NoSuchElementException | E2, R | R2 | RP> =>
+  options: Scheduler.Options<RP> | undefined
+): Effect.Effect<A, RunAnyError<E> | Cause.NoSuchElementException | E2, R | R2 | RP> =>
   Effect.suspend(() => {
     const errors: Array<E> = []
     let count = 0
@@ -407,12 +467,12 @@ export const runAny = <A, E, R, E2, R2, RP>(
     }
     return drive(effects, identity, attempt, options, false).pipe(
       Effect.matchEffect({
-        onFailure: (error): Effect.Effect<A, Scheduler.RunAnyError<E> | E2> =>
+        onFailure: (error): Effect.Effect<A, RunAnyError<E> | E2> =>
           error instanceof Won ? Effect.succeed(error.value as A) : Effect.fail(error as E2),
-        onSuccess: (): Effect.Effect<A, Scheduler.RunAnyError<E> | Cause.NoSuchElementException> =>
+        onSuccess: (): Effect.Effect<A, RunAnyError<E> | Cause.NoSuchElementException> =>
           count === 0
             ? Effect.fail(new Cause.NoSuchElementException("Scheduler.runAny: no effects to run"))
-            : Effect.fail(makeError(errors))
+            : Effect.fail(new RunAnyError({ errors }))
       })
     )
   })
