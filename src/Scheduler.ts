@@ -96,8 +96,8 @@ export interface Options<RP = never> {
   readonly name?: string | undefined
   /**
    * `false` records nothing in the metrics (`effect_throttles_scheduler_tasks_total`,
-   * `effect_throttles_scheduler_running`) and adds nothing per task. Default `true`: a started task costs two
-   * metric updates.
+   * `effect_throttles_scheduler_running`) and adds nothing per task. Default `true`: a started task costs one
+   * continuation (which `runAll` also uses to store the result) and three metric updates.
    */
   readonly metrics?: boolean | undefined
 }
@@ -255,7 +255,9 @@ export const tasksTotal: Metric.Metric.Counter<number> = internal.tasksTotal
 
 /**
  * `effect_throttles_scheduler_running`: tasks running now (started and not ended), tagged `name`. A task waiting
- * for its place or its permit is not running.
+ * for its place or its permit is not running. Tasks interrupted by the run's own teardown (a fail-fast failure,
+ * `runAny`'s winner, an `amap` stream ended early, an interrupted caller) leave the gauge, and are counted as
+ * `"interrupted"`, as the run ends — once every one of them has stopped.
  *
  * @since 0.2.0
  * @category metrics

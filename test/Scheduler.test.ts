@@ -732,6 +732,27 @@ describe("Scheduler metrics", () => {
       expect(after.success - before.success).toBe(2)
     }))
 
+  it.effect("an ended amap stream and an interrupted caller count the running tasks as interrupted", () =>
+    Effect.gen(function*() {
+      const name = "sched-interrupted"
+      const first = yield* Effect.fork(Stream.runCollect(Stream.take(
+        Scheduler.amap([100, 200, 300], (ms) => Effect.as(Effect.sleep(ms), ms), { name }),
+        1
+      )))
+      yield* TestClock.adjust(50)
+      expect(yield* running(name)).toBe(3)
+      yield* TestClock.adjust(50)
+      expect(Chunk.toArray(yield* Fiber.join(first))).toEqual([100])
+      expect(yield* outcomes(name)).toEqual({ success: 1, failure: 0, interrupted: 2 })
+      expect(yield* running(name)).toBe(0)
+      const caller = yield* Effect.fork(Scheduler.runEach([1000, 1000, 1000], (ms) => Effect.sleep(ms), { maxAtOnce: 2, name }))
+      yield* TestClock.adjust(10)
+      expect(yield* running(name)).toBe(2)
+      yield* Fiber.interrupt(caller)
+      expect(yield* outcomes(name)).toEqual({ success: 1, failure: 0, interrupted: 4 })
+      expect(yield* running(name)).toBe(0)
+    }))
+
   it.effect("metrics: false records nothing", () =>
     Effect.gen(function*() {
       const name = "sched-metrics-off"

@@ -21,7 +21,8 @@
  *
  * Metrics (unless `metrics: false`): a task is counted once it has started (its place and its permits taken):
  * `effect_throttles_scheduler_running` goes up by one in the step the task starts and down in the step it ends,
- * in which `effect_throttles_scheduler_tasks_total` counts its outcome. Both carry the run's `name`. With
+ * in which `effect_throttles_scheduler_tasks_total` counts its outcome. Both carry the run's `name`. A task
+ * interrupted by the run's own teardown is counted (as interrupted) when the run is over: see `Meter`. With
  * `metrics: false` nothing of this runs (the fast path stays Effect's own `forEach`).
  *
  * @internal
@@ -125,28 +126,82 @@ export const running: Metric.Metric.Gauge<number> = Metric.gauge("effect_throttl
 const NO_TAGS: ReadonlyArray<MetricLabel.MetricLabel> = []
 
 /**
- * Counts one run's tasks: `instrument(task)` moves the running gauge up as the task starts and, when it ends,
- * down again together with the outcome's counter, in one synchronous step each. The effects it adds are built
- * once per run, so a task costs two metric updates and the `onExit` around it.
+ * The metrics of one run. A task is counted as it starts (`start`, one synchronous step: the gauge goes up) and
+ * its end is observed by one `matchCauseEffect` frame (`handlers`: the gauge goes down and the outcome is counted,
+ * in one step). That frame is all a task pays; where the results are collected anyway, the scheduler stores them
+ * in the same frame (`runAll`), so it costs about what `Effect.forEach`'s own collecting costs.
+ *
+ * A task interrupted from outside (by the run's own teardown: a fail-fast failure, `runAny`'s winner, an ended
+ * `amap` stream, an interrupted caller) runs no handler, so `finish`, run once the run is over and every task has
+ * stopped, counts the tasks that started and never reported an end as interrupted, and takes them off the gauge.
  */
-const makeInstrument = (name: string): <A, E, R>(task: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> => {
-  const tag = MetricLabel.make("name", name)
-  const gauge = Metric.taggedWithLabels(running, [tag])
-  const outcome = (value: string) => {
-    const counter = Metric.taggedWithLabels(tasksTotal, [tag, MetricLabel.make("outcome", value)])
-    return Effect.sync(() => {
-      gauge.unsafeModify(-1, NO_TAGS)
-      counter.unsafeUpdate(1, NO_TAGS)
-    })
+class Meter {
+  /** Tasks started in this run. */
+  private started = 0
+  /** Tasks of this run whose end has been counted. */
+  private ended = 0
+  private readonly gauge: Metric.Metric.Gauge<number>
+  private readonly success: Metric.Metric.Counter<number>
+  private readonly failure: Metric.Metric.Counter<number>
+  private readonly interrupted: Metric.Metric.Counter<number>
+
+  constructor(name: string) {
+    const tag = MetricLabel.make("name", name)
+    this.gauge = Metric.taggedWithLabels(running, [tag])
+    this.success = Metric.taggedWithLabels(tasksTotal, [tag, MetricLabel.make("outcome", "success")])
+    this.failure = Metric.taggedWithLabels(tasksTotal, [tag, MetricLabel.make("outcome", "failure")])
+    this.interrupted = Metric.taggedWithLabels(tasksTotal, [tag, MetricLabel.make("outcome", "interrupted")])
   }
-  const start = Effect.sync(() => gauge.unsafeModify(1, NO_TAGS))
-  const success = outcome("success")
-  const failure = outcome("failure")
-  const interrupted = outcome("interrupted")
-  const end = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
-    exit._tag === "Success" ? success : Cause.isInterruptedOnly(exit.cause) ? interrupted : failure
-  return (task) => Effect.zipRight(start, Effect.onExit(task, end))
+
+  /** A task starts now. */
+  readonly start = (): void => {
+    this.started++
+    this.gauge.unsafeModify(1, NO_TAGS)
+  }
+
+  private end(counter: Metric.Metric.Counter<number>, n: number): void {
+    this.ended += n
+    this.gauge.unsafeModify(-n, NO_TAGS)
+    counter.unsafeUpdate(n, NO_TAGS)
+  }
+
+  /** A task succeeded. */
+  readonly succeeded = (): void => this.end(this.success, 1)
+
+  /** A task failed (or interrupted itself): counted, and the cause passed on. */
+  readonly onFailure = (cause: Cause.Cause<unknown>): Effect.Effect<never, unknown> => {
+    this.end(Cause.isInterruptedOnly(cause) ? this.interrupted : this.failure, 1)
+    return Effect.failCause(cause)
+  }
+
+  /** The end of a task whose value is passed on. */
+  readonly handlers = {
+    onFailure: this.onFailure,
+    onSuccess: (value: unknown): Effect.Effect<unknown> => {
+      this.succeeded()
+      return Effect.succeed(value)
+    }
+  }
+
+  /** `task`, counted from now. For a caller that builds the task exactly when it starts (`Effect.forEach`'s `f`). */
+  readonly eager = <A, E, R>(task: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    this.start()
+    return Effect.matchCauseEffect(task, this.handlers) as Effect.Effect<A, E, R>
+  }
+
+  /** `task`, counted from the moment the returned effect starts. */
+  readonly lazy = <A, E, R>(task: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.suspend(() => this.eager(task))
+
+  /** Once the run is over: the tasks that never reported an end were interrupted with it. */
+  readonly finish: Effect.Effect<void> = Effect.sync(() => {
+    const lost = this.started - this.ended
+    if (lost > 0) this.end(this.interrupted, lost)
+  })
 }
+
+/** The meter of a run, unless `metrics: false`. */
+const makeMeter = <RP>(plan: Plan<RP>): Meter | undefined => plan.metrics ? new Meter(plan.name) : undefined
 
 /** Progress counters of one run, and the report of a snapshot to `onProgress` (when watched). */
 interface Progress<RP> {
@@ -178,20 +233,21 @@ const makeProgress = <RP>(plan: Plan<RP>, total: number | undefined): Progress<R
 
 /**
  * The per-task wrapper of a plan: the `maxPerSecond` throttle (`own`), then the shared throttle, then the progress
- * counters around the task. `undefined` when there is nothing to add (the fast path: Effect's own concurrency).
+ * counters and the metrics around the task. `undefined` when there is nothing to add but the metrics (the fast
+ * path: Effect's own concurrency, with the meter's one frame per task).
  */
 const makeWrap = <RP>(
   plan: Plan<RP>,
   progress: Progress<RP>,
+  meter: Meter | undefined,
   own: Throttle.Service | undefined,
   started?: Effect.Effect<void>
 ): Wrap<RP> | undefined => {
   const { throttle } = plan
   const report = progress.report
-  const instrument = plan.metrics ? makeInstrument(plan.name) : undefined
-  if (own === undefined && throttle === undefined && report === undefined) return instrument
+  if (own === undefined && throttle === undefined && report === undefined) return undefined
   const limited = <A, E, R>(task: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-    const counted = instrument === undefined ? task : instrument(task)
+    const counted = meter === undefined ? task : meter.lazy(task)
     const shared = throttle === undefined ? counted : throttle.withPermit(counted)
     if (own === undefined) return shared
     return own.withPermit(started === undefined ? shared : Effect.zipRight(started, shared))
@@ -266,14 +322,15 @@ const makeGate = (places: number): Gate => {
 const withPlan = <RP, X, E, R>(
   plan: Plan<RP>,
   progress: Progress<RP>,
+  meter: Meter | undefined,
   paced: boolean,
   body: (wrap: Wrap<RP> | undefined, gate: Gate | undefined) => Effect.Effect<X, E, R>
 ): Effect.Effect<X, E, R> => {
-  if (plan.maxPerSecond === undefined) return body(makeWrap(plan, progress, undefined), undefined)
+  if (plan.maxPerSecond === undefined) return body(makeWrap(plan, progress, meter, undefined), undefined)
   return Effect.scoped(Effect.flatMap(ownThrottle(plan), (own) => {
-    if (!paced) return body(makeWrap(plan, progress, own), undefined)
+    if (!paced) return body(makeWrap(plan, progress, meter, own), undefined)
     const gate = makeGate(PACED_LOOKAHEAD)
-    return body(makeWrap(plan, progress, own, gate.release), gate)
+    return body(makeWrap(plan, progress, meter, own, gate.release), gate)
   }))
 }
 
@@ -339,6 +396,53 @@ const firstFailure = <E>(cause: Cause.Cause<E>): Cause.Cause<E> => {
 }
 
 /**
+ * The fast path with metrics (only `maxAtOnce`, or nothing): `Effect.forEach` with the meter's one frame per task,
+ * which also stores the result when `collect` is true (in place of `forEach`'s own collecting frame).
+ */
+const runMetered = <A, C, E, R>(
+  items: ReadonlyArray<A>,
+  task: (item: A, index: number) => Effect.Effect<C, E, R>,
+  meter: Meter,
+  concurrency: number | "unbounded",
+  collect: boolean
+): Effect.Effect<Array<C>, E, R> => {
+  if (!collect) {
+    const handlers = {
+      onFailure: meter.onFailure as (cause: Cause.Cause<E>) => Effect.Effect<never, E>,
+      onSuccess: (): Effect.Effect<void> => {
+        meter.succeeded()
+        return Effect.void
+      }
+    }
+    return Effect.as(
+      Effect.forEach(items, (item, i) => {
+        meter.start()
+        return Effect.matchCauseEffect(task(item, i), handlers)
+      }, { concurrency, discard: true }),
+      []
+    )
+  }
+  return Effect.suspend(() => {
+    const results: Array<C> = new Array(items.length)
+    const onFailure = meter.onFailure as (cause: Cause.Cause<E>) => Effect.Effect<never, E>
+    return Effect.as(
+      Effect.forEach(items, (item, i) => {
+        meter.start()
+        return Effect.matchCauseEffect(task(item, i), {
+          onFailure,
+          onSuccess: (value): Effect.Effect<void> => {
+            results[i] = value
+            meter.succeeded()
+            return Effect.void
+          }
+        })
+      }, { concurrency, discard: true }),
+      results
+    )
+  })
+}
+
+/**
  * Runs `task(item, index)` for every input under the plan and `settle` around each limited task (identity,
  * `Effect.exit`, `runAny`'s attempt), collecting the results in input order when `collect` is true. The one engine
  * behind `runEach`, `runAll` and `runAny`.
@@ -360,11 +464,17 @@ const drive = <A, B, E, R, C, E3, R3, E2, R2, RP>(
       ? input as ReadonlyArray<A>
       : Array.from(input as Iterable<A>)
     const progress = makeProgress(plan, items?.length)
+    const meter = makeMeter(plan)
     const paced = plan.concurrency === "unbounded" && plan.maxPerSecond !== undefined
-    const run = withPlan(plan, progress, paced, (wrap, gate) => {
-      const limited = wrap === undefined
+    const run = withPlan(plan, progress, meter, paced, (wrap, gate) => {
+      // Effect's own concurrency builds each task when it starts it, so the meter may count it right then.
+      const limited = wrap !== undefined
+        ? (item: A, i: number) => wrap(Effect.suspend(() => task(item, i)))
+        : meter === undefined
         ? task
-        : (item: A, i: number) => wrap(Effect.suspend(() => task(item, i)))
+        : stream !== undefined
+        ? (item: A, i: number) => meter.lazy(task(item, i))
+        : (item: A, i: number) => meter.eager(task(item, i))
       const one = (settle === undefined ? limited : (item: A, i: number) => settle(limited(item, i), i)) as (
         item: A,
         index: number
@@ -380,11 +490,16 @@ const drive = <A, B, E, R, C, E3, R3, E2, R2, RP>(
           : Effect.as(Stream.runDrain(mapped), [] as Array<C>)
       }
       if (gate !== undefined) return runPaced(items!, one, gate, collect)
+      if (wrap === undefined && meter !== undefined && settle === undefined) {
+        // The fast path with metrics: the meter's frame also stores the result (no second frame per task).
+        return runMetered(items!, task as unknown as (item: A, index: number) => Effect.Effect<C, E3, R3>, meter, plan.concurrency, collect)
+      }
       return collect
         ? Effect.forEach(items!, one, { concurrency: plan.concurrency })
         : Effect.as(Effect.forEach(items!, one, { concurrency: plan.concurrency, discard: true }), [] as Array<C>)
     })
-    return Effect.catchAllCause(run, (cause) => Effect.failCause(firstFailure(cause)))
+    const finished = meter === undefined ? run : Effect.ensuring(run, meter.finish)
+    return Effect.catchAllCause(finished, (cause) => Effect.failCause(firstFailure(cause)))
   })
 
 /** `Scheduler.runEach`. */
@@ -419,6 +534,7 @@ export const amap = <A, B, E, R, E2, R2, RP>(
     const plan = resolvePlan(options)
     if (typeof plan === "string") return check.die(plan)
     const progress = makeProgress(plan, undefined)
+    const meter = makeMeter(plan)
     const source: Stream.Stream<A, E2, R2 | RP> = isStream(items)
       ? counted(items as Stream.Stream<A, E2, R2>, progress)
       : Stream.suspend(() => {
@@ -426,18 +542,22 @@ export const amap = <A, B, E, R, E2, R2, RP>(
         progress.total = array.length
         return Stream.fromIterable(array)
       })
-    // The maxPerSecond throttle lives in the stream's scope: it is closed when the stream ends.
-    return Effect.map(ownThrottle(plan), (own) => {
+    // The maxPerSecond throttle lives in the stream's scope: it is closed when the stream ends. The meter's
+    // finalizer is added first, so it runs last, once every task has stopped.
+    const finish = meter === undefined ? Effect.void : Effect.addFinalizer(() => meter.finish)
+    return Effect.zipRight(finish, Effect.map(ownThrottle(plan), (own) => {
       const gate = own !== undefined && plan.concurrency === "unbounded" ? makeGate(PACED_LOOKAHEAD) : undefined
-      const wrap = makeWrap(plan, progress, own, gate?.release)
-      const run = wrap === undefined
+      const wrap = makeWrap(plan, progress, meter, own, gate?.release)
+      const run = wrap !== undefined
+        ? ([item, i]: [A, number]) => wrap(Effect.suspend(() => f(item, i)))
+        : meter === undefined
         ? ([item, i]: [A, number]) => f(item, i)
-        : ([item, i]: [A, number]) => wrap(Effect.suspend(() => f(item, i)))
+        : ([item, i]: [A, number]) => meter.lazy(f(item, i))
       return Stream.mapEffect(Stream.zipWithIndex(gated(source, gate)), run, {
         concurrency: plan.concurrency,
         unordered: true
       })
-    })
+    }))
   }))
 
 /** Marks the winner of `runAny`: carried in the error channel to stop the others. */
