@@ -89,8 +89,8 @@ export type BarrierBrokenReason = "aborted" | "timeout" | "reset" | "tripped"
 export class Barrier extends Context.Tag("effect-throttles/Barrier")<Barrier, Barrier.Service<unknown>>() {
   /**
    * Builds a barrier. Dies with an "Expected ..., got ..." message when `parties` is not an integer >= 1,
-   * `maxState` not an integer >= 0, `name` not a string, or `cyclic` / `metrics` not booleans. Needs no `Scope`
-   * (nothing runs in the background).
+   * `maxState` not an integer >= 0, `initialState` not iterable, `name` not a string, or `cyclic` / `metrics` not
+   * booleans. Needs no `Scope` (nothing runs in the background).
    *
    * @since 0.1.0
    * @category constructors

@@ -335,13 +335,14 @@ describe("Barrier", () => {
         expect(yield* Effect.provide(Barrier.parties, BarrierModule.layer({ parties: 3 }))).toBe(3)
       }))
 
-    it.effect("bad name, cyclic and metrics are defects", () =>
+    it.effect("bad name, cyclic, metrics and initialState are defects", () =>
       Effect.gen(function*() {
         for (
           const [options, message] of [
             [{ parties: 1, name: 3 }, "Expected name to be a string, got 3"],
             [{ parties: 1, cyclic: "yes" }, `Expected cyclic to be true or false, got "yes"`],
-            [{ parties: 1, metrics: 0 }, "Expected metrics to be true or false, got 0"]
+            [{ parties: 1, metrics: 0 }, "Expected metrics to be true or false, got 0"],
+            [{ parties: 1, initialState: 5 }, "Expected initialState to be an iterable, got 5"]
           ] as const
         ) {
           const exit = yield* Effect.exit(Barrier.make(options as unknown as Barrier.Options<unknown>))

@@ -80,8 +80,11 @@ export interface Config<S> extends core.Config<S> {
 
 /** Validates the options: the configuration, or the "Expected X, got Y" message of the first bad option. */
 export const validate = <S>(options: Barrier.Options<S>): Config<S> | string => {
-  const { maxState, name, cyclic, metrics } = options
+  const { maxState, name, cyclic, metrics, initialState } = options
   const invalid = check.int(options.parties, "parties", 1) ??
+    (initialState === undefined || typeof (initialState as Partial<Iterable<S>>)[Symbol.iterator] === "function"
+      ? undefined
+      : check.expected("initialState to be an iterable", initialState)) ??
     (maxState === undefined ? undefined : check.int(maxState, "maxState", 0)) ??
     (name === undefined ? undefined : check.string(name, "name")) ??
     (cyclic === undefined ? undefined : check.boolean(cyclic, "cyclic")) ??
@@ -91,7 +94,7 @@ export const validate = <S>(options: Barrier.Options<S>): Config<S> | string => 
     parties: options.parties,
     maxState,
     cyclic: cyclic ?? true,
-    initialState: options.initialState === undefined ? [] : Array.from(options.initialState),
+    initialState: initialState === undefined ? [] : Array.from(initialState),
     name: name ?? "barrier",
     metrics: metrics ?? true
   }
