@@ -110,6 +110,9 @@ export class Barrier extends Context.Tag("effect-throttles/Barrier")<Barrier, Ba
    * A layer providing a barrier under your own tag, so the state type is kept:
    *
    * ```ts
+   * import { Context } from "effect"
+   * import { Barrier } from "effect-throttles"
+   *
    * class Phases extends Context.Tag("app/Phases")<Phases, Barrier.Service<number>>() {}
    * const PhasesLive = Barrier.layerAs(Phases, { parties: 4 })
    * ```

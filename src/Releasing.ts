@@ -73,13 +73,22 @@ export type Lock = Throttle.Service<any> | Effect.Semaphore
  *
  * @example
  * ```ts
- * // holding 1 permit of `throttle`:
- * throttle.withPermit(
- *   Effect.gen(function*() {
- *     const page = yield* fetchPage
- *     yield* Releasing.releasing(throttle)(parse(page)) // parse without holding the permit
- *   })
- * )
+ * import { Effect } from "effect"
+ * import { Releasing, Throttle } from "effect-throttles"
+ *
+ * const fetchPage = Effect.succeed("<html>...</html>")
+ * const parse = (page: string) => Effect.sync(() => page.length)
+ *
+ * const program = Effect.gen(function*() {
+ *   const throttle = yield* Throttle.make("10/s", { maxConcurrent: 2 })
+ *   return yield* throttle.withPermit(
+ *     Effect.gen(function*() {
+ *       const page = yield* fetchPage
+ *       // parse without holding the permit (LockNotHeldError if the permit were not held)
+ *       return yield* Releasing.releasing(throttle)(parse(page))
+ *     })
+ *   )
+ * })
  * ```
  *
  * @since 0.1.0

@@ -104,15 +104,14 @@ export const validate = <S>(options: Barrier.Options<S>): Config<S> | string => 
 // Metrics
 // -----------------------------------------------------------------------------
 
-/** `effect_throttles_barrier_trips_total` (tag `name`). */
-export const tripsTotal: Metric.Metric.Counter<number> = Metric.counter("effect_throttles_barrier_trips_total", {
-  description: "Generations released: the parties-th live arrival tripped the barrier"
-})
+/**
+ * `effect_throttles_barrier_trips_total` (tag `name`). No description (here and below), so that
+ * `Metric.counter(<name>)` in user code reads the same metric.
+ */
+export const tripsTotal: Metric.Metric.Counter<number> = Metric.counter("effect_throttles_barrier_trips_total")
 
 /** `effect_throttles_barrier_broken_total` (tags `name`, `reason` = aborted / timeout). */
-export const brokenTotal: Metric.Metric.Counter<number> = Metric.counter("effect_throttles_barrier_broken_total", {
-  description: "Times the barrier broke: abort on a usable barrier, or a waiter's timeout"
-})
+export const brokenTotal: Metric.Metric.Counter<number> = Metric.counter("effect_throttles_barrier_broken_total")
 
 /** The instance's tagged counters; `undefined` with `metrics: false` (nothing is recorded). */
 interface Meters {

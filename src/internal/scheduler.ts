@@ -42,6 +42,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as Scheduler from "../Scheduler.js"
 import type { Throttle } from "../Throttle.js"
+import { firstFailure } from "./failure.js"
 import * as check from "./options.js"
 import { PACED_LOOKAHEAD, rateOf } from "./schedulerCore.js"
 import * as memoryThrottle from "./throttle.js"
@@ -112,15 +113,14 @@ const isStream = (u: unknown): u is Stream.Stream<unknown, unknown, unknown> =>
 // Metrics
 // ---------------------------------------------------------------------------------------------------------------
 
-/** `effect_throttles_scheduler_tasks_total` (tags `name`, `outcome` = success / failure / interrupted). */
-export const tasksTotal: Metric.Metric.Counter<number> = Metric.counter("effect_throttles_scheduler_tasks_total", {
-  description: "Scheduler tasks that started and ended, by outcome (success, failure, interrupted)"
-})
+/**
+ * `effect_throttles_scheduler_tasks_total` (tags `name`, `outcome` = success / failure / interrupted). No
+ * description (here and below), so that `Metric.counter(<name>)` in user code reads the same metric.
+ */
+export const tasksTotal: Metric.Metric.Counter<number> = Metric.counter("effect_throttles_scheduler_tasks_total")
 
 /** `effect_throttles_scheduler_running` (tag `name`). */
-export const running: Metric.Metric.Gauge<number> = Metric.gauge("effect_throttles_scheduler_running", {
-  description: "Scheduler tasks running now (started, not ended)"
-})
+export const running: Metric.Metric.Gauge<number> = Metric.gauge("effect_throttles_scheduler_running")
 
 /** No fiber-level tags: a run's metrics carry the run's own tags only. */
 const NO_TAGS: ReadonlyArray<MetricLabel.MetricLabel> = []
@@ -389,17 +389,6 @@ const counted = <A, E, R, RP>(stream: Stream.Stream<A, E, R>, progress: Progress
       return report
     }))
   )
-}
-
-/**
- * The cause of a fail-fast run: the first typed error alone (without the interruptions of the siblings it
- * stopped), so the call fails with exactly that error; else the defects; else the cause as it is.
- */
-const firstFailure = <E>(cause: Cause.Cause<E>): Cause.Cause<E> => {
-  const failure = Cause.failureOption(cause)
-  if (failure._tag === "Some") return Cause.fail(failure.value)
-  const defects = Cause.keepDefects(cause)
-  return defects._tag === "Some" ? defects.value : cause
 }
 
 /**

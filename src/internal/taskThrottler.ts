@@ -27,6 +27,7 @@ import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as TaskThrottler from "../TaskThrottler.js"
+import { firstFailure } from "./failure.js"
 import * as check from "./options.js"
 import * as core from "./taskThrottlerCore.js"
 
@@ -114,11 +115,11 @@ export const resolveConfig = (options: {
 // Metrics
 // ---------------------------------------------------------------------------------------------------------------
 
-/** `effect_throttles_task_throttler_retries_total` (tag `name`). */
-export const retriesTotal: Metric.Metric.Counter<number> = Metric.counter(
-  "effect_throttles_task_throttler_retries_total",
-  { description: "Replacement tasks queued after a ThrottledError (retries, not first attempts)" }
-)
+/**
+ * `effect_throttles_task_throttler_retries_total` (tag `name`): replacements queued after a `ThrottledError`. No
+ * description, so that `Metric.counter(<name>)` in user code reads the same metric.
+ */
+export const retriesTotal: Metric.Metric.Counter<number> = Metric.counter("effect_throttles_task_throttler_retries_total")
 
 /** No fiber-level tags: the run's metrics carry its own tags only. */
 const NO_TAGS: ReadonlyArray<MetricLabel.MetricLabel> = []
@@ -138,14 +139,6 @@ const DONE = Symbol("effect-throttles/TaskThrottler/done")
 interface Result<A> {
   readonly value: A
   readonly index: number
-}
-
-/** The first typed error alone, else the defects, else the cause as it is. */
-const firstFailure = <E>(cause: Cause.Cause<E>): Cause.Cause<E> => {
-  const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) return Cause.fail(failure.value)
-  const defects = Cause.keepDefects(cause)
-  return Option.isSome(defects) ? defects.value : cause
 }
 
 /** `TaskThrottler.run`. */
