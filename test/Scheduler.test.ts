@@ -753,6 +753,35 @@ describe("Scheduler metrics", () => {
       expect(yield* running(name)).toBe(0)
     }))
 
+  let propRun = 0
+  it.effect.prop(
+    "the running gauge equals the running tasks at every 25 ms, and every task is counted once by outcome",
+    [
+      fc.integer({ min: 1, max: 4 }),
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 300 }), fc.constantFrom("ok", "fail", "die")), { maxLength: 12 })
+    ],
+    ([maxAtOnce, specs]) =>
+      Effect.gen(function*() {
+        const name = `sched-prop-${propRun++}`
+        const probe = concurrencyProbe()
+        const task = ([ms, outcome]: readonly [number, string]) =>
+          Effect.zipRight(
+            probe.task(ms),
+            outcome === "ok" ? Effect.void : outcome === "fail" ? Effect.fail("no") : Effect.die("boom")
+          )
+        const fiber = yield* Effect.fork(Scheduler.runAll(specs.map(task), { maxAtOnce, name, settle: true }))
+        while (Option.isNone(yield* Fiber.poll(fiber))) {
+          expect(yield* running(name)).toBe(probe.running())
+          yield* TestClock.adjust(25)
+        }
+        yield* Fiber.join(fiber)
+        const ok = specs.filter(([, outcome]) => outcome === "ok").length
+        expect(yield* outcomes(name)).toEqual({ success: ok, failure: specs.length - ok, interrupted: 0 })
+        expect(yield* running(name)).toBe(0)
+      }),
+    { fastCheck: { numRuns: 25 } }
+  )
+
   it.effect("metrics: false records nothing", () =>
     Effect.gen(function*() {
       const name = "sched-metrics-off"
