@@ -5,50 +5,48 @@
  *
  * @internal
  */
+import * as throttle from "./throttleCore.js"
 
-/** Admission state: the last `perWindow` start times (a ring) and the end of the current pause. */
+/**
+ * Admission state: the Throttle's own sliding window of starts (`throttleCore.ts`, one window of `perWindow` per
+ * `window` ms, measured at the start) with its pause. One algorithm for both primitives.
+ */
 export interface Admission {
-  readonly perWindow: number
-  /** Window length in milliseconds. */
-  readonly window: number
-  readonly starts: Array<number>
-  /** Ring index of the oldest start once the ring is full; the next slot to write. */
-  next: number
-  count: number
-  /** No admission before this time. */
-  pausedUntil: number
+  readonly config: throttle.Config
+  readonly state: throttle.State
 }
 
 /** A fresh admission state. */
-export const makeAdmission = (perWindow: number, window: number): Admission => ({
-  perWindow,
-  window,
-  starts: [],
-  next: 0,
-  count: 0,
-  pausedUntil: Number.NEGATIVE_INFINITY
-})
+export const makeAdmission = (perWindow: number, window: number): Admission => {
+  const config: throttle.Config = {
+    windows: [{ limit: perWindow, period: window }],
+    measure: "start",
+    interval: 0,
+    burst: 0,
+    maxConcurrent: Number.POSITIVE_INFINITY
+  }
+  return { config, state: throttle.makeState(config) }
+}
 
 /**
  * The earliest time `>= now` at which a task may start: after the pause, and — when `perWindow` starts already
  * fall in the window — when the oldest of them leaves it (a start at `t` frees its slot at exactly `t + window`).
  */
-export const admissionDue = (state: Admission, now: number): number => {
-  let due = Math.max(now, state.pausedUntil)
-  if (state.count === state.perWindow) due = Math.max(due, (state.starts[state.next] as number) + state.window)
-  return due
-}
+export const admissionDue = (admission: Admission, now: number): number =>
+  throttle.dueTime(admission.config, admission.state, now, 1)
 
-/** Records a start at `now`; the caller has checked `admissionDue(state, now) === now`. */
-export const recordStart = (state: Admission, now: number): void => {
-  state.starts[state.next] = now
-  state.next = state.next + 1 === state.perWindow ? 0 : state.next + 1
-  if (state.count < state.perWindow) state.count++
+/**
+ * Records a start at `now`; the caller has checked `admissionDue(state, now) === now`. The concurrency cap is the
+ * TaskThrottler's own, so the start holds no in-flight permit.
+ */
+export const recordStart = (admission: Admission, now: number): void => {
+  throttle.grant(admission.config, admission.state, now, 1)
+  throttle.release(admission.config, admission.state, now, 1)
 }
 
 /** Pauses admissions for `millis` from `now` (an earlier pause ending later is kept). */
-export const pause = (state: Admission, now: number, millis: number): void => {
-  state.pausedUntil = Math.max(state.pausedUntil, now + millis)
+export const pause = (admission: Admission, now: number, millis: number): void => {
+  throttle.pause(admission.state, now + millis)
 }
 
 /** One unit of work: the effect to run for input `index`, and how many retries it has had. */
