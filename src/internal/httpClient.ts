@@ -212,7 +212,9 @@ export const wrap = (options: ThrottledHttpClient.Options) =>
               })
 
             // Reads the answer, pausing the key before the permit is given back.
-            const classify = (response: HttpClientResponse.HttpClientResponse, sentAt: number) =>
+            // `askedAt`: when the request asked the adaptive throttle for admission; its slot was reserved at the
+            // rate in force then, so only requests that asked after the last cut can tell of a new overload.
+            const classify = (response: HttpClientResponse.HttpClientResponse, askedAt: number) =>
               Effect.gen(function*() {
                 const now = yield* Clock.currentTimeMillis
                 const info = core.parse(response.headers, now)
@@ -221,7 +223,7 @@ export const wrap = (options: ThrottledHttpClient.Options) =>
                   yield* pauseKey(wait, now)
                   if (dynamic !== undefined) {
                     // one cut per overload episode: answers to requests sent before the last cut only pause
-                    const episode = sentAt >= state.lastCutAt
+                    const episode = askedAt >= state.lastCutAt
                     const before = yield* dynamic.rate
                     yield* dynamic.reportThrottled(Duration.millis(wait))
                     if (episode) state.lastCutAt = now
@@ -234,11 +236,12 @@ export const wrap = (options: ThrottledHttpClient.Options) =>
                 return response
               })
 
-            const once = Effect.flatMap(
-              Effect.zipRight(gate(state), Clock.currentTimeMillis),
-              (sentAt) => Effect.flatMap(send, (response) => classify(response, sentAt))
+            const once = (askedAt: number) =>
+              Effect.zipRight(gate(state), Effect.flatMap(send, (response) => classify(response, askedAt)))
+            const paced = Effect.flatMap(
+              Clock.currentTimeMillis,
+              (askedAt) => dynamic === undefined ? once(askedAt) : dynamic.withPermit(once(askedAt))
             )
-            const paced = dynamic === undefined ? once : dynamic.withPermit(once)
             const permitted = throttle === undefined
               ? paced
               : Effect.flatten(Effect.mapError(
