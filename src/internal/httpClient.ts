@@ -6,10 +6,11 @@
  * 1. the key's throttle grants a permit (it waits while the key is paused, by `Throttle.pause`);
  * 2. with `adaptive`, the key's `DynamicThrottle` admits it at its current rate;
  * 3. the local gate holds it while a pause learnt meanwhile is still running (a request admitted just before a
- *    pause began is not sent into it), then it is sent;
+ *    pause began is not sent into it), and while the allowance the server told (`remaining` before `reset`, less
+ *    the requests in flight) is used up; then it is sent;
  * 4. the answer is read before the permit is given back: a throttled status pauses the key for what the headers
- *    say (or `DEFAULT_PAUSE`) and the request is tried again, up to `maxRetries` times; a success that says nothing
- *    remains pauses the key until the reset.
+ *    say (or `DEFAULT_PAUSE_MILLIS`) and the request is tried again, up to `maxRetries` times; a success that says
+ *    nothing remains pauses the key until the reset; `remaining` / `reset` update the allowance.
  *
  * @internal
  */
@@ -54,6 +55,10 @@ class Throttled {
 /** Per-key state of this client: the local pause gate and the adaptive throttle. */
 interface KeyState {
   pausedUntil: number
+  /** What the server said may still be sent before its quota resets. */
+  budget: core.Budget
+  /** Requests sent and not yet answered. */
+  inFlight: number
   lastCutAt: number
   dynamic: DynamicThrottle.DynamicThrottle.Service | undefined
 }
@@ -162,7 +167,11 @@ export const wrap = (options: ThrottledHttpClient.Options) =>
       const stateOf = (key: string): KeyState => {
         let state = states.get(key)
         if (state === undefined) {
-          state = { pausedUntil: Number.NEGATIVE_INFINITY, lastCutAt: Number.NEGATIVE_INFINITY, dynamic: undefined }
+          state = {
+            pausedUntil: Number.NEGATIVE_INFINITY,
+            budget: core.unknownBudget,
+            inFlight: 0,
+            lastCutAt: Number.NEGATIVE_INFINITY, dynamic: undefined }
           states.set(key, state)
         }
         return state
@@ -180,12 +189,20 @@ export const wrap = (options: ThrottledHttpClient.Options) =>
         )
       }
 
-      // The local gate: wait out a pause that began after this request was admitted.
+      // The local gate: wait out a pause that began after this request was admitted, and the end of a window
+      // whose quota the server said is used up; then take one from the allowance.
       const gate = (state: KeyState): Effect.Effect<void> =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          state.pausedUntil > now
-            ? Effect.zipRight(Effect.sleep(Duration.millis(state.pausedUntil - now)), gate(state))
-            : Effect.void)
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          if (state.pausedUntil > now) {
+            return Effect.zipRight(Effect.sleep(Duration.millis(state.pausedUntil - now)), gate(state))
+          }
+          const admitted = core.admit(state.budget, now)
+          if (admitted.send === undefined) {
+            return Effect.zipRight(Effect.sleep(Duration.millis(admitted.wait)), gate(state))
+          }
+          state.budget = admitted.send
+          return Effect.void
+        })
 
       const execute = (
         send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
@@ -218,6 +235,7 @@ export const wrap = (options: ThrottledHttpClient.Options) =>
               Effect.gen(function*() {
                 const now = yield* Clock.currentTimeMillis
                 const info = core.parse(response.headers, now)
+                state.budget = core.learn(state.budget, info, now, state.inFlight)
                 if (resolved.retryOn.has(response.status)) {
                   const wait = core.throttledWait(info) ?? DEFAULT_PAUSE_MILLIS
                   yield* pauseKey(wait, now)
@@ -237,7 +255,17 @@ export const wrap = (options: ThrottledHttpClient.Options) =>
               })
 
             const once = (askedAt: number) =>
-              Effect.zipRight(gate(state), Effect.flatMap(send, (response) => classify(response, askedAt)))
+              Effect.zipRight(
+                gate(state),
+                Effect.flatMap(
+                  Effect.acquireUseRelease(
+                    Effect.sync(() => state.inFlight++),
+                    () => send,
+                    () => Effect.sync(() => state.inFlight--)
+                  ),
+                  (response) => classify(response, askedAt)
+                )
+              )
             const paced = Effect.flatMap(
               Clock.currentTimeMillis,
               (askedAt) => dynamic === undefined ? once(askedAt) : dynamic.withPermit(once(askedAt))

@@ -327,6 +327,48 @@ export const throttledWait = (info: RateLimitInfo): number | undefined => info.r
 export const exhaustedWait = (info: RateLimitInfo): number | undefined =>
   info.remaining === 0 && info.reset !== undefined && info.reset > 0 ? info.reset : undefined
 
+/**
+ * What the client may still send for a key before the server's quota resets: learnt from `remaining` and `reset`,
+ * so that no request is wasted on a 429 once a response has told the quota. `allowance` is `undefined` when
+ * nothing is known (or the window it described is over).
+ */
+export interface Budget {
+  readonly allowance: number | undefined
+  /** When the window the allowance describes is over (epoch ms). */
+  readonly until: number
+}
+
+/** Nothing known. */
+export const unknownBudget: Budget = { allowance: undefined, until: Number.NEGATIVE_INFINITY }
+
+/**
+ * Whether a request may be sent at `now`: `{ send: budget' }` (one less allowed), or `{ wait }` until the window
+ * is over.
+ */
+export const admit = (
+  budget: Budget,
+  now: number
+): { readonly send: Budget; readonly wait?: undefined } | { readonly wait: number; readonly send?: undefined } => {
+  if (budget.allowance === undefined || now >= budget.until) return { send: unknownBudget }
+  if (budget.allowance <= 0) return { wait: budget.until - now }
+  return { send: { allowance: budget.allowance - 1, until: budget.until } }
+}
+
+/**
+ * Learns from a response read at `now`: `remaining` more may be sent before `now + reset`, less the `inFlight`
+ * requests sent but not yet answered (the server may not have counted them yet: counting them errs toward
+ * sending less). While a known window lasts, the allowance only goes down (an older response arriving late never
+ * raises it).
+ */
+export const learn = (budget: Budget, info: RateLimitInfo, now: number, inFlight: number): Budget => {
+  if (info.remaining === undefined || info.reset === undefined || info.reset <= 0) return budget
+  const allowance = info.remaining - inFlight
+  if (budget.allowance !== undefined && now < budget.until) {
+    return { allowance: Math.min(budget.allowance, allowance), until: Math.max(budget.until, now + info.reset) }
+  }
+  return { allowance, until: now + info.reset }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Server side: how to say it.
 

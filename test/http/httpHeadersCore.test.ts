@@ -255,3 +255,42 @@ describe("httpHeadersCore: what the server says", () => {
     expect(core.parse(headers, NOW)).toEqual({ retryAfter: 1000, limit: 3, remaining: 0, reset: 1000 })
   })
 })
+
+describe("httpHeadersCore: the allowance told by remaining / reset", () => {
+  const info = (remaining: number | undefined, reset: number | undefined): core.RateLimitInfo => ({
+    retryAfter: undefined,
+    limit: undefined,
+    remaining,
+    reset
+  })
+
+  it("unknown: every request may go", () => {
+    expect(core.admit(core.unknownBudget, 0)).toEqual({ send: core.unknownBudget })
+  })
+
+  it("remaining 2, reset in 1 s, 1 in flight: one more may go, the next waits for the reset", () => {
+    const budget = core.learn(core.unknownBudget, info(2, 1000), 5000, 1)
+    expect(budget).toEqual({ allowance: 1, until: 6000 })
+    const first = core.admit(budget, 5100)
+    expect(first).toEqual({ send: { allowance: 0, until: 6000 } })
+    expect(core.admit(first.send!, 5200)).toEqual({ wait: 800 })
+    // the window is over: unknown again
+    expect(core.admit(first.send!, 6000)).toEqual({ send: core.unknownBudget })
+  })
+
+  it("while a window lasts, a late response with more remaining never raises the allowance", () => {
+    const budget = core.learn(core.unknownBudget, info(3, 1000), 0, 0)
+    expect(core.learn(budget, info(8, 1000), 100, 0)).toEqual({ allowance: 3, until: 1100 })
+    expect(core.learn(budget, info(1, 1000), 100, 0)).toEqual({ allowance: 1, until: 1100 })
+    // after the window, a response starts a new one
+    expect(core.learn(budget, info(8, 1000), 1000, 0)).toEqual({ allowance: 8, until: 2000 })
+  })
+
+  it.each([
+    [info(undefined, 1000)],
+    [info(5, undefined)],
+    [info(5, 0)]
+  ])("nothing learnt from %j", (told) => {
+    expect(core.learn(core.unknownBudget, told, 0, 0)).toBe(core.unknownBudget)
+  })
+})
