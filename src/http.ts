@@ -31,7 +31,7 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
@@ -183,6 +183,16 @@ export declare namespace HttpRateLimit {
     /** How long a key's throttle is kept after its last use. Default `"1 minute"`. */
     readonly idleTimeToLive?: Duration.DurationInput | undefined
   }
+
+  /**
+   * The middleware: an `HttpMiddleware` that keeps the app's error and context types (adding the request).
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  export interface Middleware {
+    <E, R>(self: HttpApp.Default<E, R>): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest>
+  }
 }
 
 /**
@@ -209,7 +219,7 @@ export const HttpRateLimit: {
    */
   readonly middleware: (
     options: HttpRateLimit.Options
-  ) => Effect.Effect<HttpMiddleware.HttpMiddleware, InvalidRateError, Scope.Scope>
+  ) => Effect.Effect<HttpRateLimit.Middleware, InvalidRateError, Scope.Scope>
   /**
    * The `HttpApi` middleware tag: add it to a group or an endpoint (`.middleware(HttpRateLimit.Api)`) and provide
    * {@link HttpRateLimit.apiLayer}. A refused request fails with {@link HttpRateLimit.TooManyRequests} (status 429).

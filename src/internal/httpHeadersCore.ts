@@ -2,7 +2,7 @@
  * The HTTP rate-limit headers, pure: what a response says about when to come back, and how to say it as a server.
  * No Effect import; times are epoch milliseconds and waits are milliseconds from "now".
  *
- * Understood (client side), each field taken from the first source that gives a valid value:
+ * Understood (client side):
  * - `Retry-After` (RFC 9110): delta-seconds (`120`) or an HTTP-date (IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`,
  *   and the obsolete RFC 850 and asctime forms a recipient must accept).
  * - `RateLimit` / `RateLimit-Policy` in the structured-field form of the current IETF draft
@@ -11,6 +11,9 @@
  * - The older drafts' trio `RateLimit-Limit` / `RateLimit-Remaining` / `RateLimit-Reset` (reset in delta-seconds).
  * - GitHub style `X-RateLimit-Limit` / `X-RateLimit-Remaining` / `X-RateLimit-Reset`, the reset in epoch seconds
  *   (GitHub, Twitter); a value below 10^9 is read as delta-seconds and one of 10^12 or more as epoch milliseconds.
+ *
+ * When several of them describe windows (or one field several policies), the one with the fewest remaining decides
+ * (then the later reset).
  *
  * A date (an HTTP-date, an epoch reset) is measured against the response's own `Date` header when it has a valid
  * one, so a client whose clock is off still waits as long as the server means (the `Date` header is truncated to
@@ -249,6 +252,10 @@ interface Quota {
   readonly reset: number | undefined
 }
 
+/** Fewer remaining; with as many, the later reset. */
+const tighter = (a: Quota, b: Quota): boolean =>
+  a.remaining < b.remaining || (a.remaining === b.remaining && (a.reset ?? -1) > (b.reset ?? -1))
+
 /** The deciding quota of a `RateLimit` field (current draft): the fewest remaining, then the latest reset. */
 const fromRateLimitField = (headers: HeaderRecord): Quota | undefined => {
   const items = parseList(headers["ratelimit"])
@@ -262,10 +269,8 @@ const fromRateLimitField = (headers: HeaderRecord): Quota | undefined => {
     const reset = t === undefined ? undefined : t * 1000
     const policy = policies.find((p) => p.value === item.value)
     const limit = policy === undefined ? undefined : paramInt(policy, "q")
-    if (
-      best === undefined || remaining < best.remaining ||
-      (remaining === best.remaining && (reset ?? -1) > (best.reset ?? -1))
-    ) best = { limit, remaining, reset }
+    const quota: Quota = { limit, remaining, reset }
+    if (best === undefined || tighter(quota, best)) best = quota
   }
   return best
 }
@@ -311,7 +316,12 @@ const fromXRateLimit = (headers: HeaderRecord, serverNow: number): Quota | undef
  */
 export const parse = (headers: HeaderRecord, now: number): RateLimitInfo => {
   const serverNow = parseHttpDate(headers["date"], now) ?? now
-  const quota = fromRateLimitField(headers) ?? fromTrio(headers) ?? fromXRateLimit(headers, serverNow)
+  // a server may describe different windows in different forms (GitHub's hourly X-RateLimit-* beside a per-second
+  // RateLimit): the most restrictive one decides
+  let quota: Quota | undefined
+  for (const candidate of [fromRateLimitField(headers), fromTrio(headers), fromXRateLimit(headers, serverNow)]) {
+    if (candidate !== undefined && (quota === undefined || tighter(candidate, quota))) quota = candidate
+  }
   return {
     retryAfter: parseRetryAfter(headers["retry-after"], serverNow),
     limit: quota?.limit,
@@ -372,8 +382,18 @@ export const learn = (budget: Budget, info: RateLimitInfo, now: number, inFlight
 // ---------------------------------------------------------------------------------------------------------------
 // Server side: how to say it.
 
-/** Whole seconds, rounded up: a client is never told to come back early. */
-export const ceilSeconds = (millis: number): number => Math.max(0, Math.ceil(millis / 1000 - 1e-9))
+/**
+ * Sub-millisecond excess ignored when rounding up to whole seconds: on the live clock a throttle's window ends a
+ * fraction of a millisecond after the period (its timer guard), which would otherwise turn `t=1` into `t=2`.
+ */
+export const ROUNDING_TOLERANCE_MILLIS = 0.5
+
+/**
+ * Whole seconds, rounded up: a client is never told to come back early (by more than the sub-millisecond
+ * {@link ROUNDING_TOLERANCE_MILLIS}).
+ */
+export const ceilSeconds = (millis: number): number =>
+  Math.max(0, Math.ceil((millis - ROUNDING_TOLERANCE_MILLIS) / 1000))
 
 /** Serializes a structured-field string (`"name"`), escaping `\` and `"`. */
 export const sfString = (value: string): string => `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`

@@ -9,7 +9,6 @@
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpApp from "@effect/platform/HttpApp"
-import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Duration from "effect/Duration"
@@ -87,20 +86,29 @@ const makeLimiter = (options: HttpRateLimit.Options): Effect.Effect<Limiter, Rat
 export const tooManyRequests = (headers: Record<string, string>): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.text("Too Many Requests", { status: 429, headers })
 
-/** The middleware for an `HttpApp` / `HttpRouter`; see `HttpRateLimit.middleware`. */
+/**
+ * The middleware for an `HttpApp` / `HttpRouter`; see `HttpRateLimit.middleware`. The headers are set on the
+ * app's response and, for a middleware given to `HttpServer.serve` (which sends the response before the
+ * middleware sees it), by a pre-response handler, as `HttpMiddleware.cors` does.
+ */
 export const middleware = (
   options: HttpRateLimit.Options
-): Effect.Effect<HttpMiddleware.HttpMiddleware, Rate.InvalidRateError, Scope.Scope> =>
-  Effect.map(makeLimiter(options), (limiter) => <E, R>(app: HttpApp.Default<E, R>) =>
+): Effect.Effect<HttpRateLimit.Middleware, Rate.InvalidRateError, Scope.Scope> =>
+  Effect.map(makeLimiter(options), (limiter): HttpRateLimit.Middleware => <E, R>(app: HttpApp.Default<E, R>) =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(limiter.decide(request), (decided) =>
-          decided.granted
-            ? Effect.ensuring(
-              Effect.map(restore(app), (response) => HttpServerResponse.setHeaders(response, decided.headers)),
-              decided.release
-            )
-            : Effect.succeed(tooManyRequests(decided.headers)))
+        Effect.flatMap(limiter.decide(request), (decided) => {
+          if (!decided.granted) return Effect.succeed(tooManyRequests(decided.headers))
+          const withHeaders = (response: HttpServerResponse.HttpServerResponse) =>
+            HttpServerResponse.setHeaders(response, decided.headers)
+          return Effect.ensuring(
+            Effect.zipRight(
+              HttpApp.appendPreResponseHandler((_, response) => Effect.succeed(withHeaders(response))),
+              Effect.map(restore(app), withHeaders)
+            ),
+            decided.release
+          )
+        })
       )))
 
 /** The failure of a request refused by the `HttpApi` middleware: answered 429. */

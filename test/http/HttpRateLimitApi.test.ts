@@ -25,12 +25,11 @@ describe("HttpRateLimit.Api (HttpApi middleware)", () => {
           Effect.promise(() => handler(new Request("http://localhost/items", { headers: { "x-api-key": key } })))
         const responses = yield* Effect.forEach(["k1", "k1", "k1", "k2"], send)
         expect(responses.map((r) => r.status)).toEqual([200, 200, 429, 200])
-        // live clock: the reset is 10 s plus the throttle's sub-millisecond timer guard, rounded up (10 or 11)
         expect(responses.map((r) => r.headers.get("ratelimit"))).toEqual([
-          expect.stringMatching(/^"default";r=1;t=1[01]$/),
-          expect.stringMatching(/^"default";r=0;t=1[01]$/),
-          expect.stringMatching(/^"default";r=0;t=1[01]$/),
-          expect.stringMatching(/^"default";r=1;t=1[01]$/)
+          `"default";r=1;t=10`,
+          `"default";r=0;t=10`,
+          `"default";r=0;t=10`,
+          `"default";r=1;t=10`
         ])
         expect(responses[0]!.headers.get("ratelimit-policy")).toBe(`"default";q=2;w=10`)
         expect(responses[0]!.headers.get("retry-after")).toBeNull()

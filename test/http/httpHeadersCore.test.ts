@@ -144,14 +144,25 @@ describe("httpHeadersCore: parse (what a response says)", () => {
       { remaining: 0, reset: 0 }
     ],
     [
-      "the current draft wins over the trio and X-RateLimit",
+      "several forms: the most restrictive decides (GitHub's hourly X-RateLimit beside a per-second RateLimit)",
       {
-        "ratelimit": `"default";r=1;t=5`,
-        "ratelimit-remaining": "0",
-        "ratelimit-reset": "100",
-        "x-ratelimit-remaining": "0"
+        "ratelimit": `"second";r=0;t=1`,
+        "ratelimit-policy": `"second";q=5;w=1`,
+        "x-ratelimit-limit": "5000",
+        "x-ratelimit-remaining": "4999",
+        "x-ratelimit-reset": String(NOW / 1000 + 3600)
       },
-      { remaining: 1, reset: 5000 }
+      { limit: 5, remaining: 0, reset: 1000 }
+    ],
+    [
+      "several forms: the hourly one decides when it is the tighter",
+      {
+        "ratelimit": `"second";r=4;t=1`,
+        "x-ratelimit-limit": "5000",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": String(NOW / 1000 + 3600)
+      },
+      { limit: 5000, remaining: 0, reset: 3_600_000 }
     ],
     [
       "a malformed RateLimit falls back to the trio",
@@ -205,8 +216,12 @@ describe("httpHeadersCore: what the server says", () => {
     [1, 1],
     [999, 1],
     [1000, 1],
+    [1000.25, 1], // the live throttle's timer guard
+    [1000.5, 1],
+    [1000.6, 2],
     [1001, 2],
-    [0.1 + 0.2, 1]
+    [0.1 + 0.2, 0],
+    [0.6, 1]
   ])("ceilSeconds(%d ms) = %d", (millis, seconds) => {
     expect(core.ceilSeconds(millis)).toBe(seconds)
   })
