@@ -13,10 +13,11 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import type { HttpRateLimit } from "../http.js"
 import * as Rate from "../Rate.js"
 import * as core from "./httpHeadersCore.js"
@@ -60,25 +61,32 @@ const makeLimiter = (options: HttpRateLimit.Options): Effect.Effect<Limiter, Rat
       ? Effect.succeed(throttles.fromGiven(o.throttle))
       : throttles.fromRate(o.rate!, { name: "http-server", ...o.options }, o.idleTimeToLive)
     return Effect.map(source, (throttleOf): Limiter => ({
+      // The key's throttle is held (kept from being dropped as idle) by a scope of our own until the release, not
+      // by the request's scope: an app's response may outlive neither, but the release must come first.
       decide: (request) =>
-        Effect.orDie(Effect.scoped(Effect.gen(function*() {
-          const throttle = yield* throttleOf(keyOf(request))
-          const decision = yield* throttle.attempt(1)
-          const window = throttle.rates.find((rate) => rate.limit === decision.limit) ?? throttle.rate
-          const numbers: core.DecisionNumbers = {
-            granted: decision.granted,
-            limit: decision.limit,
-            remaining: decision.remaining,
-            retryAfter: Duration.toMillis(decision.retryAfter),
-            resetAfter: Duration.toMillis(decision.resetAfter)
-          }
-          return {
-            granted: decision.granted,
-            headers: core.responseHeaders(policy, Duration.toMillis(window.period), numbers),
-            retryAfterSeconds: Math.max(1, core.ceilSeconds(numbers.retryAfter)),
-            release: decision.granted ? Effect.ignore(throttle.release(1)) : Effect.void
-          }
-        })))
+        Effect.orDie(Effect.flatMap(Scope.make(), (scope) =>
+          Effect.onError(
+            Effect.gen(function*() {
+              const throttle = yield* Scope.extend(throttleOf(keyOf(request)), scope)
+              const decision = yield* throttle.attempt(1)
+              const window = throttle.rates.find((rate) => rate.limit === decision.limit) ?? throttle.rate
+              const numbers: core.DecisionNumbers = {
+                granted: decision.granted,
+                limit: decision.limit,
+                remaining: decision.remaining,
+                retryAfter: Duration.toMillis(decision.retryAfter),
+                resetAfter: Duration.toMillis(decision.resetAfter)
+              }
+              const close = Scope.close(scope, Exit.void)
+              return {
+                granted: decision.granted,
+                headers: core.responseHeaders(policy, Duration.toMillis(window.period), numbers),
+                retryAfterSeconds: Math.max(1, core.ceilSeconds(numbers.retryAfter)),
+                release: decision.granted ? Effect.ensuring(Effect.ignore(throttle.release(1)), close) : close
+              }
+            }),
+            (cause) => Scope.close(scope, Exit.failCause(cause))
+          )))
     }))
   })
 
@@ -98,7 +106,7 @@ export const middleware = (
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(limiter.decide(request), (decided) => {
-          if (!decided.granted) return Effect.succeed(tooManyRequests(decided.headers))
+          if (!decided.granted) return Effect.as(decided.release, tooManyRequests(decided.headers))
           const withHeaders = (response: HttpServerResponse.HttpServerResponse) =>
             HttpServerResponse.setHeaders(response, decided.headers)
           return Effect.ensuring(
@@ -135,13 +143,18 @@ export const apiLayer = (
     HttpRateLimitApi,
     Effect.map(makeLimiter(options), (limiter) =>
       Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-        Effect.flatMap(limiter.decide(request), (decided) =>
-          Effect.zipRight(
-            HttpApp.appendPreResponseHandler((_, response) =>
-              Effect.succeed(HttpServerResponse.setHeaders(response, decided.headers))
-            ),
-            decided.granted
-              ? Effect.addFinalizer(() => decided.release)
-              : Effect.fail(new TooManyRequests({ retryAfter: decided.retryAfterSeconds }))
-          )))) as any
+        Effect.flatMap(
+          // the release is installed on the request's scope in the same uninterruptible step as the decision
+          Effect.uninterruptible(
+            Effect.tap(limiter.decide(request), (decided) =>
+              decided.granted ? Effect.addFinalizer(() => decided.release) : decided.release)
+          ),
+          (decided) =>
+            Effect.zipRight(
+              HttpApp.appendPreResponseHandler((_, response) =>
+                Effect.succeed(HttpServerResponse.setHeaders(response, decided.headers))
+              ),
+              decided.granted ? Effect.void : Effect.fail(new TooManyRequests({ retryAfter: decided.retryAfterSeconds }))
+            )
+        ))) as any
   )

@@ -3,6 +3,7 @@ import type { HttpApp } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, TestClock } from "effect"
 import { Throttle } from "effect-throttles"
+import * as KeyedThrottle from "effect-throttles/KeyedThrottle"
 import { HttpRateLimit } from "effect-throttles/http"
 
 /** Runs the app for one constructed request from `address` (no socket): status and the rate-limit headers. */
@@ -125,6 +126,22 @@ describe("HttpRateLimit.middleware (TestClock, no socket)", () => {
         (address) => Effect.map(call(app, address), (r) => r.status)
       )
       expect(statuses).toEqual([200, 200, 429])
+    }))
+
+  it.scoped("a given KeyedThrottle: per-key decisions, and every permit given back (the idle keys are dropped)", () =>
+    Effect.gen(function*() {
+      const keyed: KeyedThrottle.KeyedThrottle<string> = yield* KeyedThrottle.make({ rate: "2/s", idleTimeToLive: 0 })
+      const rateLimit = yield* HttpRateLimit.middleware({ throttle: keyed })
+      const app = rateLimit(hello)
+      const statuses = yield* Effect.forEach(
+        ["10.0.0.1", "10.0.0.1", "10.0.0.1", "10.0.0.2"],
+        (address) => Effect.map(call(app, address), (r) => r.status)
+      )
+      expect(statuses).toEqual([200, 200, 429, 200])
+      expect(yield* keyed.size).toBe(2)
+      yield* TestClock.adjust("2 seconds")
+      // nothing left in flight: both keys became idle and were dropped
+      expect(yield* keyed.size).toBe(0)
     }))
 
   it.scoped("a bad per-key rate is a defect of that request only (500), other keys are served", () =>
