@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { FastCheck as fc } from "effect"
 import * as core from "../../src/internal/httpHeadersCore.js"
 
 // 2026-11-25T12:00:00Z
@@ -308,4 +309,55 @@ describe("httpHeadersCore: the allowance told by remaining / reset", () => {
   ])("nothing learnt from %j", (told) => {
     expect(core.learn(core.unknownBudget, told, 0, 0)).toBe(core.unknownBudget)
   })
+})
+
+describe("httpHeadersCore: properties", () => {
+  const headerNames = [
+    "retry-after",
+    "date",
+    "ratelimit",
+    "ratelimit-policy",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset"
+  ] as const
+
+  it.prop(
+    "parse never throws, and every number it returns is finite and non-negative",
+    [fc.dictionary(fc.constantFrom(...headerNames), fc.oneof(fc.string(), fc.stringMatching(/^[\d";=rtq, a-z]*$/))),
+      fc.integer({ min: 0, max: 4_000_000_000_000 })],
+    ([headers, now]) => {
+      const info = core.parse(headers, now)
+      for (const value of Object.values(info)) {
+        if (value !== undefined) {
+          expect(Number.isFinite(value)).toBe(true)
+          expect(value).toBeGreaterThanOrEqual(0)
+        }
+      }
+    }
+  )
+
+  it.prop(
+    "what the server says, the client reads back: never an earlier reset or retry than the decision's",
+    [
+      fc.boolean(),
+      fc.integer({ min: 1, max: 10_000 }),
+      fc.integer({ min: 0, max: 10_000 }),
+      fc.double({ min: 0, max: 1e7, noNaN: true }),
+      fc.double({ min: 0, max: 1e7, noNaN: true }),
+      fc.integer({ min: 1, max: 1e7 })
+    ],
+    ([granted, limit, remaining, retryAfter, resetAfter, window]) => {
+      const headers = core.responseHeaders("p", window, { granted, limit, remaining, retryAfter, resetAfter })
+      const info = core.parse(headers, 0)
+      expect(info.limit).toBe(limit)
+      expect(info.remaining).toBe(remaining)
+      expect(info.reset!).toBeGreaterThanOrEqual(resetAfter - core.ROUNDING_TOLERANCE_MILLIS)
+      if (!granted) expect(info.retryAfter!).toBeGreaterThanOrEqual(retryAfter - core.ROUNDING_TOLERANCE_MILLIS)
+      else expect(info.retryAfter).toBeUndefined()
+    }
+  )
 })
