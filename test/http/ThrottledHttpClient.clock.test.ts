@@ -3,7 +3,9 @@
  */
 import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Fiber, TestClock } from "effect"
+import { Clock, Duration, Effect, Fiber, Layer, TestClock } from "effect"
+import type { InvalidRateError } from "effect-throttles"
+import { expectTypeOf } from "vitest"
 import { Throttle } from "effect-throttles"
 import { HttpRateLimitedError, ThrottledHttpClient } from "effect-throttles/http"
 
@@ -204,5 +206,35 @@ describe("ThrottledHttpClient under TestClock (fake client)", () => {
       expect(times.slice(0, 2)).toEqual([0, 100])
       expect(times).toHaveLength(4)
       expect(times[3]! - times[2]!).toBeCloseTo(1000 / 7, 6)
+    }))
+
+  it.scoped("interrupted while the request is in flight: its permit is given back", () =>
+    Effect.gen(function*() {
+      const server = fake(() => ({ status: 200 }), "1 second")
+      const throttle = yield* Throttle.make("10/s", { measure: "release" })
+      const client = yield* ThrottledHttpClient.wrap({ throttle })(server.client)
+      const sending = yield* Effect.fork(get(client))
+      yield* TestClock.adjust("100 millis")
+      expect((yield* throttle.stats).inFlight).toBe(1)
+      yield* Fiber.interrupt(sending)
+      expect((yield* throttle.stats).inFlight).toBe(0)
+    }))
+
+  it.scoped("the layer form wraps the HttpClient in context and stays an HttpClient", () =>
+    Effect.gen(function*() {
+      const server = fake(() => ({ status: 200 }))
+      const layer = ThrottledHttpClient.layer({ rate: "2/s", measure: "start" }).pipe(
+        Layer.provide(Layer.succeed(HttpClient.HttpClient, server.client))
+      )
+      expectTypeOf(layer).toEqualTypeOf<Layer.Layer<HttpClient.HttpClient, InvalidRateError>>()
+      const fiber = yield* Effect.fork(
+        Effect.flatMap(HttpClient.HttpClient, (client) =>
+          Effect.all([get(client), get(client), get(client)], { concurrency: "unbounded" })).pipe(
+            Effect.provide(layer)
+          )
+      )
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* Fiber.join(fiber)).toEqual([200, 200, 200])
+      expect(server.sent.map((s) => s.at)).toEqual([0, 0, 1000])
     }))
 })
