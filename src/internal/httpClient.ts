@@ -30,6 +30,7 @@ import type { Throttle } from "../Throttle.js"
 import * as check from "./options.js"
 import * as core from "./httpHeadersCore.js"
 import { HttpRateLimitedError } from "./httpErrors.js"
+import { validate as validateDynamic } from "./dynamicThrottle.js"
 import * as throttles from "./httpThrottles.js"
 
 /** The pause after a throttled answer that says nothing about when to come back. */
@@ -93,6 +94,9 @@ interface Resolved {
   readonly retryOn: ReadonlySet<number>
   readonly maxRetries: number
   readonly adaptive: Partial<DynamicThrottle.DynamicThrottle.Options> | undefined
+  readonly name: string
+  /** Whether a key's throttle carries a rate of the user's (not only `maxConcurrent`): it then seeds `adaptive`. */
+  readonly ratedKeys: boolean
 }
 
 const validate = (options: ThrottledHttpClient.Options): Resolved | string => {
@@ -104,7 +108,8 @@ const validate = (options: ThrottledHttpClient.Options): Resolved | string => {
     (o.retryOn === undefined || (Array.isArray(o.retryOn) && o.retryOn.every((s) => Number.isInteger(s)))
       ? undefined
       : check.expected("retryOn to be an array of status codes", o.retryOn)) ??
-    (o.adaptive === undefined || typeof o.adaptive === "boolean" || typeof o.adaptive === "object"
+    (o.adaptive === undefined || typeof o.adaptive === "boolean" ||
+        (typeof o.adaptive === "object" && o.adaptive !== null)
       ? undefined
       : check.expected("adaptive to be a boolean or DynamicThrottle options", o.adaptive)) ??
     (o.throttle === undefined || throttles.isGiven(o.throttle)
@@ -114,11 +119,19 @@ const validate = (options: ThrottledHttpClient.Options): Resolved | string => {
       ? check.expected("either throttle or rate/maxConcurrent, not both", "both")
       : undefined)
   if (problem !== undefined) return problem
+  const adaptive = o.adaptive === undefined || o.adaptive === false ? undefined : o.adaptive === true ? {} : o.adaptive
+  if (adaptive !== undefined) {
+    // checked once here, with the defaults a key without a rate gets (a key's own rate only moves the defaults)
+    const checked = validateDynamic(adaptiveOptions(adaptive, undefined))
+    if (checked._tag === "Invalid") return checked.message.replace("Expected ", "Expected adaptive.")
+  }
   return {
     keyOf: o.key ?? defaultKey,
     retryOn: new Set(o.retryOn ?? DEFAULT_RETRY_ON),
     maxRetries: o.maxRetries ?? 3,
-    adaptive: o.adaptive === undefined || o.adaptive === false ? undefined : o.adaptive === true ? {} : o.adaptive
+    adaptive,
+    name: o.name ?? "http",
+    ratedKeys: o.rate !== undefined || o.throttle !== undefined
   }
 }
 
@@ -135,7 +148,11 @@ const throttleSource = (
   // Without a rate, `maxConcurrent` alone caps each key: a window too wide to ever be the limit.
   return throttles.fromRate(
     rate ?? { limit: Number.MAX_SAFE_INTEGER, period: Duration.seconds(1) },
-    { measure: options.measure ?? "release", maxConcurrent: options.maxConcurrent, name: options.name ?? "http" },
+    {
+      measure: options.measure ?? "release",
+      ...(options.maxConcurrent === undefined ? {} : { maxConcurrent: options.maxConcurrent }),
+      name: options.name ?? "http"
+    },
     options.idleTimeToLive
   )
 }
@@ -182,9 +199,9 @@ export const wrap = (options: ThrottledHttpClient.Options) =>
       ): Effect.Effect<DynamicThrottle.DynamicThrottle.Service | undefined> => {
         if (resolved.adaptive === undefined) return Effect.succeed(undefined)
         if (state.dynamic !== undefined) return Effect.succeed(state.dynamic)
-        const keyRate = throttle === undefined ? undefined : perSecond(throttle.rates)
+        const keyRate = throttle === undefined || !resolved.ratedKeys ? undefined : perSecond(throttle.rates)
         return Effect.tap(
-          DynamicThrottle.make(adaptiveOptions(resolved.adaptive, keyRate)),
+          DynamicThrottle.make({ name: resolved.name, ...adaptiveOptions(resolved.adaptive, keyRate) }),
           (dynamic) => Effect.sync(() => (state.dynamic = dynamic))
         )
       }

@@ -3,7 +3,7 @@
  */
 import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Fiber, Layer, TestClock } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, Layer, TestClock } from "effect"
 import type { InvalidRateError } from "effect-throttles"
 import { expectTypeOf } from "vitest"
 import { Throttle } from "effect-throttles"
@@ -236,5 +236,22 @@ describe("ThrottledHttpClient under TestClock (fake client)", () => {
       yield* TestClock.adjust("2 seconds")
       expect(yield* Fiber.join(fiber)).toEqual([200, 200, 200])
       expect(server.sent.map((s) => s.at)).toEqual([0, 0, 1000])
+    }))
+
+  it.scoped("invalid options are defects naming the option (Expected X, got Y), before any request", () =>
+    Effect.gen(function*() {
+      const server = fake(() => ({ status: 200 }))
+      const defect = (options: ThrottledHttpClient.Options) =>
+        Effect.map(
+          Effect.exit(ThrottledHttpClient.wrap(options)(server.client)),
+          (exit) => Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "no defect"
+        )
+      expect(yield* defect({ maxRetries: -1 })).toContain("Expected maxRetries to be an integer >= 0, got -1")
+      expect(yield* defect({ maxConcurrent: 0 })).toContain("Expected maxConcurrent to be an integer >= 1, got 0")
+      expect(yield* defect({ measure: "end" as "start" })).toContain(`Expected measure to be "start" or "release"`)
+      expect(yield* defect({ adaptive: { jitter: 2 } })).toContain("Expected adaptive.jitter to be a number in [0, 1)")
+      const throttle = yield* Throttle.make("1/s")
+      expect(yield* defect({ throttle, rate: "2/s" })).toContain("either throttle or rate/maxConcurrent")
+      expect(server.sent).toHaveLength(0)
     }))
 })
