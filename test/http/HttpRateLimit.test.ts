@@ -1,10 +1,11 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { HttpApp } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, TestClock } from "effect"
+import { Cause, Effect, Exit, Fiber, TestClock } from "effect"
 import { Throttle } from "effect-throttles"
 import * as KeyedThrottle from "effect-throttles/KeyedThrottle"
 import { HttpRateLimit } from "effect-throttles/http"
+import { expectTypeOf } from "vitest"
 
 /** Runs the app for one constructed request from `address` (no socket): status and the rate-limit headers. */
 const call = <E>(app: HttpApp.Default<E, HttpServerRequest.HttpServerRequest>, address: string, path = "/") =>
@@ -29,6 +30,10 @@ describe("HttpRateLimit.middleware (TestClock, no socket)", () => {
     Effect.gen(function*() {
       const rateLimit = yield* HttpRateLimit.middleware({ rate: "3/s" })
       const app = rateLimit(hello)
+      // the app keeps its error and context types (the request is added)
+      expectTypeOf(app).toEqualTypeOf<
+        Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest>
+      >()
       const first = yield* Effect.forEach([1, 2, 3, 4, 5], () => call(app, "10.0.0.1"))
       expect(first).toEqual([
         { status: 200, ratelimit: `"default";r=2;t=1`, policy: `"default";q=3;w=1`, retryAfter: undefined },
@@ -160,5 +165,38 @@ describe("HttpRateLimit.middleware (TestClock, no socket)", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(HttpRateLimit.middleware({ rate: "3/x" as string }))
       expect(error._tag).toBe("InvalidRateError")
+    }))
+
+  it.scoped("several windows (\"5/min, 2/s\"): the headers are those of the window with the fewest remaining", () =>
+    Effect.gen(function*() {
+      const rateLimit = yield* HttpRateLimit.middleware({ rate: "5/min, 2/s" })
+      const app = rateLimit(hello)
+      const at0 = yield* Effect.forEach([1, 2, 3], () => call(app, "10.0.0.1"))
+      expect(at0).toEqual([
+        { status: 200, ratelimit: `"default";r=1;t=1`, policy: `"default";q=2;w=1`, retryAfter: undefined },
+        { status: 200, ratelimit: `"default";r=0;t=1`, policy: `"default";q=2;w=1`, retryAfter: undefined },
+        { status: 429, ratelimit: `"default";r=0;t=1`, policy: `"default";q=2;w=1`, retryAfter: "1" }
+      ])
+      yield* TestClock.adjust("1 second")
+      yield* call(app, "10.0.0.1")
+      yield* call(app, "10.0.0.1")
+      yield* TestClock.adjust("1 second")
+      // the 5th grant empties the minute window's quota: it decides now; the 6th waits for its first slot (60 s)
+      const at2000 = yield* Effect.forEach([1, 2], () => call(app, "10.0.0.1"))
+      expect(at2000).toEqual([
+        { status: 200, ratelimit: `"default";r=0;t=60`, policy: `"default";q=5;w=60`, retryAfter: undefined },
+        { status: 429, ratelimit: `"default";r=0;t=60`, policy: `"default";q=5;w=60`, retryAfter: "58" }
+      ])
+    }))
+
+  it.scoped("invalid options are defects: neither rate nor throttle, both, a bad key", () =>
+    Effect.gen(function*() {
+      const defect = (options: HttpRateLimit.Options) =>
+        Effect.map(Effect.exit(HttpRateLimit.middleware(options)), (exit) =>
+          Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "no defect")
+      expect(yield* defect({})).toContain("Expected a rate or a throttle")
+      const throttle = yield* Throttle.make("1/s")
+      expect(yield* defect({ rate: "1/s", throttle })).toContain("either throttle or rate")
+      expect(yield* defect({ rate: "1/s", key: "ip" as never })).toContain("Expected key to be a function")
     }))
 })
