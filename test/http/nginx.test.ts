@@ -35,7 +35,7 @@ const freePort = Effect.async<number>((resume) => {
   })
 })
 
-const waitForPort = (port: number): Effect.Effect<void> =>
+const waitForPort = (port: number, errorLog: string): Effect.Effect<void> =>
   Effect.async<boolean>((resume) => {
     const socket = net.connect(port, "127.0.0.1")
     socket.once("connect", () => {
@@ -44,8 +44,21 @@ const waitForPort = (port: number): Effect.Effect<void> =>
     })
     socket.once("error", () => resume(Effect.succeed(false)))
   }).pipe(
-    Effect.flatMap((up) => up ? Effect.void : Effect.zipRight(Effect.sleep("50 millis"), waitForPort(port))),
-    Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error(`nginx did not listen on ${port}`) }),
+    Effect.flatMap((up) =>
+      up ? Effect.void : Effect.zipRight(Effect.sleep("50 millis"), waitForPort(port, errorLog))
+    ),
+    Effect.timeoutFail({
+      duration: "10 seconds",
+      onTimeout: () => {
+        let log = ""
+        try {
+          log = readFileSync(errorLog, "utf8")
+        } catch {
+          // no log written
+        }
+        return new Error(`nginx did not listen on ${port}; its error log:\n${log}`)
+      }
+    }),
     Effect.orDie
   )
 
@@ -87,7 +100,9 @@ http {
     )
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        spawn(nginxBinary!, ["-p", dir, "-c", conf, "-g", "daemon off;"], { stdio: ["ignore", "ignore", "pipe"] })
+        spawn(nginxBinary!, ["-p", dir, "-c", conf, "-e", join(dir, "error.log"), "-g", "daemon off;"], {
+          stdio: ["ignore", "ignore", "pipe"]
+        })
       ),
       (child) =>
         Effect.async<void>((resume) => {
@@ -97,7 +112,7 @@ http {
         }).pipe(Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true }))))
     )
     child.stderr?.on("data", () => {})
-    yield* waitForPort(port)
+    yield* waitForPort(port, join(dir, "error.log"))
     const refusals = Effect.sync(() => {
       try {
         return readFileSync(join(dir, "access.log"), "utf8").split("\n").filter((line) => line.includes("\" 429 "))
