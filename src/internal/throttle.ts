@@ -20,6 +20,9 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -107,6 +110,47 @@ export const make = (
       return Effect.as(Effect.addFinalizer(() => throttle.shutdown), throttle.service)
     })
   })
+
+/** The option checks that apply to a value read from config (the rest is the rate's own validation). */
+const configChecks: Record<string, (u: unknown, key: string) => string | undefined> = {
+  measure: (u, key) => check.oneOf(u, key, ["start", "release"]),
+  smooth: (u, key) => check.boolean(u, key),
+  burst: (u, key) => check.int(u, key, 1),
+  maxConcurrent: (u, key) => check.int(u, key, 1),
+  name: (u, key) => check.string(u, key),
+  metrics: (u, key) => check.boolean(u, key)
+}
+
+/**
+ * `layerConfig`'s effect: a `Config` of the rate, or a `Config.Wrap` of the whole options object whose every value
+ * is checked inside its own config (so a `ConfigError` names the key).
+ */
+export const makeFromConfig = (
+  config: Config.Config<Rate.RatesInput> | Config.Config.Wrap<Throttle.ConfigOptions>,
+  options: Throttle.Options | undefined
+): Effect.Effect<Throttle.Service, Rate.InvalidRateError | ConfigError.ConfigError, Scope.Scope> => {
+  if (Config.isConfig(config)) {
+    return Effect.flatMap(config as Config.Config<Rate.RatesInput>, (input) => make(input, options))
+  }
+  const fields = config as Record<string, unknown>
+  const checked: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(fields)) {
+    const rule = configChecks[key]
+    checked[key] = rule === undefined || !Config.isConfig(value) ? value : Config.mapOrFail(value, (u) => {
+      const invalid = rule(u, "a value for option " + key)
+      return invalid === undefined ? Either.right(u) : Either.left(ConfigError.InvalidData([], invalid))
+    })
+  }
+  const wrapped: Config.Config<Throttle.ConfigOptions> = Config.unwrap(
+    checked as unknown as Config.Config.Wrap<Throttle.ConfigOptions>
+  )
+  return Effect.flatMap(wrapped, ({ burst, rate, smooth, ...rest }) =>
+    make(rate, {
+      ...options,
+      ...rest,
+      ...(smooth === undefined ? {} : { smooth: smooth && burst !== undefined ? { burst } : smooth })
+    }))
+}
 
 /**
  * The service over an explicit clock (for tests of the live-clock settling). `now` must be non-decreasing; `sleep`
@@ -337,8 +381,13 @@ class MemoryThrottle {
     let due = core.dueTime(config, state, at, n, true)
     const tail = queue.last
     if (tail !== undefined && this.tailDue > Number.NEGATIVE_INFINITY) {
-      due = Math.max(due, this.tailDue)
-      if (config.interval > 0) due = Math.max(due, this.tailDue + (tail.n - config.burst + 1) * config.interval)
+      const tailDue = this.tailDue
+      due = Math.max(due, tailDue)
+      // Granted after the tail: where both cannot fit in one window, the tail's slots must expire first.
+      if (config.measure === "start") {
+        for (const w of config.windows) if (tail.n + n > w.limit) due = Math.max(due, tailDue + w.period)
+      }
+      if (config.interval > 0) due = Math.max(due, tailDue + (tail.n - config.burst + 1) * config.interval)
     }
     return due
   }
@@ -359,16 +408,17 @@ class MemoryThrottle {
     const waitForGrant = restore(Effect.flatMap(this.park(w, true), () => this.afterWake(w)))
     const traced = this.instrument.traced(waitForGrant, n, () => this.now() - w.arrived)
     if (maxWait === undefined) return traced
-    return Effect.timeoutTo(traced, {
-      duration: maxWait,
-      onSuccess: () => Effect.void,
-      onTimeout: () =>
-        Effect.suspend(() => {
-          this.cancel(w) // already done by the interrupted wait; idempotent
-          const t = this.now()
-          return Effect.fail(this.timedOut(n, maxWait, t - at, this.projectedDue(n, t) - t))
-        })
-    }).pipe(Effect.flatten)
+    // The deadline: at `maxWait`, whoever is due now is granted first (a grant due exactly at the deadline is
+    // within it); a waiter still not granted leaves the queue without a trace and fails.
+    const deadline = Effect.flatMap(this.sleep(maxWait), () =>
+      Effect.suspend((): Effect.Effect<never, ThrottleTimeoutError> => {
+        if (w.phase === "Queued" || w.phase === "Sleeping") this.drain(this.now())
+        if (w.phase === "Granted") return Effect.never
+        this.cancel(w)
+        const t = this.now()
+        return Effect.fail(this.timedOut(n, maxWait, t - at, this.projectedDue(n, t) - t))
+      }))
+    return Effect.raceFirst(traced, restore(deadline))
   }
 
   readonly timedOut = (
@@ -418,7 +468,7 @@ class MemoryThrottle {
       Effect.suspend(() => {
         if (this.closed) return Effect.interrupt
         const at = this.now()
-        return this.tryFast(n, at) ? Effect.void : this.enqueueAndWait(n, at, restore, maxWait)
+        return this.tryFast(n, at) ? this.instrument.flushed(Effect.void) : this.enqueueAndWait(n, at, restore, maxWait)
       })
     )
 
@@ -455,7 +505,7 @@ class MemoryThrottle {
       if (typeof maxWait === "string") return check.die(maxWait)
       const body = Effect.uninterruptibleMask((restore) => {
         if (this.closed) return Effect.interrupt
-        const run = Effect.matchCauseEffect(restore(self), releasing) as Effect.Effect<A, E, R>
+        const run = this.instrument.flushed(Effect.matchCauseEffect(restore(self), releasing) as Effect.Effect<A, E, R>)
         const at = this.now()
         return this.tryFast(n, at) ? run : Effect.zipRight(this.enqueueAndWait(n, at, restore, maxWait), run)
       })
@@ -464,14 +514,17 @@ class MemoryThrottle {
   }
 
   readonly tryAcquire = (n: number): Effect.Effect<boolean> =>
-    Effect.sync(() => {
-      if (!this.closed && this.tryFast(n, this.now())) return true
+    Effect.suspend(() => {
+      if (!this.closed && this.tryFast(n, this.now())) return this.instrument.flushed(Effect.succeed(true))
       const at = this.now()
       this.instrument.rejected(n, "tryAcquire", Math.max(0, this.projectedDue(n, at) - at))
-      return false
+      return this.instrument.flushed(Effect.succeed(false))
     })
 
   readonly attempt = (n: number): Effect.Effect<Throttle.Decision> =>
+    Effect.suspend(() => this.instrument.flushed(this.decide(n)))
+
+  readonly decide = (n: number): Effect.Effect<Throttle.Decision> =>
     Effect.sync(() => {
       const at = this.now()
       const granted = !this.closed && this.tryFast(n, at)
@@ -488,6 +541,9 @@ class MemoryThrottle {
     })
 
   readonly pause = (duration: Duration.Duration): Effect.Effect<void> =>
+    Effect.suspend(() => this.instrument.flushed(this.pauseNow(duration)))
+
+  readonly pauseNow = (duration: Duration.Duration): Effect.Effect<void> =>
     Effect.sync(() => {
       const until = this.now() + Duration.toMillis(duration)
       if (!core.pause(this.state, until)) return

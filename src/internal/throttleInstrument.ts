@@ -3,9 +3,8 @@
  * wait that waits, and the `events` stream. Every update happens in the same synchronous step as the state change
  * it describes, so a gauge never disagrees with `stats`.
  *
- * Events fan out to one sliding queue per subscriber (a `PubSub` with a sliding strategy, written out so that
- * publishing stays synchronous): a slow subscriber loses its oldest events, never slows the throttle, and with
- * no subscriber an event costs one size check.
+ * Events go to the shared `EventHub` (a sliding `PubSub` offered to synchronously): a slow subscriber loses its
+ * oldest events, never slows the throttle, and with no subscriber an event costs one field read.
  *
  * @internal
  */
@@ -16,9 +15,10 @@ import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
-import * as Queue from "effect/Queue"
-import * as Stream from "effect/Stream"
+import * as PubSub from "effect/PubSub"
+import type * as Stream from "effect/Stream"
 import type { Throttle } from "../Throttle.js"
+import { EventHub, EVENTS_CAPACITY } from "./observability.js"
 
 /** The event constructors (`Event.Granted({ permits, waited })`, …) and matchers. */
 export const Event = Data.taggedEnum<Throttle.Event>()
@@ -29,23 +29,26 @@ export const Event = Data.taggedEnum<Throttle.Event>()
  */
 export const waitBoundaries = MetricBoundaries.exponential({ start: 0.0001, factor: 2, count: 22 })
 
-/** The metric keys, defined once for the module; each throttle derives its tagged instances. */
+/**
+ * The metric keys, defined once for the module; each throttle derives its instances tagged `name` (and `reason` for
+ * refusals, after `name`). No descriptions, so that `Metric.counter(<name>)` in user code reads the same metric.
+ */
 export const keys = {
-  granted: MetricKey.counter("effect_throttles_throttle_granted_total", {
-    description: "Permits granted by a throttle"
-  }),
-  rejected: MetricKey.counter("effect_throttles_throttle_rejected_total", {
-    description: "Permits refused: attempt/tryAcquire refused, or maxWait exceeded (tag reason)"
-  }),
-  wait: MetricKey.histogram("effect_throttles_throttle_wait_seconds", waitBoundaries, "Time from arrival to grant"),
-  waiting: MetricKey.gauge("effect_throttles_throttle_waiting", { description: "Fibers waiting for permits" }),
-  inFlight: MetricKey.gauge("effect_throttles_throttle_in_flight", {
-    description: "Permits acquired and not yet released"
-  })
+  granted: MetricKey.counter("effect_throttles_throttle_granted_total"),
+  rejected: MetricKey.counter("effect_throttles_throttle_rejected_total"),
+  wait: MetricKey.histogram("effect_throttles_throttle_wait_seconds", waitBoundaries),
+  waiting: MetricKey.gauge("effect_throttles_throttle_waiting"),
+  inFlight: MetricKey.gauge("effect_throttles_throttle_in_flight")
 }
 
-/** Size of each subscriber's sliding buffer. */
-export const EVENT_BUFFER = 1024
+/** The same metrics as `Metric` values (untagged), for reading them back: `Metric.tagged(m, "name", "api")`. */
+export const metrics = {
+  granted: Metric.fromMetricKey(keys.granted),
+  rejected: Metric.fromMetricKey(keys.rejected),
+  wait: Metric.fromMetricKey(keys.wait),
+  waiting: Metric.fromMetricKey(keys.waiting),
+  inFlight: Metric.fromMetricKey(keys.inFlight)
+}
 
 /** What the throttle shell calls; every method is synchronous and cheap. */
 export interface Instrument {
@@ -61,6 +64,8 @@ export interface Instrument {
     waited: () => number
   ) => Effect.Effect<A, E, R>
   readonly events: Stream.Stream<Throttle.Event>
+  /** Runs `effect` after publishing what a full subscriber buffer held back (only then does it cost anything). */
+  readonly flushed: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
 const tagged = <T extends MetricKey.MetricKey<any>>(key: T, tags: ReadonlyArray<MetricLabel.MetricLabel>) =>
@@ -72,19 +77,8 @@ const NO_TAGS: ReadonlyArray<MetricLabel.MetricLabel> = []
 
 /** The instrument of one throttle named `name`; with `metrics` false, only events. */
 export const make = (name: string, metrics: boolean): Instrument => {
-  const subscribers = new Set<Queue.Queue<Throttle.Event>>()
-  const publish = (event: Throttle.Event): void => {
-    for (const queue of subscribers) queue.unsafeOffer(event)
-  }
-  const events: Stream.Stream<Throttle.Event> = Stream.unwrapScoped(
-    Effect.map(
-      Effect.acquireRelease(
-        Effect.tap(Queue.sliding<Throttle.Event>(EVENT_BUFFER), (queue) => Effect.sync(() => subscribers.add(queue))),
-        (queue) => Effect.zipRight(Effect.sync(() => subscribers.delete(queue)), Queue.shutdown(queue))
-      ),
-      (queue) => Stream.fromQueue(queue)
-    )
-  )
+  const hub = new EventHub(Effect.runSync(PubSub.sliding<Throttle.Event>(EVENTS_CAPACITY)))
+  const publish = (event: Throttle.Event): void => hub.emit(event)
   const base = [MetricLabel.make("name", name)]
   const granted = metrics ? tagged(keys.granted, base) : undefined
   const wait = metrics ? tagged(keys.wait, base) : undefined
@@ -105,17 +99,17 @@ export const make = (name: string, metrics: boolean): Instrument => {
         granted.unsafeUpdate(permits, NO_TAGS)
         wait!.unsafeUpdate(waitedMillis / 1000, NO_TAGS)
       }
-      if (subscribers.size > 0) publish(Event.Granted({ permits, waited: Duration.millis(waitedMillis) }))
+      if (hub.active) publish(Event.Granted({ permits, waited: Duration.millis(waitedMillis) }))
     },
     rejected: (permits, reason, retryAfterMillis) => {
       if (rejectedBy !== undefined) rejectedBy[reason].unsafeUpdate(permits, NO_TAGS)
-      if (subscribers.size > 0) {
+      if (hub.active) {
         publish(Event.Rejected({ permits, reason, retryAfter: Duration.millis(retryAfterMillis) }))
       }
     },
     timedOut: (permits, waitedMillis, retryAfterMillis) => {
       if (rejectedBy !== undefined) rejectedBy.maxWait.unsafeUpdate(permits, NO_TAGS)
-      if (subscribers.size > 0) {
+      if (hub.active) {
         publish(
           Event.TimedOut({
             permits,
@@ -126,7 +120,7 @@ export const make = (name: string, metrics: boolean): Instrument => {
       }
     },
     paused: (until) => {
-      if (subscribers.size > 0) publish(Event.Paused({ until }))
+      if (hub.active) publish(Event.Paused({ until }))
     },
     gauges: (waiting, inFlight) => {
       if (waitingGauge === undefined) return
@@ -147,6 +141,10 @@ export const make = (name: string, metrics: boolean): Instrument => {
           { attributes: { name, permits } }
         )
         : effect,
-    events
+    events: hub.stream,
+    flushed: (effect) => {
+      const flush = hub.flush()
+      return flush === undefined ? effect : Effect.zipRight(flush, effect)
+    }
   }
 }
