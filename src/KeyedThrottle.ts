@@ -20,7 +20,7 @@
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { KeyedThrottle } from "effect-throttles/KeyedThrottle"
+ * import * as KeyedThrottle from "effect-throttles/KeyedThrottle"
  *
  * const program = Effect.gen(function*() {
  *   const perHost = yield* KeyedThrottle.make({ rate: (host: string) => (host === "api.github.com" ? "10/s" : "2/s") })

@@ -176,7 +176,7 @@ const build = <K>(
     const settle = (entry: Entry<K>): void => {
       if (entry.removed) return
       const idle = throttle.idleAt(entry.service)
-      entry.deadline = core.deadline(idle, idle === undefined ? now() : idle, ttl)
+      entry.deadline = core.deadline(idle, idle ?? now(), ttl)
       // Deadlines only move later: a queued entry keeps its earlier time and is queued again when it comes.
       if (entry.heapIndex < 0) enqueue(entry, entry.deadline + slack)
     }
