@@ -10,7 +10,6 @@
  *   allowed it (the k-th start is due at submission + floor(k / limit) × 1 s), on a log scale.
  */
 import { mkdirSync, writeFileSync } from "node:fs"
-import { percentile } from "./harness.js"
 import type { AccuracyTrace as Trace } from "./throttle.js"
 
 /** One line of a chart. */
@@ -230,16 +229,23 @@ export const lateness = (starts: ReadonlyArray<number>, t0: number, limit: numbe
   return Array.from(sorted, (s, k) => s - (t0 + Math.floor(k / limit) * period))
 }
 
-/** The empirical CDF of `values` as at most `points` (value, fraction ≤ value) pairs. */
+/** The empirical CDF of `values` as at most `points` (value, fraction ≤ value) pairs (one sort). */
 export const cdf = (values: ReadonlyArray<number>, points = 400): ReadonlyArray<readonly [number, number]> => {
-  if (values.length === 0) return []
+  const n = values.length
+  if (n === 0) return []
+  const sorted = Float64Array.from(values).sort()
   const out: Array<readonly [number, number]> = []
   for (let i = 0; i <= points; i++) {
-    const q = (i / points) * 100
-    out.push([percentile(values, q), q / 100])
+    const rank = (i / points) * (n - 1)
+    const lo = Math.floor(rank)
+    const a = sorted[lo] as number
+    const b = sorted[Math.ceil(rank)] as number
+    out.push([a + (b - a) * (rank - lo), (lo + 1) / n])
   }
   return out
 }
+
+const lastOf = (values: ReadonlyArray<number>): number => values.reduce((a, b) => (b > a ? b : a), Number.NEGATIVE_INFINITY)
 
 const fileName = (rate: string): string => rate.replace("/", "-per-")
 
@@ -263,8 +269,8 @@ export const writeAccuracyCharts = (
     const limit = (group[0] as Trace).limit
     const period = (group[0] as Trace).period
     const relative = group.map((t) => t.starts.map((s) => s - t.t0))
-    const lastStart = Math.max(...relative.map((r) => (r.length > 0 ? Math.max(...r) : 0)))
-    const span = lastStart + period * 1.25
+    const lastStart = Math.max(0, ...relative.map(lastOf))
+    const span = lastStart + period * 0.25
     const peers = group.filter((t) => !t.limiter.includes("ours"))
     const series = (make: (t: Trace, i: number) => Series) =>
       group.map((t) => make(t, peers.indexOf(t))).sort((a, b) => Number(a.name.includes("ours")) - Number(b.name.includes("ours")))
@@ -279,13 +285,18 @@ export const writeAccuracyCharts = (
       yMin: 0,
       yMax: Math.max(limit * 1.25, ...relative.map((r) => (slidingCounts(r, period, span, 1)[0] as [number, number])[1])) *
         1.02,
-      series: series((t, i) => ({
-        name: t.limiter,
-        points: slidingCounts(relative[group.indexOf(t)] as Array<number>, period, span, 700).map(([x, y]) =>
-          [x / 1000, y] as const
-        ),
-        ...styleOf(t.limiter, i)
-      })),
+      series: series((t, i) => {
+        const own = relative[group.indexOf(t)] as Array<number>
+        const last = lastOf(own)
+        return {
+          name: t.limiter,
+          // Each line ends at its limiter's last start (a run cut short ends early).
+          points: slidingCounts(own, period, span, 700).filter(([x], k) => k === 0 || x <= last).map(([x, y]) =>
+            [x / 1000, y] as const
+          ),
+          ...styleOf(t.limiter, i)
+        }
+      }),
       refLines: [{ y: limit, label: `limit ${limit} per second` }]
     })
     const countsFile = `accuracy-${fileName(rate)}.svg`
