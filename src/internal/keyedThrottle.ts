@@ -6,8 +6,8 @@
  * map from key to entry (a JS `Map` for primitive keys, a `MutableHashMap` — `Equal` + `Hash` — for objects), a
  * reference count per entry (operations of this module in progress), and one timer queue (`TimerHeap`) of the
  * entries nobody holds, by deadline. A single background fiber sleeps until the earliest deadline; an operation on
- * an existing key costs one map lookup and two counter updates, and touches the queue only when the key's last
- * holder lets go and the key is not queued yet.
+ * an existing key costs one map lookup, two counter updates and, when its last holder lets go, one probe of the
+ * throttle's idle time (`idleAt`); it touches the queue only when the key is not queued yet.
  *
  * Why not `RcMap`: its time to live starts when the last reference is released, but a throttle whose windows still
  * hold grants must outlive that (dropping it would forget the grants and admit too many), and `RcMap` keeps a timer
