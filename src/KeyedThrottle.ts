@@ -13,14 +13,15 @@
  * interruption safety); keys are independent. Keys compare by `Equal`: strings, numbers, and `Data` values
  * (`Data.struct({ tenant, region })`) work as keys; other objects compare by identity.
  *
- * Cost: an operation on a live key is one map lookup plus the throttle's own work; a key's creation builds a
- * throttle (a few KB). One background fiber sleeps until the next key may be dropped (a binary heap of the keys
+ * Cost: an operation on a live key is one map lookup, two counter updates and, when its last caller lets go, one
+ * look at when the throttle will be idle, on top of the throttle's own work; a key's creation builds a throttle
+ * (a few KB). One background fiber sleeps until the next key may be dropped (a binary heap of the keys
  * nobody uses: one heap operation per key per `idleTimeToLive`, however many operations the key serves).
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { KeyedThrottle } from "effect-throttles/KeyedThrottle"
+ * import * as KeyedThrottle from "effect-throttles/KeyedThrottle"
  *
  * const program = Effect.gen(function*() {
  *   const perHost = yield* KeyedThrottle.make({ rate: (host: string) => (host === "api.github.com" ? "10/s" : "2/s") })

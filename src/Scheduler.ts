@@ -5,8 +5,11 @@
  * Two knobs, usable together:
  * - `maxAtOnce: n` — at most `n` tasks running at any moment (Effect's own `concurrency`).
  * - `maxPerSecond: r` — task starts evenly spaced `1 / r` seconds apart, the first one immediately: `10` starts at
- *   0, 100, 200, … ms; `0.2` one every 5 s. Built on a smooth {@link Throttle}, so no window of one second ever
- *   holds more than `ceil(r)` starts.
+ *   0, 100, 200, … ms; `0.2` one every 5 s. Built on a smooth {@link Throttle} (GCRA), so no window of one
+ *   second ever holds more than `ceil(r)` starts. The burst it allows: none up to 250/s (every start waits its
+ *   spacing); above that, the starts of 4 ms may go together (`r = 1000`: up to 4 may start closer together than 1 ms), since
+ *   Node's timers cannot wake a fiber more often than about once a millisecond. Above 100/s, on the live clock, a start may
+ *   also come up to 1 ms early relative to a late predecessor (the schedule keeps its rate instead of drifting).
  *
  * A task first takes its place under `maxAtOnce`, then waits for its start under `maxPerSecond`. With
  * `maxAtOnce: 2, maxPerSecond: 10` and tasks of 350 ms, starts are at 0, 100, 350, 450, 700, 800 ms. Tasks start in

@@ -525,6 +525,12 @@ describe("KeyedThrottle types", () => {
     expectTypeOf(configured).toEqualTypeOf<
       Effect.Effect<KeyedThrottle.KeyedThrottle<unknown, never>, InvalidRateError, Scope.Scope>
     >()
+    const tiers = KeyedThrottle.make({ rate: (token: string) => (token === "" ? ["1/s"] : ["4/s", "60/min"]) })
+    expectTypeOf(tiers).toEqualTypeOf<Effect.Effect<KeyedThrottle.KeyedThrottle<string, never>, never, Scope.Scope>>()
+    const computed = KeyedThrottle.make({ rate: (n: number) => ({ limit: n, period: "1 second" }) })
+    expectTypeOf(computed).toEqualTypeOf<
+      Effect.Effect<KeyedThrottle.KeyedThrottle<number, InvalidRateError>, never, Scope.Scope>
+    >()
     const withPermit = (k: KeyedThrottle.KeyedThrottle<string, InvalidRateError>) =>
       k.withPermit("a")(Effect.succeed(1 as const))
     expectTypeOf(withPermit).returns.toEqualTypeOf<Effect.Effect<1, InvalidRateError, never>>()

@@ -6,8 +6,8 @@
  * map from key to entry (a JS `Map` for primitive keys, a `MutableHashMap` — `Equal` + `Hash` — for objects), a
  * reference count per entry (operations of this module in progress), and one timer queue (`TimerHeap`) of the
  * entries nobody holds, by deadline. A single background fiber sleeps until the earliest deadline; an operation on
- * an existing key costs one map lookup and two counter updates, and touches the queue only when the key's last
- * holder lets go and the key is not queued yet.
+ * an existing key costs one map lookup, two counter updates and, when its last holder lets go, one probe of the
+ * throttle's idle time (`idleAt`); it touches the queue only when the key is not queued yet.
  *
  * Why not `RcMap`: its time to live starts when the last reference is released, but a throttle whose windows still
  * hold grants must outlive that (dropping it would forget the grants and admit too many), and `RcMap` keeps a timer
@@ -161,7 +161,7 @@ const build = <K>(
       if (target === Number.NEGATIVE_INFINITY) return resume(Effect.void)
       wake = resume
       return Effect.sync(() => {
-        wake = undefined
+        if (wake === resume) wake = undefined
       })
     })
 
@@ -172,11 +172,11 @@ const build = <K>(
       nudge(at)
     }
 
-    /** The last holder let go at `at`: the entry's deadline is now known. */
+    /** The last holder let go: the entry's deadline is now known. */
     const settle = (entry: Entry<K>): void => {
       if (entry.removed) return
-      const at = now()
-      entry.deadline = core.deadline(throttle.idleAt(entry.service), at, ttl)
+      const idle = throttle.idleAt(entry.service)
+      entry.deadline = core.deadline(idle, idle ?? now(), ttl)
       // Deadlines only move later: a queued entry keeps its earlier time and is queued again when it comes.
       if (entry.heapIndex < 0) enqueue(entry, entry.deadline + slack)
     }
