@@ -1,0 +1,178 @@
+/**
+ * Where a Redis throttle keeps its state: the `Store` interface (one call per script operation, plus wake-ups),
+ * its Redis implementation (EVALSHA with NOSCRIPT reload, a timeout on every call, never queued while offline,
+ * stale calls refused by the script) and its in-memory implementation (`redisCore.ts` on Effect's clock: the fake
+ * store of the unit tests and the `"local"` fallback).
+ *
+ * @internal
+ */
+import { createHash } from "node:crypto"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import type * as Scope from "effect/Scope"
+import type { Cluster, Redis as IORedis } from "ioredis"
+import * as core from "./redisCore.js"
+import { SCRIPT } from "./redisScript.js"
+
+/** A store call that failed: an error from Redis or the connection, or no answer within the timeout. */
+export class StoreFailure extends Data.TaggedError("StoreFailure")<{ readonly cause: unknown }> {
+  override get message(): string {
+    return this.cause instanceof Error ? this.cause.message : String(this.cause)
+  }
+}
+
+/** The state of one throttle, somewhere. */
+export interface Store {
+  /** Runs one script operation. */
+  readonly call: (op: core.Op, args: ReadonlyArray<string>) => Effect.Effect<core.Reply, StoreFailure>
+  /** Calls `onWake` whenever a release (in any process) may let a queued waiter in, while the scope is open. */
+  readonly subscribe: (onWake: () => void) => Effect.Effect<void, never, Scope.Scope>
+}
+
+/** A client: ioredis' `Redis` or `Cluster`. */
+export type Client = IORedis | Cluster
+
+/** The SHA1 of the script, as `EVALSHA` wants it. */
+export const SHA = createHash("sha1").update(SCRIPT).digest("hex")
+
+/** `effect_throttles_store_errors_total`: store calls that failed or timed out. */
+export const storeErrors = Metric.counter("effect_throttles_store_errors_total", {
+  description: "Redis throttle store calls that failed or timed out",
+  incremental: true
+})
+
+/** `effect_throttles_store_latency_seconds`: time per store call. */
+export const storeLatency = Metric.histogram(
+  "effect_throttles_store_latency_seconds",
+  MetricBoundaries.exponential({ start: 0.0001, factor: 2, count: 16 }),
+  "Redis throttle store call latency"
+)
+
+/** Options of the Redis store. */
+export interface RedisStoreOptions {
+  readonly client: Client
+  readonly keys: ReadonlyArray<string>
+  readonly config: core.Config
+  readonly channel: string
+  /** Every call fails after this long. */
+  readonly timeout: Duration.Duration
+  /** `"server"`: the script reads `TIME`; `"client"`: the caller's Effect Clock is passed in (tests). */
+  readonly clock: "server" | "client"
+  /** Tags of the metrics. */
+  readonly name: string
+}
+
+const isNoScript = (e: unknown): boolean => e instanceof Error && e.message.startsWith("NOSCRIPT")
+
+/** The Redis store. */
+export const makeRedisStore = (options: RedisStoreOptions): Store => {
+  const { channel, client, config, keys } = options
+  const timeoutMillis = Duration.toMillis(options.timeout)
+  /** server time - client time, from the last reply (to date a call's deadline on the server's clock). */
+  let offset: number | undefined
+  const errors = storeErrors.pipe(Metric.tagged("name", options.name), Metric.tagged("backend", "redis"))
+  const latency = storeLatency.pipe(Metric.tagged("name", options.name), Metric.tagged("backend", "redis"))
+
+  const send = (argv: ReadonlyArray<string>): Promise<unknown> =>
+    (client.evalsha(SHA, keys.length, ...keys, ...argv) as Promise<unknown>).catch((e) =>
+      isNoScript(e) ? client.eval(SCRIPT, keys.length, ...keys, ...argv) : Promise.reject(e)
+    )
+
+  const call = (op: core.Op, args: ReadonlyArray<string>): Effect.Effect<core.Reply, StoreFailure> =>
+    Effect.flatMap(Clock.currentTimeNanos, (nanos) => {
+      const clientNow = Number(nanos) / 1e6
+      // Never queue a command while offline: it could run after its caller gave up.
+      if (client.status !== "ready") {
+        return Effect.fail(new StoreFailure({ cause: new Error(`Redis connection is ${client.status}`) }))
+      }
+      const now = options.clock === "client" ? clientNow : undefined
+      const deadline = options.clock === "client"
+        ? clientNow + timeoutMillis
+        : offset === undefined
+        ? undefined
+        : clientNow + offset + timeoutMillis
+      const argv = core.argv(config, op, now, deadline, channel, args)
+      const started = performance.now()
+      return Effect.tryPromise({
+        try: () => send(argv),
+        catch: (cause) => new StoreFailure({ cause })
+      }).pipe(
+        Effect.timeoutFail({
+          duration: options.timeout,
+          onTimeout: () =>
+            new StoreFailure({ cause: new Error(`no answer from Redis within ${Duration.format(options.timeout)}`) })
+        }),
+        Effect.flatMap((reply) => {
+          if (!Array.isArray(reply)) {
+            return Effect.fail(new StoreFailure({ cause: new Error(`unexpected reply ${String(reply)}`) }))
+          }
+          if (reply[0] === "stale") {
+            return Effect.fail(new StoreFailure({ cause: new Error("the call reached Redis after its deadline") }))
+          }
+          offset = Number(reply[0]) - clientNow
+          return Effect.as(latency(Effect.succeed((performance.now() - started) / 1000)), reply as core.Reply)
+        }),
+        Effect.tapError(() => errors(Effect.succeed(1)))
+      )
+    })
+
+  const subscribe = (onWake: () => void): Effect.Effect<void, never, Scope.Scope> =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const subscriber = client.duplicate()
+        subscriber.on("message", (ch: string) => {
+          if (ch === channel) onWake()
+        })
+        // a failed subscription only costs latency: waiters re-check on their own
+        subscriber.on("error", () => {})
+        subscriber.subscribe(channel).catch(() => {})
+        return subscriber
+      }),
+      (subscriber) => Effect.promise(() => subscriber.quit().then(() => {}, () => subscriber.disconnect()))
+    ).pipe(Effect.asVoid)
+
+  return { call, subscribe }
+}
+
+/** The in-memory store: `redisCore` on Effect's clock. `failing()` makes every call fail (for tests). */
+export interface MemoryStore extends Store {
+  readonly state: core.State
+  /** Runs `op` at a given time (to seed the `"local"` fallback with this process's recent grants). */
+  readonly callAt: (now: number, op: core.Op, args: ReadonlyArray<string>) => core.Reply
+  /** Sets whether calls fail (unit tests of the store-error policies). */
+  readonly setFailing: (failing: boolean) => void
+}
+
+/** An in-memory store with the script's semantics. */
+export const makeMemoryStore = (config: core.Config, onWake?: () => void): MemoryStore => {
+  const state = core.makeState(config.limits.length)
+  const listeners = new Set<() => void>()
+  if (onWake !== undefined) listeners.add(onWake)
+  let failing = false
+  const callAt = (now: number, op: core.Op, args: ReadonlyArray<string>): core.Reply => {
+    const { reply, wake } = core.run(config, state, now, op, args)
+    if (wake) for (const listener of listeners) listener()
+    return reply
+  }
+  return {
+    state,
+    callAt,
+    setFailing: (f) => {
+      failing = f
+    },
+    call: (op, args) =>
+      Effect.flatMap(Clock.currentTimeNanos, (nanos) =>
+        failing
+          ? Effect.fail(new StoreFailure({ cause: new Error("store unavailable") }))
+          : Effect.sync(() => callAt(Number(nanos) / 1e6, op, args))),
+    subscribe: (onWake) =>
+      Effect.acquireRelease(
+        Effect.sync(() => listeners.add(onWake)),
+        () => Effect.sync(() => listeners.delete(onWake))
+      ).pipe(Effect.asVoid)
+  }
+}
