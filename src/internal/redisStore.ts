@@ -123,7 +123,8 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
   const subscribe = (onWake: () => void): Effect.Effect<void, never, Scope.Scope> =>
     Effect.acquireRelease(
       Effect.sync(() => {
-        const subscriber = client.duplicate()
+        // a subscription may wait for the connection (it is not a throttle command: nothing stale can run)
+        const subscriber = client.duplicate({ enableOfflineQueue: true } as never)
         subscriber.on("message", (ch: string) => {
           if (ch === channel) onWake()
         })

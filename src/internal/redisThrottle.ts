@@ -149,7 +149,8 @@ const nextId = (): string => `${idPrefix}${(idCounter++).toString(36)}`
  */
 export const makeWithStore = (
   shared: Store,
-  resolved: Resolved
+  resolved: Resolved,
+  onGrant?: (at: number, n: number) => void
 ): Effect.Effect<Throttle.Service<ThrottleStoreError>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
@@ -348,6 +349,7 @@ export const makeWithStore = (
                     sleeping.delete(lease)
                     held.push(lease)
                   }
+                  if (onGrant !== undefined) onGrant(outcome.at, n)
                   const at = yield* clientMillis
                   return yield* noteGrant(n, at, at - startedAt)
                 }
@@ -408,6 +410,7 @@ export const makeWithStore = (
         const outcome = core.decodeOutcome(result.right.reply, "t")
         if (outcome._tag !== "Decided") return yield* Effect.die(new Error("unexpected outcome of a decision"))
         if (outcome.granted) {
+          if (onGrant !== undefined) onGrant(core.replyNumber(result.right.reply[2]), n)
           if (maxC > 0) held.push({ member: core.leaseMember(n, id), n, source: result.right.source })
           yield* noteGrant(n, now, 0)
         }
@@ -513,6 +516,9 @@ export const makeWithStore = (
 /** The hidden option of the tests: `"client"` passes Effect's Clock to the script instead of reading `TIME`. */
 export const ClockMode: unique symbol = Symbol.for("effect-throttles/redis/ClockMode") as never
 
+/** The hidden option of the tests: called with the store's grant time (ms) of every grant. */
+export const OnGrant: unique symbol = Symbol.for("effect-throttles/redis/OnGrant") as never
+
 /** Builds a Redis throttle over the `Redis` client in context. */
 export const make = (
   options: InputOptions
@@ -521,7 +527,11 @@ export const make = (
     const resolved = yield* resolve(options)
     const client = yield* Redis
     const keys = core.keys(resolved.prefix, resolved.key, resolved.rates.length)
-    const clock = (options as { readonly [ClockMode]?: "server" | "client" })[ClockMode] ?? "server"
+    const hidden = options as {
+      readonly [ClockMode]?: "server" | "client"
+      readonly [OnGrant]?: (at: number, n: number) => void
+    }
+    const clock = hidden[ClockMode] ?? "server"
     const store = makeRedisStore({
       client,
       keys,
@@ -531,5 +541,5 @@ export const make = (
       clock,
       name: resolved.name
     })
-    return yield* makeWithStore(store, resolved)
+    return yield* makeWithStore(store, resolved, hidden[OnGrant])
   })
