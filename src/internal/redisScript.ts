@@ -92,6 +92,7 @@ if maxC > 0 then
   local dead = redis.call('ZRANGEBYSCORE', leases, '-inf', num(now))
   if #dead > 0 then
     for _, m in ipairs(dead) do held = held - weightOf(m) end
+    redis.call('HSET', meta, 'held', num(held))
     redis.call('ZREMRANGEBYSCORE', leases, '-inf', num(now))
     leaseDirty = true
   end
