@@ -15,16 +15,21 @@ export class Redis extends Context.Tag("effect-throttles/redis/Redis")<Redis, Cl
 /** Options of `Redis.layer`: ioredis' options, with an optional `url`. */
 export type LayerOptions = string | (RedisOptions & { readonly url?: string | undefined })
 
-/** Waits until the client is ready, or has failed once (the throttle's `onStoreError` handles a dead server). */
-const settled = (client: Client): Promise<void> =>
-  client.status === "ready"
+/**
+ * Waits until the client is ready, or has failed once, or `timeoutMillis` passed (the throttles' `onStoreError`
+ * handles a dead server).
+ */
+export const settled = (client: Client, timeoutMillis: number = Number.POSITIVE_INFINITY): Promise<void> =>
+  client.status === "ready" || client.status === "end" || client.status === "wait"
     ? Promise.resolve()
     : new Promise((resolve) => {
       const done = () => {
         client.off("ready", done)
         client.off("error", done)
+        if (timer !== undefined) clearTimeout(timer)
         resolve()
       }
+      const timer = Number.isFinite(timeoutMillis) ? setTimeout(done, timeoutMillis) : undefined
       client.once("ready", done)
       client.once("error", done)
     })

@@ -24,7 +24,7 @@ import * as Rate from "../Rate.js"
 import type { Throttle } from "../Throttle.js"
 import * as check from "./options.js"
 import * as core from "./redisCore.js"
-import { Redis } from "./redisClient.js"
+import { Redis, settled } from "./redisClient.js"
 import { makeMemoryStore, makeRedisStore, type MemoryStore, type Store, type StoreFailure } from "./redisStore.js"
 import { makeWith } from "./throttleBackend.js"
 import { ThrottleReleaseError, ThrottleStoreError, ThrottleTimeoutError } from "./throttleErrors.js"
@@ -526,6 +526,8 @@ export const make = (
   Effect.gen(function*() {
     const resolved = yield* resolve(options)
     const client = yield* Redis
+    // a client still connecting (just created) gets up to storeTimeout to be ready: calls are never queued
+    yield* Effect.promise(() => settled(client, Duration.toMillis(resolved.storeTimeout)))
     const keys = core.keys(resolved.prefix, resolved.key, resolved.rates.length)
     const hidden = options as {
       readonly [ClockMode]?: "server" | "client"
