@@ -104,8 +104,8 @@ if maxC > 0 then
   end
 end
 
--- the time of the last record: those arriving now are reserved after it
-local function tail()
+-- the time of the last record: those arriving now are reserved after it (kept up to date by record and cancel)
+local function lastRecord()
   local t = -1 / 0
   for i = 1, k do
     local last = redis.call('ZRANGE', KEYS[4 + i], -1, -1, 'WITHSCORES')
@@ -113,9 +113,13 @@ local function tail()
   end
   return t
 end
+local tailT = lastRecord()
+local function tail() return tailT end
 
 -- the earliest time >= t0 at which window i has room for n, with nothing recorded after t0
 local function due(i, t0, n)
+  -- every record still in the log counts at most once: room for n even if all of them are in the window
+  if C[i] - E[i] + n <= limits[i] then return t0 end
   local key = KEYS[4 + i]
   local cut = num(t0 - periods[i])
   local base, r0 = E[i], 0
@@ -171,14 +175,16 @@ local function decision(queued)
   return {num(limits[bestI]), num(bestR), num(reset)}
 end
 
+local cDirty = false
 local function record(t, n, id)
   local cums = {}
   for i = 1, k do
     C[i] = C[i] + n
     redis.call('ZADD', KEYS[4 + i], num(t), pad(C[i]) .. ':' .. n .. ':' .. id)
-    redis.call('HSET', meta, 'c' .. i, num(C[i]))
     cums[i] = num(C[i])
   end
+  cDirty = true
+  if t > tailT then tailT = t end
   local prevTat = tat
   if interval > 0 then
     tat = math.max(tat, t) + n * interval
@@ -197,6 +203,9 @@ local function wake()
 end
 
 local function expireAll()
+  if cDirty then
+    for i = 1, k do redis.call('HSET', meta, 'c' .. i, num(C[i])) end
+  end
   local horizon = math.max(now, tail(), pause, tat)
   local ttl = math.ceil(horizon - now + math.max(maxPeriod, leaseTtl) + 1000)
   for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, ttl) end
@@ -293,6 +302,7 @@ elseif op == 'cancel' then
       redis.call('HSET', meta, 'c' .. i, num(C[i]))
     end
   end
+  tailT = lastRecord()
   if wasLast and interval > 0 then
     tat = prevTat
     redis.call('HSET', meta, 'tat', num(tat))

@@ -97,15 +97,35 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
         : clientNow + offset + timeoutMillis
       const argv = core.argv(config, op, now, deadline, channel, args)
       const started = performance.now()
-      return Effect.tryPromise({
-        try: () => send(argv),
-        catch: (cause) => new StoreFailure({ cause })
-      }).pipe(
-        Effect.timeoutFail({
-          duration: options.timeout,
-          onTimeout: () =>
+      // The timeout bounds real I/O, so it is a real timer (Effect.timeout costs a fiber race per call, several
+      // times the cost of the call itself on a busy event loop).
+      return Effect.async<unknown, StoreFailure>((resume) => {
+        let done = false
+        const timer = setTimeout(() => {
+          done = true
+          resume(Effect.fail(
             new StoreFailure({ cause: new Error(`no answer from Redis within ${Duration.format(options.timeout)}`) })
-        }),
+          ))
+        }, timeoutMillis)
+        send(argv).then(
+          (reply) => {
+            if (done) return
+            done = true
+            clearTimeout(timer)
+            resume(Effect.succeed(reply))
+          },
+          (cause) => {
+            if (done) return
+            done = true
+            clearTimeout(timer)
+            resume(Effect.fail(new StoreFailure({ cause })))
+          }
+        )
+        return Effect.sync(() => {
+          done = true
+          clearTimeout(timer)
+        })
+      }).pipe(
         Effect.flatMap((reply) => {
           if (!Array.isArray(reply)) {
             return Effect.fail(new StoreFailure({ cause: new Error(`unexpected reply ${String(reply)}`) }))

@@ -131,6 +131,32 @@ class Signal {
   }
 }
 
+/** A ring of the last `capacity` grants (time, permits). */
+class Recent {
+  readonly times: Float64Array
+  readonly permits: Float64Array
+  next = 0
+  size = 0
+  constructor(readonly capacity: number) {
+    this.times = new Float64Array(capacity)
+    this.permits = new Float64Array(capacity)
+  }
+  push(at: number, n: number): void {
+    this.times[this.next] = at
+    this.permits[this.next] = n
+    this.next = (this.next + 1) % this.capacity
+    if (this.size < this.capacity) this.size++
+  }
+  /** The grants after `since`, oldest first. */
+  forEach(since: number, f: (at: number, n: number) => void): void {
+    for (let i = 0; i < this.size; i++) {
+      const j = (this.next - this.size + i + this.capacity) % this.capacity
+      const at = this.times[j] as number
+      if (at > since) f(at, this.permits[j] as number)
+    }
+  }
+}
+
 interface Lease {
   member: string
   n: number
@@ -167,8 +193,8 @@ export const makeWithStore = (
     let waiting = 0
     const held: Array<Lease> = []
     const sleeping = new Set<Lease>()
-    /** This process's recent grants (client time), to seed the local fallback. */
-    const recent: Array<{ at: number; n: number }> = []
+    /** This process's recent grants (client time), to seed the local fallback: at most the largest limit of them. */
+    const recent = new Recent(Math.min(Math.max(...config.limits), 10_000))
 
     // -- routing: the one place where onStoreError applies ------------------------------------------------------
     let local: MemoryStore | undefined
@@ -178,10 +204,9 @@ export const makeWithStore = (
     const localStore = (now: number): MemoryStore => {
       if (local === undefined) {
         local = makeMemoryStore(config, signal.fire)
-        while (recent.length > 0 && (recent[0] as { at: number }).at <= now - maxPeriod) recent.shift()
-        for (const g of recent) {
-          local.callAt(g.at, "acquire", core.acquireArgs([{ n: g.n, id: nextId(), maxWait: -1, mode: "w" }]))
-        }
+        recent.forEach(now - maxPeriod, (at, n) => {
+          local?.callAt(at, "acquire", core.acquireArgs([{ n, id: nextId(), maxWait: -1, mode: "w" }]))
+        })
       }
       return local
     }
@@ -232,15 +257,13 @@ export const makeWithStore = (
           }))
         : Effect.ignore(shared.call(op, args))
 
-    // -- batching: concurrent acquisitions of this process go to the store in one script call --------------------
+    // -- batching: concurrent acquisitions of this process go to the store in one script call per turn; the calls
+    // of successive turns are pipelined on the connection (Redis runs them in the order they were sent)
     const pending: Array<{ readonly request: core.Request; readonly deferred: Deferred.Deferred<Routed, StoreFailure> }> =
       []
-    let flushing = false
-    const flush: Effect.Effect<void> = Effect.gen(function*() {
-      yield* Effect.yieldNow()
-      while (pending.length > 0) {
-        const batch = pending.splice(0, 256)
-        const exit = yield* Effect.exit(route("acquire", core.acquireArgs(batch.map((b) => b.request))))
+    let scheduled = false
+    const send = (batch: ReadonlyArray<(typeof pending)[number]>): Effect.Effect<void> =>
+      Effect.map(Effect.exit(route("acquire", core.acquireArgs(batch.map((b) => b.request)))), (exit) => {
         for (let i = 0; i < batch.length; i++) {
           const { deferred } = batch[i] as (typeof batch)[number]
           if (Exit.isSuccess(exit)) {
@@ -248,15 +271,20 @@ export const makeWithStore = (
             Deferred.unsafeDone(deferred, Exit.succeed({ reply, source: exit.value.source }))
           } else Deferred.unsafeDone(deferred, exit)
         }
-      }
-      flushing = false
+      })
+    // the flusher is forked: it starts once the submitting fiber yields, so calls made meanwhile join its batch
+    const flush: Effect.Effect<void> = Effect.suspend(() => {
+      scheduled = false
+      const batches: Array<ReadonlyArray<(typeof pending)[number]>> = []
+      while (pending.length > 0) batches.push(pending.splice(0, 256))
+      return Effect.forEach(batches, send, { concurrency: "unbounded", discard: true })
     })
     const submit = (request: core.Request): Effect.Effect<Routed, StoreFailure> =>
       Effect.suspend(() => {
         const deferred = Deferred.unsafeMake<Routed, StoreFailure>(FiberId.none)
         pending.push({ request, deferred })
-        if (flushing) return Deferred.await(deferred)
-        flushing = true
+        if (scheduled) return Deferred.await(deferred)
+        scheduled = true
         return Effect.zipRight(Effect.forkIn(flush, scope), Deferred.await(deferred))
       })
 
@@ -266,8 +294,7 @@ export const makeWithStore = (
     const noteGrant = (n: number, now: number, waited: number): Effect.Effect<void> => {
       inFlight += n
       granted += n
-      recent.push({ at: now, n })
-      while (recent.length > 0 && (recent[0] as { at: number }).at <= now - maxPeriod) recent.shift()
+      recent.push(now, n)
       return PubSub.publish(events, { _tag: "Granted", permits: n, waited: Duration.millis(waited) })
     }
 
