@@ -34,11 +34,43 @@ const LIMIT = 50
 type Kind = "ours" | "rate-limiter-flexible" | "@effect/experimental"
 const KINDS: ReadonlyArray<Kind> = ["ours", "rate-limiter-flexible", "@effect/experimental"]
 
-/** A limiter as the benchmark drives it: `take()` resolves when a permit is granted. */
+/**
+ * A limiter as the benchmark drives it: `take()` resolves when a permit is granted; `loop` runs `concurrency`
+ * callers taking permits until `until()` is false, each call's latency to `record` (Effect-based limiters run
+ * their callers as fibers of one program, as an Effect application would).
+ */
 interface Driver {
   readonly take: () => Promise<void>
+  readonly loop: (concurrency: number, until: () => boolean, record: (ms: number) => void) => Promise<void>
   readonly close: () => Promise<void>
 }
+
+const promiseLoop =
+  (take: () => Promise<void>) =>
+  async (concurrency: number, until: () => boolean, record: (ms: number) => void): Promise<void> => {
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (until()) {
+        const t0 = performance.now()
+        await take()
+        record(performance.now() - t0)
+      }
+    }))
+  }
+
+const fiberLoop = (take: Effect.Effect<unknown, unknown>) =>
+(concurrency: number, until: () => boolean, record: (ms: number) => void) =>
+  Effect.all(
+    Array.from({ length: concurrency }, () =>
+      Effect.whileLoop({
+        while: until,
+        body: () => {
+          const t0 = performance.now()
+          return Effect.map(take, () => record(performance.now() - t0))
+        },
+        step: () => {}
+      })),
+    { concurrency: "unbounded", discard: true }
+  )
 
 /** The tag the bench provides our throttle under. */
 class ThrottleTag extends Context.Tag("bench/RedisThrottle")<ThrottleTag, Throttle.Service<ThrottleStoreError>>() {}
@@ -72,6 +104,7 @@ const driver = async (
       const throttle = await managed.runPromise(ThrottleTag)
       return {
         take: () => managed.runPromise(throttle.acquire()),
+        loop: (c, until, record) => managed.runPromise(fiberLoop(throttle.acquire())(c, until, record)),
         close: () => managed.dispose()
       }
     }
@@ -91,7 +124,7 @@ const driver = async (
           }
         }
       }
-      return { take, close: () => client.quit().then(() => {}) }
+      return { take, loop: promiseLoop(take), close: () => client.quit().then(() => {}) }
     }
     case "@effect/experimental": {
       const u = new URL(url)
@@ -104,7 +137,11 @@ const driver = async (
           f({ algorithm: "fixed-window", onExceeded: "delay", window: `${seconds} seconds`, limit, key })
         ))
       )
-      return { take: () => managed.runPromise(withLimiter(Effect.void)), close: () => managed.dispose() }
+      return {
+        take: () => managed.runPromise(withLimiter(Effect.void)),
+        loop: (c, until, record) => managed.runPromise(fiberLoop(withLimiter(Effect.void))(c, until, record)),
+        close: () => managed.dispose()
+      }
     }
   }
 }
@@ -127,12 +164,7 @@ const worker = async (args: WorkerArgs) => {
   await new Promise<void>((resolve) => process.once("message", () => resolve()))
   const starts: Array<number> = []
   const deadline = Date.now() + args.seconds * 1000
-  await Promise.all(Array.from({ length: args.concurrency }, async () => {
-    while (Date.now() < deadline) {
-      await d.take()
-      starts.push(wallNow())
-    }
-  }))
+  await d.loop(args.concurrency, () => Date.now() < deadline, () => starts.push(wallNow()))
   await d.close()
   await new Promise<void>((resolve) => process.send?.({ type: "done", starts, grants }, () => resolve()))
 }
@@ -144,20 +176,12 @@ const throughput = async (kind: Kind, url: string, seconds: number) => {
   // a limit out of reach: a million per 1000 s (the peer's fixed window needs a whole-millisecond refill)
   const d = await driver(kind, url, `tp-${kind}-${Date.now()}`, 1_000_000, 1000)
   // warm-up
-  const warm = Date.now() + 300
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (Date.now() < warm) await d.take()
-  }))
+  const warm = performance.now() + 300
+  await d.loop(CONCURRENCY, () => performance.now() < warm, () => {})
   const latencies: Array<number> = []
   const started = performance.now()
   const deadline = started + seconds * 1000
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (performance.now() < deadline) {
-      const t0 = performance.now()
-      await d.take()
-      latencies.push(performance.now() - t0)
-    }
-  }))
+  await d.loop(CONCURRENCY, () => performance.now() < deadline, (ms) => latencies.push(ms))
   const elapsed = (performance.now() - started) / 1000
   await d.close()
   return {

@@ -60,9 +60,16 @@ local channel = ARGV[a + 4]
 local argi = a + 5
 local meta, leases, queue, beats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
-local function hnum(field)
-  local v = redis.call('HGET', meta, field)
-  if v then return tonumber(v) end
+-- the meta fields, in one read: c1..ck, e1..ek, tat, pause, held
+local fields = {}
+for i = 1, k do
+  fields[i] = 'c' .. i
+  fields[k + i] = 'e' .. i
+end
+fields[2 * k + 1], fields[2 * k + 2], fields[2 * k + 3] = 'tat', 'pause', 'held'
+local values = redis.call('HMGET', meta, unpack(fields))
+local function field(j)
+  if values[j] then return tonumber(values[j]) end
   return nil
 end
 local function cumOf(m) return tonumber(string.sub(m, 1, 15)) end
@@ -72,8 +79,8 @@ local function weightOf(m) return tonumber(string.match(m, '^(%d+):')) end
 local C, E = {}, {}
 for i = 1, k do
   local key = KEYS[4 + i]
-  C[i] = hnum('c' .. i) or 0
-  E[i] = hnum('e' .. i) or 0
+  C[i] = field(i) or 0
+  E[i] = field(k + i) or 0
   local cut = num(now - periods[i])
   local last = redis.call('ZREVRANGEBYSCORE', key, cut, '-inf', 'LIMIT', 0, 1)
   if #last > 0 then
@@ -82,9 +89,9 @@ for i = 1, k do
     redis.call('ZREMRANGEBYSCORE', key, '-inf', cut)
   end
 end
-local tat = hnum('tat') or 0
-local pause = hnum('pause') or 0
-local held = hnum('held') or 0
+local tat = field(2 * k + 1) or 0
+local pause = field(2 * k + 2) or 0
+local held = field(2 * k + 3) or 0
 
 -- leases: expire the dead ones, and the waiters that stopped calling
 local leaseDirty = false

@@ -363,21 +363,22 @@ export const makeWithStore = (
                 case "Reserved": {
                   const lease: Lease | undefined = maxC > 0 ? { member, n, source } : undefined
                   if (lease !== undefined) sleeping.add(lease)
-                  const wait = Math.max(0, outcome.wait)
-                  yield* restore(wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void).pipe(
-                    Effect.onInterrupt(() =>
-                      Effect.suspend(() => {
-                        if (lease !== undefined) sleeping.delete(lease)
-                        return followUp(source, "cancel", core.cancelArgs(n, id, outcome, member))
-                      })
+                  if (outcome.wait > 0) {
+                    yield* restore(Effect.sleep(Duration.millis(outcome.wait))).pipe(
+                      Effect.onInterrupt(() =>
+                        Effect.suspend(() => {
+                          if (lease !== undefined) sleeping.delete(lease)
+                          return followUp(source, "cancel", core.cancelArgs(n, id, outcome, member))
+                        })
+                      )
                     )
-                  )
+                  }
                   if (lease !== undefined) {
                     sleeping.delete(lease)
                     held.push(lease)
                   }
                   if (onGrant !== undefined) onGrant(outcome.at, n)
-                  const at = yield* clientMillis
+                  const at = outcome.wait > 0 ? yield* clientMillis : now
                   return yield* noteGrant(n, at, at - startedAt)
                 }
                 case "Late":
