@@ -146,18 +146,33 @@ export const run = (
   }
 
   const due = (i: number, t0: number, n: number): number => {
+    // every record still in the log counts at most once: room for n even if all of them are in the window
+    if ((C[i] as number) - (E[i] as number) + n <= (config.limits[i] as number)) return t0
     const w = state.windows[i] as Array<Entry>
     const period = config.periods[i] as number
     let base = E[i] as number
-    let r0 = 0
-    while (r0 < w.length && (w[r0] as Entry).score <= t0 - period) r0++
+    // r0: the first record still in the window at t0 (binary search by score)
+    let lo = 0
+    let hi = w.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((w[mid] as Entry).score <= t0 - period) lo = mid + 1
+      else hi = mid
+    }
+    const r0 = lo
     if (r0 > 0) base = cumOf((w[r0 - 1] as Entry).member)
     const need = (C[i] as number) - base + n - (config.limits[i] as number)
     if (need <= 0) return t0
+    // the first record whose expiry makes room: cum >= base + need (binary search by cum)
     const target = base + need
-    let r = r0
-    while (r < w.length - 1 && cumOf((w[r] as Entry).member) < target) r++
-    return Math.max(t0, (w[r] as Entry).score + period)
+    lo = r0
+    hi = Math.min(r0 + need - 1, w.length - 1)
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (cumOf((w[mid] as Entry).member) >= target) hi = mid
+      else lo = mid + 1
+    }
+    return Math.max(t0, (w[lo] as Entry).score + period)
   }
 
   const start = (): number => {

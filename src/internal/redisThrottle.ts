@@ -275,9 +275,11 @@ export const makeWithStore = (
     // the flusher is forked: it starts once the submitting fiber yields, so calls made meanwhile join its batch
     const flush: Effect.Effect<void> = Effect.suspend(() => {
       scheduled = false
-      const batches: Array<ReadonlyArray<(typeof pending)[number]>> = []
-      while (pending.length > 0) batches.push(pending.splice(0, 256))
-      return Effect.forEach(batches, send, { concurrency: "unbounded", discard: true })
+      const first = pending.splice(0, 256)
+      // more than one batch: the others are sent from their own fibers, after the first (pipelined, in order)
+      const rest: Array<Effect.Effect<unknown>> = []
+      while (pending.length > 0) rest.push(Effect.forkIn(send(pending.splice(0, 256)), scope))
+      return rest.length === 0 ? send(first) : Effect.zipRight(send(first), Effect.all(rest, { discard: true }))
     })
     const submit = (request: core.Request): Effect.Effect<Routed, StoreFailure> =>
       Effect.suspend(() => {
