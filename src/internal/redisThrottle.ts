@@ -381,7 +381,9 @@ export const makeWithStore = (
                   }
                   if (onGrant !== undefined) onGrant(outcome.at, n)
                   const at = outcome.wait > 0 ? yield* clientMillis : now
-                  return yield* noteGrant(n, at, at - startedAt)
+                  yield* noteGrant(n, at, at - startedAt)
+                  // interrupted at the moment of the grant: the permits go back
+                  return yield* restore(Effect.void).pipe(Effect.onInterrupt(() => Effect.ignore(release(n))))
                 }
                 case "Late":
                   return yield* timedOut(n, maxWait as Duration.Duration, elapsed, outcome.retryAfter)
