@@ -140,6 +140,26 @@ describe.skipIf(!redisAvailable)("ThrottleRedis across processes", () => {
       expect(reports.every((r) => r.grants.length > 0)).toBe(true)
     }), 60_000)
 
+  it.live("examples/redis-quickstart.ts runs against Redis", () =>
+    Effect.gen(function*() {
+      const output = yield* Effect.promise(() =>
+        new Promise<string>((resolve, reject) => {
+          const path = fileURLToPath(new URL("../../examples/redis-quickstart.ts", import.meta.url))
+          const child = fork(path, [], {
+            execArgv: ["--import", "tsx"],
+            env: { ...process.env, REDIS_URL: server.url },
+            stdio: ["ignore", "pipe", "pipe", "ipc"]
+          })
+          let text = ""
+          child.stdout?.on("data", (d) => (text += d))
+          child.stderr?.on("data", (d) => (text += d))
+          child.on("exit", (code) => (code === 0 ? resolve(text) : reject(new Error(`exit ${code}: ${text}`))))
+        })
+      )
+      for (let i = 0; i < 12; i++) expect(output).toContain(`call ${i}`)
+      expect(output).toContain("granted: true")
+    }), 60_000)
+
   it.live("a SIGKILLed worker's permit returns after leaseTtl", () =>
     Effect.gen(function*() {
       const key = freshKey("killed")
