@@ -272,7 +272,6 @@ export const makeWithStore = (
           } else Deferred.unsafeDone(deferred, exit)
         }
       })
-    // the flusher is forked: it starts once the submitting fiber yields, so calls made meanwhile join its batch
     const flush: Effect.Effect<void> = Effect.suspend(() => {
       scheduled = false
       const first = pending.splice(0, 256)
@@ -287,7 +286,8 @@ export const makeWithStore = (
         pending.push({ request, deferred })
         if (scheduled) return Deferred.await(deferred)
         scheduled = true
-        return Effect.zipRight(Effect.forkIn(flush, scope), Deferred.await(deferred))
+        // the first caller of a turn sends the batch, after letting the other runnable fibers join it
+        return Effect.zipRight(Effect.zipRight(Effect.yieldNow(), flush), Deferred.await(deferred))
       })
 
     // -- grants -------------------------------------------------------------------------------------------------
