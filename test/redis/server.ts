@@ -9,30 +9,27 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as net from "node:net"
 import { Cluster, Redis as IORedis } from "ioredis"
 
-/** Whether `redis-server` is on PATH (or `REDIS_URL` is set). */
-export const redisAvailable: boolean = (() => {
-  if (process.env.REDIS_URL !== undefined && process.env.REDIS_URL !== "") return true
+const onPath = (command: string): boolean => {
   try {
-    execFileSync("redis-server", ["--version"], { stdio: "ignore" })
+    execFileSync(command, ["--version"], { stdio: "ignore" })
     return true
   } catch {
     return false
   }
-})()
+}
+
+/** Whether `redis-server` is on PATH (tests that start, kill or restart their own server need it). */
+export const serverAvailable: boolean = onPath("redis-server")
+
+/** Whether Redis tests can run: `redis-server` on PATH, or `REDIS_URL` set. */
+export const redisAvailable: boolean = serverAvailable ||
+  (process.env.REDIS_URL !== undefined && process.env.REDIS_URL !== "")
 
 /** Whether missing Redis must fail the run (CI). */
 export const redisRequired: boolean = process.env.EFFECT_THROTTLES_REQUIRE_REDIS === "1"
 
-/** Whether the cluster tools are available too (`redis-cli`), and no external server is imposed. */
-export const clusterAvailable: boolean = (() => {
-  try {
-    execFileSync("redis-server", ["--version"], { stdio: "ignore" })
-    execFileSync("redis-cli", ["--version"], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-})()
+/** Whether a cluster can be started: `redis-server` and `redis-cli` on PATH. */
+export const clusterAvailable: boolean = serverAvailable && onPath("redis-cli")
 
 /** The line printed once when the Redis tests are skipped. */
 export const skipLine =
