@@ -4,7 +4,7 @@
  * Run with `npx tsx examples/tour.ts`. Each section returns the lines it prints, so `test/examples.test.ts` runs
  * the same programs under `TestClock` and checks every line, timestamps included.
  */
-import { Clock, Console, Effect, Fiber } from "effect"
+import { Clock, Console, Duration, Effect, Fiber } from "effect"
 import {
   Barrier,
   CircuitBreaker,
@@ -33,6 +33,27 @@ export const throttleTour = Effect.gen(function*() {
   lines.push(yield* fetchUser(7))
   return lines
 }).pipe(Effect.provide(ThrottleLive("3/s")))
+
+// --- Throttle, second part: several windows, decisions for servers, deadlines, pauses -----------------------------
+export const throttleQuotaTour = Effect.gen(function*() {
+  const begin = yield* Clock.currentTimeMillis
+  const lines: Array<string> = []
+  // an API quota in two tiers: 2 per second and 3 per 10 seconds (both must have room)
+  const quota = yield* Throttle.make(["2/s", "3/10s"])
+  const call = (id: number) => Effect.flatMap(since(begin), (at) => Effect.sync(() => lines.push(`call ${id} at ${at} ms`)))
+  yield* Effect.forEach([1, 2, 3], (id) => quota.withPermit(call(id)), { concurrency: "unbounded" })
+  // what a server would answer now: refused, and when to come back
+  const decision = yield* quota.attempt()
+  lines.push(`attempt: granted ${decision.granted}, retry after ${Duration.toMillis(decision.retryAfter)} ms`)
+  // a caller that cannot wait that long fails at once instead of queueing
+  const impatient = yield* Effect.flip(quota.acquire(1, { maxWait: "1 second" }))
+  lines.push(`maxWait 1 s: ${impatient._tag}, retry after ${Duration.toMillis(impatient.retryAfter)} ms`)
+  // "the server said wait": no grant before the pause ends
+  const api = yield* Throttle.make("10/s")
+  yield* api.pause("1500 millis")
+  yield* api.withPermit(Effect.flatMap(since(begin), (at) => Effect.sync(() => lines.push(`after the pause at ${at} ms`))))
+  return lines
+}).pipe(Effect.scoped)
 
 // --- Scheduler: aiometer's run_all with max_per_second -----------------------------------------------------------
 export const schedulerTour = Effect.gen(function*() {
@@ -111,6 +132,7 @@ export const releasingTour = Effect.gen(function*() {
 
 export const sections = {
   Throttle: throttleTour,
+  ThrottleQuota: throttleQuotaTour,
   Scheduler: schedulerTour,
   TaskThrottler: taskThrottlerTour,
   CircuitBreaker: breakerTour,

@@ -30,22 +30,26 @@
  *
  * Cost: O(1) per call (amortized for time-based windows); no polling, one timer per opening.
  *
+ * Watching it: metrics `effect_throttles_circuit_breaker_state` (gauge: 0 closed, 1 half-open, 2 open),
+ * `effect_throttles_circuit_breaker_transitions_total` (tags `from`, `to`) and
+ * `effect_throttles_circuit_breaker_calls_total` (tag `outcome`: success, failure, rejected, slow), all tagged
+ * with the breaker's `name` and updated in the same step as the state they describe; transitions and rejections
+ * as span events on the caller's span; `changes` and `events` streams. `metrics: false` turns off metrics and
+ * span events.
+ *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
+import type * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
-import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as internal from "./internal/circuitBreaker.js"
+import type { CircuitOpenError } from "./internal/circuitBreaker.js"
 
 /**
  * @since 0.1.0
@@ -80,15 +84,18 @@ export declare namespace CircuitBreaker {
    * at least `minimumCalls` calls, and after every call that completes while closed.
    *
    * ```ts
+   * import { CircuitBreaker } from "effect-throttles"
+   *
    * // open when half of the last 20 calls failed (once at least 10 have completed),
    * // or when 80% of them took longer than 2 seconds
-   * policy: {
+   * const policy: CircuitBreaker.FailureRatePolicy = {
    *   window: { calls: 20 },
    *   minimumCalls: 10,
    *   failureRateThreshold: 0.5,
    *   slowCallDuration: "2 seconds",
    *   slowCallRateThreshold: 0.8
    * }
+   * const BreakerLive = CircuitBreaker.layer({ name: "search", policy })
    * ```
    *
    * @since 0.1.0
@@ -138,8 +145,10 @@ export declare namespace CircuitBreaker {
    */
   export interface Options {
     /**
-     * The breaker's name, used as `CircuitOpenError.key` and in its message. Default:
-     * `"anonymous circuit breaker #N"`. Example: `"payments-api"`.
+     * The breaker's name, used as `CircuitOpenError.key`, in its message, and as the `name` tag of its metrics and
+     * span events. Default: `"anonymous circuit breaker #N"` (N counts the anonymous breakers of the process).
+     * Give breakers distinct names: two breakers with the same name share their metrics. Example:
+     * `"payments-api"`.
      */
     readonly name?: string | undefined
     /**
@@ -169,7 +178,34 @@ export declare namespace CircuitBreaker {
      * {@link FailureRatePolicy}. Default `"consecutive"`. `maxFailures` may only be given with `"consecutive"`.
      */
     readonly policy?: "consecutive" | FailureRatePolicy | undefined
+    /**
+     * `false` turns off the breaker's metrics and span events (`changes` and `events` still reach their
+     * subscribers). Default `true`.
+     */
+    readonly metrics?: boolean | undefined
   }
+
+  /**
+   * What happened in a breaker, on its `events` stream (times are `Clock` epoch milliseconds). Transitions are
+   * the same as on `changes`; `events` adds the rejections, and is a sliding buffer per subscriber (1024 events:
+   * a subscriber that falls further behind loses the oldest).
+   *
+   * - `Opened`: the breaker opened at `at` (a counted failure, a failed or slow trial, or `trip`); it is half-open
+   *   from `halfOpenAt`.
+   * - `HalfOpened`: at exactly `openedAt + resetTimeout`.
+   * - `Closed`: a trial succeeded, or `reset`.
+   * - `Rejected`: a call was rejected with `CircuitOpenError` without running, in `state`; `retryAfter` as in the
+   *   error.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  export type Event = Data.TaggedEnum<{
+    Opened: { readonly from: "closed" | "half-open"; readonly at: number; readonly halfOpenAt: number }
+    HalfOpened: { readonly at: number }
+    Closed: { readonly from: "open" | "half-open"; readonly at: number }
+    Rejected: { readonly state: "open" | "half-open"; readonly at: number; readonly retryAfter: Duration.Duration }
+  }>
 
   /**
    * Options of `protect` / `protectFn`.
@@ -239,22 +275,32 @@ export declare namespace CircuitBreaker {
      * interrupted.
      */
     readonly changes: Stream.Stream<Change>
+    /**
+     * What happens, as it happens: transitions and rejections (see {@link Event}), from the moment of subscription
+     * on, in order. A sliding buffer per subscriber: a slow subscriber never slows the breaker (it loses its
+     * oldest events instead). With no subscriber, nothing is built.
+     */
+    readonly events: Stream.Stream<Event>
   }
 }
 
 /**
- * The circuit breaker service tag. Provide it with {@link CircuitBreaker.layer}, or build one with
- * {@link CircuitBreaker.make}; the static accessors (`CircuitBreaker.protect(effect)`, `CircuitBreaker.state`, ...)
- * use the service in context.
+ * The circuit breaker service tag. Provide it with {@link layer} (or {@link layerConfig}), or build one with
+ * {@link make}; the static accessors (`CircuitBreaker.protect(effect)`, `CircuitBreaker.state`, ...) use the
+ * service in context.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
  * import { CircuitBreaker } from "effect-throttles"
  *
+ * declare const fetchUser: (id: number) => Effect.Effect<{ readonly id: number }, Error>
+ * declare const cachedUser: { readonly id: number }
+ *
  * const program = Effect.gen(function*() {
  *   const user = yield* CircuitBreaker.protect(fetchUser(42), { orElse: () => Effect.succeed(cachedUser) })
  *   yield* Effect.log(yield* CircuitBreaker.state)
+ *   return user
  * }).pipe(Effect.provide(CircuitBreaker.layer({ name: "users-api", maxFailures: 5, resetTimeout: "10 seconds" })))
  * ```
  *
@@ -266,287 +312,169 @@ export class CircuitBreaker extends Context.Tag("effect-throttles/CircuitBreaker
   CircuitBreaker.Service
 >() {
   /**
-   * Builds a breaker; see {@link make}.
+   * Builds a breaker (the same as the module's {@link make}). Needs a `Scope`: the timer that publishes the
+   * open → half-open transition runs in it, and `changes` / `events` end when it closes. Dies with an
+   * `IllegalArgumentException` ("Expected X, got Y") on invalid options.
    *
    * @since 0.1.0
    * @category constructors
    */
-  static make(options?: CircuitBreaker.Options): Effect.Effect<CircuitBreaker.Service, never, Scope.Scope> {
-    return make(options)
-  }
+  static readonly make: (options?: CircuitBreaker.Options) => Effect.Effect<CircuitBreaker.Service, never, Scope.Scope> =
+    internal.make
 
   /**
-   * A layer providing a breaker; see {@link layer}.
+   * A layer providing a breaker built with {@link make} (the same as the module's {@link layer}); the breaker
+   * lives as long as the layer.
    *
    * @since 0.1.0
    * @category layers
    */
-  static layer(options?: CircuitBreaker.Options): Layer.Layer<CircuitBreaker> {
-    return layer(options)
-  }
+  static readonly layer = (options?: CircuitBreaker.Options): Layer.Layer<CircuitBreaker> =>
+    Layer.scoped(CircuitBreaker, internal.make(options))
 
   /**
-   * `protect` with the breaker in context.
+   * A layer whose options are read from `Config` (the same as the module's {@link layerConfig}): the whole options
+   * object as one `Config`, or an object whose fields are `Config`s. A bad value fails the layer with a
+   * `ConfigError` naming the key.
+   *
+   * @since 0.2.0
+   * @category layers
+   */
+  static readonly layerConfig = (
+    options: Config.Config.Wrap<CircuitBreaker.Options>
+  ): Layer.Layer<CircuitBreaker, ConfigError.ConfigError> =>
+    Layer.scoped(CircuitBreaker, internal.makeConfig(options))
+
+  /**
+   * Runs `self` through the breaker in context: rejected at once with `CircuitOpenError` when open (or half-open
+   * with every trial place taken); otherwise `self` runs and its outcome is counted. With `orElse` (asyncutils'
+   * `default`), a counted typed failure is replaced by the fallback's result; ignored failures, defects (counted,
+   * and propagated) and rejections are not given to it.
    *
    * @since 0.1.0
    * @category accessors
    */
-  static protect<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpenError, R | CircuitBreaker>
-  static protect<A, E, R, B, E2, R2>(
-    self: Effect.Effect<A, E, R>,
-    options: CircuitBreaker.ProtectOptions<E, B, E2, R2>
-  ): Effect.Effect<A | B, E | E2 | CircuitOpenError, R | R2 | CircuitBreaker>
-  static protect<A, E, R, B, E2, R2>(
-    self: Effect.Effect<A, E, R>,
-    options?: CircuitBreaker.ProtectOptions<E, B, E2, R2>
-  ): Effect.Effect<A | B, E | E2 | CircuitOpenError, R | R2 | CircuitBreaker> {
-    return Effect.flatMap(
-      CircuitBreaker,
-      (breaker) => options === undefined ? breaker.protect(self) : breaker.protect(self, options)
-    )
-  }
+  static readonly protect: {
+    <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpenError, R | CircuitBreaker>
+    <A, E, R, B, E2, R2>(
+      self: Effect.Effect<A, E, R>,
+      options: CircuitBreaker.ProtectOptions<E, B, E2, R2>
+    ): Effect.Effect<A | B, E | E2 | CircuitOpenError, R | R2 | CircuitBreaker>
+  } = <A, E, R, B, E2, R2>(self: Effect.Effect<A, E, R>, options?: CircuitBreaker.ProtectOptions<E, B, E2, R2>) =>
+    Effect.flatMap(CircuitBreaker, (b) => b.protect(self, options!))
 
   /**
-   * The breaker's state, with the breaker in context.
+   * Wraps a function returning an Effect so that every call goes through the breaker in context (asyncutils'
+   * decorator). The function is only called when the call is admitted.
+   *
+   * @since 0.2.0
+   * @category accessors
+   */
+  static readonly protectFn = <Args extends ReadonlyArray<any>, A, E, R>(
+    f: (...args: Args) => Effect.Effect<A, E, R>
+  ): (...args: Args) => Effect.Effect<A, E | CircuitOpenError, R | CircuitBreaker> =>
+  (...args) => Effect.flatMap(CircuitBreaker, (b) => b.protectFn(f)(...args))
+
+  /**
+   * The state of the breaker in context (half-open from exactly `openedAt + resetTimeout`).
    *
    * @since 0.1.0
    * @category accessors
    */
-  static readonly state: Effect.Effect<CircuitBreaker.State, never, CircuitBreaker> = Effect.flatMap(
-    CircuitBreaker,
-    (breaker) => breaker.state
-  )
+  static readonly state: Effect.Effect<CircuitBreaker.State, never, CircuitBreaker> = Effect.flatMap(CircuitBreaker, (b) => b.state)
 
   /**
-   * The breaker's failure count, with the breaker in context.
+   * The failure count of the breaker in context. While closed, the failures the policy counts: consecutive
+   * failures (consecutive policy) or failures in the window (failure-rate policy). While open or half-open, the
+   * count at which the breaker opened.
    *
    * @since 0.1.0
    * @category accessors
    */
-  static readonly failures: Effect.Effect<number, never, CircuitBreaker> = Effect.flatMap(
-    CircuitBreaker,
-    (breaker) => breaker.failures
-  )
+  static readonly failures: Effect.Effect<number, never, CircuitBreaker> = Effect.flatMap(CircuitBreaker, (b) => b.failures)
 
   /**
-   * Closes the breaker in context.
+   * Closes the breaker in context and clears its counts. Calls already running no longer count.
    *
    * @since 0.1.0
    * @category accessors
    */
-  static readonly reset: Effect.Effect<void, never, CircuitBreaker> = Effect.flatMap(
-    CircuitBreaker,
-    (breaker) => breaker.reset
-  )
+  static readonly reset: Effect.Effect<void, never, CircuitBreaker> = Effect.flatMap(CircuitBreaker, (b) => b.reset)
 
   /**
-   * Opens the breaker in context.
+   * Opens the breaker in context now (half-open after `resetTimeout`; an open breaker's timeout restarts). Calls
+   * already running no longer count.
    *
    * @since 0.1.0
    * @category accessors
    */
-  static readonly trip: Effect.Effect<void, never, CircuitBreaker> = Effect.flatMap(
-    CircuitBreaker,
-    (breaker) => breaker.trip
-  )
+  static readonly trip: Effect.Effect<void, never, CircuitBreaker> = Effect.flatMap(CircuitBreaker, (b) => b.trip)
 
   /**
-   * The state transitions of the breaker in context.
+   * Every state transition of the breaker in context from the moment of subscription on, in order (a `PubSub`:
+   * each subscriber gets every change published while it is subscribed). When the breaker's scope closes, running
+   * subscriptions are interrupted.
    *
    * @since 0.1.0
    * @category accessors
    */
-  static readonly changes: Stream.Stream<CircuitBreaker.Change, never, CircuitBreaker> = Stream.unwrap(
-    Effect.map(CircuitBreaker, (breaker) => breaker.changes)
-  )
+  static readonly changes: Stream.Stream<CircuitBreaker.Change, never, CircuitBreaker> =
+    Stream.unwrap(Effect.map(CircuitBreaker, (b) => b.changes))
+
+  /**
+   * What happens in the breaker in context, as it happens: transitions and rejections (see
+   * {@link CircuitBreaker.Event}), from the moment of subscription on, in order. A sliding buffer per subscriber:
+   * a slow subscriber never slows the breaker (it loses its oldest events instead).
+   *
+   * @since 0.2.0
+   * @category accessors
+   */
+  static readonly events: Stream.Stream<CircuitBreaker.Event, never, CircuitBreaker> =
+    Stream.unwrap(Effect.map(CircuitBreaker, (b) => b.events))
 }
 
-/**
- * A call rejected by an open breaker (or a half-open one with every trial place taken), without running.
- * `key` is the breaker's name, `retryAfter` how long until it may admit calls again (zero when half-open: retry
- * once a trial completes), `state` the state that rejected the call.
- *
- * @since 0.1.0
- * @category errors
- */
-export class CircuitOpenError extends Data.TaggedError("CircuitOpenError")<{
-  readonly key: string
-  readonly retryAfter: Duration.Duration
-  readonly state: "open" | "half-open"
-}> {
+export {
   /**
+   * A call rejected by an open breaker (or a half-open one with every trial place taken), without running.
+   * `key` is the breaker's name, `retryAfter` how long until it may admit calls again (zero when half-open: retry
+   * once a trial completes), `state` the state that rejected the call.
+   *
    * @since 0.1.0
+   * @category errors
    */
-  override get message(): string {
-    return this.state === "open"
-      ? `Circuit breaker "${this.key}" is open; retry after ${Duration.format(this.retryAfter)}`
-      : `Circuit breaker "${this.key}" is half-open and all its trial calls are running; retry once a trial completes`
-  }
-}
-
-/** How a protected call ended, for the breaker and for `orElse`. */
-interface Classified {
-  readonly outcome: internal.Outcome
-  /** The counted typed failure handed to `orElse` (only when the cause holds no defect). */
-  readonly fallback: Option.Option<unknown>
-  /** What `isFailure` threw, if it did: the call then counts as a failure and dies with it. */
-  readonly thrown: Option.Option<unknown>
-}
-
-const classify = (
-  exit: Exit.Exit<unknown, unknown>,
-  isFailure: ((error: unknown) => boolean) | undefined
-): Classified => {
-  if (Exit.isSuccess(exit)) return { outcome: "success", fallback: Option.none(), thrown: Option.none() }
-  const cause = exit.cause
-  const defect = Cause.isDie(cause)
-  let sawFailure = false
-  for (const error of Cause.failures(cause)) {
-    let counted: boolean
-    try {
-      counted = isFailure === undefined || isFailure(error)
-    } catch (thrown) {
-      return { outcome: "failure", fallback: Option.none(), thrown: Option.some(thrown) }
-    }
-    if (counted) {
-      return { outcome: "failure", fallback: defect ? Option.none() : Option.some(error), thrown: Option.none() }
-    }
-    sawFailure = true
-  }
-  return {
-    outcome: defect ? "failure" : sawFailure ? "ignored" : "interrupted",
-    fallback: Option.none(),
-    thrown: Option.none()
-  }
-}
+  CircuitOpenError
+} from "./internal/circuitBreaker.js"
 
 /**
  * Builds a circuit breaker. Needs a `Scope`: the timer that publishes the open → half-open transition runs in it,
- * and `changes` ends when it closes.
+ * and `changes` / `events` end when it closes.
  *
  * Dies with an `IllegalArgumentException` ("Expected X, got Y") on invalid options.
  *
  * @example
  * ```ts
- * const breaker = yield* CircuitBreaker.make({
- *   name: "search",
- *   resetTimeout: "10 seconds",
- *   halfOpenMaxCalls: 1,
- *   policy: { window: { duration: "1 minute" }, minimumCalls: 20, failureRateThreshold: 0.5 }
- * })
- * const search = breaker.protectFn((query: string) => callSearch(query))
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "effect-throttles"
+ *
+ * declare const callSearch: (query: string) => Effect.Effect<ReadonlyArray<string>, Error>
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.make({
+ *     name: "search",
+ *     resetTimeout: "10 seconds",
+ *     halfOpenMaxCalls: 1,
+ *     policy: { window: { duration: "1 minute" }, minimumCalls: 20, failureRateThreshold: 0.5 }
+ *   })
+ *   const search = breaker.protectFn((query: string) => callSearch(query))
+ *   return yield* search("effect")
+ * }).pipe(Effect.scoped)
  * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options?: CircuitBreaker.Options): Effect.Effect<CircuitBreaker.Service, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const validated = internal.validate(options)
-    if (validated._tag === "Invalid") {
-      return yield* Effect.die(new Cause.IllegalArgumentException(validated.message))
-    }
-    const config = validated.config
-    const isFailure = options?.isFailure
-    const scope = yield* Effect.scope
-    const ref = yield* Ref.make<internal.State>(internal.initial(config))
-    const pubsub = yield* PubSub.unbounded<CircuitBreaker.Change>()
-    yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
-
-    // Publishes a step's transitions; arms the half-open timer when the step opened the breaker.
-    const act = (step: internal.Step<unknown>, previousGeneration: number): Effect.Effect<void> => {
-      const publish = step.transitions.length === 0
-        ? Effect.void
-        : Effect.asVoid(PubSub.publishAll(pubsub, step.transitions))
-      const state = step.state
-      if (state._tag === "Open" && state.generation !== previousGeneration) {
-        // `act` runs uninterruptibly; the timer must not inherit that, or closing the scope would wait for it
-        const timer = Effect.interruptible(halfOpenTimer(internal.halfOpenAt(config, state)))
-        return Effect.zipRight(publish, Effect.asVoid(Effect.forkIn(timer, scope)))
-      }
-      return publish
-    }
-
-    // Decide atomically (one Ref.modify at the current Clock time), act afterwards, uninterruptibly.
-    const run = <A>(f: (state: internal.State, now: number) => internal.Step<A>): Effect.Effect<A> =>
-      Effect.uninterruptible(Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.flatMap(
-          Ref.modify(ref, (state) => {
-            const step = f(state, now)
-            return [[step, state.generation] as const, step.state]
-          }),
-          ([step, previousGeneration]) => Effect.as(act(step, previousGeneration), step.value)
-        )))
-
-    // Sleeps until `at`, then lets the machine observe the time (a no-op if the breaker has moved on).
-    const halfOpenTimer = (at: number): Effect.Effect<void> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        now >= at
-          ? run((state, now) => internal.normalize(config, state, now))
-          : Effect.zipRight(Effect.sleep(Duration.millis(at - now)), Effect.suspend(() => halfOpenTimer(at))))
-
-    const protect = <A, E, R, B, E2, R2>(
-      self: Effect.Effect<A, E, R>,
-      options?: CircuitBreaker.ProtectOptions<E, B, E2, R2>
-    ): Effect.Effect<A | B, E | E2 | CircuitOpenError, R | R2> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(
-          run((state, now) => internal.admit(config, state, now)),
-          (admission): Effect.Effect<A | B, E | E2 | CircuitOpenError, R | R2> => {
-            if (admission._tag === "Rejected") {
-              return Effect.fail(
-                new CircuitOpenError({
-                  key: config.name,
-                  retryAfter: Duration.millis(admission.retryAfterMillis),
-                  state: admission.state
-                })
-              )
-            }
-            const ticket = admission.ticket
-            return Effect.flatMap(Effect.exit(restore(self)), (exit) => {
-              const { fallback, outcome, thrown } = classify(exit, isFailure)
-              return Effect.zipRight(
-                run((state, now) => internal.complete(config, state, ticket, outcome, now)),
-                Effect.suspend((): Effect.Effect<A | B, E | E2, R2> => {
-                  if (Option.isSome(thrown) && Exit.isFailure(exit)) {
-                    return Effect.failCause(Cause.sequential(exit.cause, Cause.die(thrown.value)))
-                  }
-                  if (Option.isSome(fallback) && options !== undefined) {
-                    return restore(options.orElse(fallback.value as E))
-                  }
-                  return exit
-                })
-              )
-            })
-          }
-        )
-      )
-
-    const protectFn = <Args extends ReadonlyArray<any>, A, E, R, B, E2, R2>(
-      f: (...args: Args) => Effect.Effect<A, E, R>,
-      options?: CircuitBreaker.ProtectOptions<E, B, E2, R2>
-    ) =>
-    (...args: Args): Effect.Effect<A | B, E | E2 | CircuitOpenError, R | R2> =>
-      protect(Effect.suspend(() => f(...args)), options)
-
-    const service: CircuitBreaker.Service = {
-      name: config.name,
-      protect: protect as CircuitBreaker.Service["protect"],
-      protectFn: protectFn as CircuitBreaker.Service["protectFn"],
-      state: run((state, now) => {
-        const step = internal.normalize(config, state, now)
-        return { ...step, value: internal.stateName(step.state) }
-      }),
-      failures: run((state, now) => {
-        const step = internal.normalize(config, state, now)
-        return { ...step, value: internal.failures(step.state) }
-      }),
-      reset: run((state, now) => internal.reset(config, state, now)),
-      trip: run((state, now) => internal.trip(config, state, now)),
-      changes: Stream.fromPubSub(pubsub)
-    }
-    return service
-  })
+export const make: (options?: CircuitBreaker.Options) => Effect.Effect<CircuitBreaker.Service, never, Scope.Scope> =
+  CircuitBreaker.make
 
 /**
  * A layer providing a {@link CircuitBreaker} built with {@link make}; the breaker lives as long as the layer.
@@ -554,5 +482,31 @@ export const make = (options?: CircuitBreaker.Options): Effect.Effect<CircuitBre
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: CircuitBreaker.Options): Layer.Layer<CircuitBreaker> =>
-  Layer.scoped(CircuitBreaker, make(options))
+export const layer: (options?: CircuitBreaker.Options) => Layer.Layer<CircuitBreaker> = CircuitBreaker.layer
+
+/**
+ * A layer whose options are read from `Config`: the whole options object as one `Config`, or an object whose
+ * fields are `Config`s (every option may come from config; give `isFailure` as `Config.succeed(f)`). A bad value
+ * fails the layer with a `ConfigError` naming the key: the config key for a field read on its own, the option
+ * otherwise.
+ *
+ * @example
+ * ```ts
+ * import { Config } from "effect"
+ * import { CircuitBreaker } from "effect-throttles"
+ *
+ * const BreakerLive = CircuitBreaker.layerConfig({
+ *   name: Config.succeed("payments"),
+ *   maxFailures: Config.integer("PAYMENTS_MAX_FAILURES").pipe(Config.withDefault(3)),
+ *   resetTimeout: Config.duration("PAYMENTS_RESET_TIMEOUT").pipe(Config.withDefault("30 seconds"))
+ * })
+ * // PAYMENTS_MAX_FAILURES=0 fails the layer with
+ * // (Invalid data at PAYMENTS_MAX_FAILURES: "Expected maxFailures to be an integer >= 1, got 0")
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfig: (
+  options: Config.Config.Wrap<CircuitBreaker.Options>
+) => Layer.Layer<CircuitBreaker, ConfigError.ConfigError> = CircuitBreaker.layerConfig

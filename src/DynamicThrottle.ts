@@ -21,18 +21,21 @@
  * Interruption: a caller interrupted while waiting gives its slot back when it is the latest one reserved;
  * otherwise the slot stays a gap and the callers behind keep their slots (see `withPermit`).
  *
+ * Watching it: metrics `effect_throttles_dynamic_throttle_rate` (gauge, calls per second) and
+ * `effect_throttles_dynamic_throttle_adjustments_total` (tag `direction`: up, down), tagged with the throttle's
+ * `name` and updated in the same step as the rate; a wait that actually waits is an `effect_throttles.acquire`
+ * span; `events` streams every rate change. `metrics: false` turns off metrics and spans.
+ *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Random from "effect/Random"
-import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
 import * as internal from "./internal/dynamicThrottle.js"
 
 /**
@@ -86,7 +89,38 @@ export declare namespace DynamicThrottle {
      * Defects are always failures. If it throws, the call is a failure and dies with the thrown value. Default: every typed failure. Example: `(e) => e._tag !== "NotFound"`.
      */
     readonly isFailure?: ((error: unknown) => boolean) | undefined
+    /**
+     * The name used as the `name` tag of the throttle's metrics and spans. Default `"default"`. Give throttles
+     * distinct names: two throttles with the same name share their metrics. Example: `"github-api"`.
+     */
+    readonly name?: string | undefined
+    /**
+     * `false` turns off the throttle's metrics and spans (`events` still reach their subscribers). Default `true`.
+     */
+    readonly metrics?: boolean | undefined
   }
+
+  /**
+   * What happened in an adaptive throttle, on its `events` stream (times are `Clock` epoch milliseconds).
+   *
+   * - `RateChanged`: the rate moved `from` → `to` (calls per second), `direction` `"up"` or `"down"`, because of
+   *   the adaptation after a window of outcomes (`reason: "adapted"`), `setRate` (`"setRate"`) or `reportThrottled`
+   *   (`"throttled"`). A call that leaves the rate where it was (clamped at a bound) publishes nothing.
+   * - `Paused`: `reportThrottled(retryAfter)` holds admissions until `until`.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  export type Event = Data.TaggedEnum<{
+    RateChanged: {
+      readonly from: number
+      readonly to: number
+      readonly direction: "up" | "down"
+      readonly reason: "adapted" | "setRate" | "throttled"
+      readonly at: number
+    }
+    Paused: { readonly until: number; readonly at: number }
+  }>
 
   /**
    * The adaptive throttle service.
@@ -95,6 +129,8 @@ export declare namespace DynamicThrottle {
    * @category models
    */
   export interface Service {
+    /** The name used as the `name` tag of metrics and spans. */
+    readonly name: string
     /**
      * Waits for the next admission slot, runs `self` and records its outcome. Interrupted while waiting: its slot
      * is given back if it is the latest one reserved (otherwise it stays a gap; the callers behind it keep their
@@ -123,6 +159,12 @@ export declare namespace DynamicThrottle {
      * at the earliest.
      */
     readonly reportThrottled: (retryAfter?: Duration.DurationInput) => Effect.Effect<void>
+    /**
+     * What happens, as it happens: rate changes and pauses (see {@link Event}), from the moment of subscription
+     * on, in order. A sliding buffer per subscriber (1024 events): a slow subscriber never slows the throttle (it
+     * loses its oldest events instead). With no subscriber, nothing is built.
+     */
+    readonly events: Stream.Stream<Event>
   }
 }
 
@@ -135,7 +177,10 @@ export declare namespace DynamicThrottle {
  * import { Effect } from "effect"
  * import { DynamicThrottle } from "effect-throttles"
  *
- * const program = Effect.forEach(urls, (url) => DynamicThrottle.withPermit(fetch(url)), { concurrency: 8 }).pipe(
+ * declare const urls: ReadonlyArray<string>
+ * declare const fetchPage: (url: string) => Effect.Effect<string, Error>
+ *
+ * const program = Effect.forEach(urls, (url) => DynamicThrottle.withPermit(fetchPage(url)), { concurrency: 8 }).pipe(
  *   Effect.provide(DynamicThrottle.layer({ initialRate: 5, maxRate: 50, window: 20 }))
  * )
  * ```
@@ -148,98 +193,114 @@ export class DynamicThrottle extends Context.Tag("effect-throttles/DynamicThrott
   DynamicThrottle.Service
 >() {
   /**
-   * Builds an adaptive throttle; see {@link make}.
+   * Builds an adaptive throttle (the same as the module's {@link make}). Needs no `Scope` (it forks nothing).
+   * Dies with an `IllegalArgumentException` ("Expected X, got Y") on invalid options.
    *
    * @since 0.1.0
    * @category constructors
    */
-  static make(options: DynamicThrottle.Options): Effect.Effect<DynamicThrottle.Service> {
-    return make(options)
-  }
+  static readonly make: (options: DynamicThrottle.Options) => Effect.Effect<DynamicThrottle.Service> = internal.make
 
   /**
-   * A layer providing an adaptive throttle; see {@link layer}.
+   * A layer providing an adaptive throttle built with {@link make} (the same as the module's {@link layer}).
    *
    * @since 0.1.0
    * @category layers
    */
-  static layer(options: DynamicThrottle.Options): Layer.Layer<DynamicThrottle> {
-    return layer(options)
-  }
+  static readonly layer = (options: DynamicThrottle.Options): Layer.Layer<DynamicThrottle> =>
+    Layer.effect(DynamicThrottle, internal.make(options))
 
   /**
-   * `withPermit` with the throttle in context.
+   * A layer whose options are read from `Config` (the same as the module's {@link layerConfig}): the whole options
+   * object as one `Config`, or an object whose fields are `Config`s. A bad value fails the layer with a
+   * `ConfigError` naming the key.
+   *
+   * @since 0.2.0
+   * @category layers
+   */
+  static readonly layerConfig = (
+    options: Config.Config.Wrap<DynamicThrottle.Options>
+  ): Layer.Layer<DynamicThrottle, ConfigError.ConfigError> =>
+    Layer.effect(DynamicThrottle, internal.makeConfig(options))
+
+  /**
+   * Waits for the next admission slot of the throttle in context, runs `self` and records its outcome. Interrupted
+   * while waiting: its slot is given back if it is the latest one reserved (otherwise it stays a gap; the callers
+   * behind it keep their slots). Interrupted while running: not an outcome.
    *
    * @since 0.1.0
    * @category accessors
    */
-  static withPermit<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | DynamicThrottle> {
-    return Effect.flatMap(DynamicThrottle, (throttle) => throttle.withPermit(self))
-  }
+  static readonly withPermit = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | DynamicThrottle> =>
+    Effect.flatMap(DynamicThrottle, (t) => t.withPermit(self))
 
   /**
-   * `setRate` with the throttle in context.
+   * Sets the rate of the throttle in context, clamped to `[minRate, maxRate]` (exactly: `setRate(1000)` with
+   * `maxRate: 100` gives 100). Applies to reservations made from now on. `NaN` is a defect.
    *
    * @since 0.1.0
    * @category accessors
    */
-  static setRate(rate: number): Effect.Effect<void, never, DynamicThrottle> {
-    return Effect.flatMap(DynamicThrottle, (throttle) => throttle.setRate(rate))
-  }
+  static readonly setRate = (rate: number): Effect.Effect<void, never, DynamicThrottle> =>
+    Effect.flatMap(DynamicThrottle, (t) => t.setRate(rate))
 
   /**
-   * `reportThrottled` with the throttle in context.
+   * "The server said slow down" (an HTTP 429, a `Retry-After`) to the throttle in context: multiplies the rate by
+   * `decreaseFactor` at once (clamped) and, with `retryAfter`, holds admissions until `retryAfter` has passed: the
+   * schedule pauses, so no admission happens before `now + retryAfter` and every admission not yet made moves
+   * later by the pause, keeping its order and spacing. Overlapping pauses merge. Not an outcome. Example: at t = 0
+   * with `reportThrottled("2 seconds")`, a waiter due at 300 ms is admitted at 2300 ms and a new caller at 2000 ms
+   * at the earliest.
    *
    * @since 0.1.0
    * @category accessors
    */
-  static reportThrottled(retryAfter?: Duration.DurationInput): Effect.Effect<void, never, DynamicThrottle> {
-    return Effect.flatMap(DynamicThrottle, (throttle) => throttle.reportThrottled(retryAfter))
-  }
+  static readonly reportThrottled = (retryAfter?: Duration.DurationInput): Effect.Effect<void, never, DynamicThrottle> =>
+    Effect.flatMap(DynamicThrottle, (t) => t.reportThrottled(retryAfter))
 
   /**
-   * The current rate of the throttle in context.
+   * The current rate of the throttle in context, calls per second.
    *
    * @since 0.1.0
    * @category accessors
    */
-  static readonly rate: Effect.Effect<number, never, DynamicThrottle> = Effect.flatMap(
-    DynamicThrottle,
-    (throttle) => throttle.rate
-  )
+  static readonly rate: Effect.Effect<number, never, DynamicThrottle> = Effect.flatMap(DynamicThrottle, (t) => t.rate)
 
   /**
-   * The success count of the throttle in context.
+   * Successes recorded by the throttle in context since its last adaptation (or `reset`).
    *
    * @since 0.1.0
    * @category accessors
    */
-  static readonly successes: Effect.Effect<number, never, DynamicThrottle> = Effect.flatMap(
-    DynamicThrottle,
-    (throttle) => throttle.successes
-  )
+  static readonly successes: Effect.Effect<number, never, DynamicThrottle> = Effect.flatMap(DynamicThrottle, (t) => t.successes)
 
   /**
-   * The failure count of the throttle in context.
+   * Failures recorded by the throttle in context since its last adaptation (or `reset`).
    *
    * @since 0.1.0
    * @category accessors
    */
-  static readonly failures: Effect.Effect<number, never, DynamicThrottle> = Effect.flatMap(
-    DynamicThrottle,
-    (throttle) => throttle.failures
-  )
+  static readonly failures: Effect.Effect<number, never, DynamicThrottle> = Effect.flatMap(DynamicThrottle, (t) => t.failures)
 
   /**
-   * Clears the counts of the throttle in context.
+   * Clears the success and failure counts of the throttle in context (as the seed's `reset`); the rate and the
+   * schedule are kept.
    *
    * @since 0.1.0
    * @category accessors
    */
-  static readonly reset: Effect.Effect<void, never, DynamicThrottle> = Effect.flatMap(
-    DynamicThrottle,
-    (throttle) => throttle.reset
-  )
+  static readonly reset: Effect.Effect<void, never, DynamicThrottle> = Effect.flatMap(DynamicThrottle, (t) => t.reset)
+
+  /**
+   * What happens in the throttle in context, as it happens: rate changes and pauses (see
+   * {@link DynamicThrottle.Event}), from the moment of subscription on, in order. A sliding buffer per subscriber:
+   * a slow subscriber never slows the throttle.
+   *
+   * @since 0.2.0
+   * @category accessors
+   */
+  static readonly events: Stream.Stream<DynamicThrottle.Event, never, DynamicThrottle> =
+    Stream.unwrap(Effect.map(DynamicThrottle, (t) => t.events))
 }
 
 /**
@@ -249,105 +310,23 @@ export class DynamicThrottle extends Context.Tag("effect-throttles/DynamicThrott
  *
  * @example
  * ```ts
- * const throttle = yield* DynamicThrottle.make({ initialRate: 10, window: 4, jitter: 0 })
- * yield* Effect.forEach(requests, (r) => throttle.withPermit(send(r)), { concurrency: "unbounded" })
- * // admitted at 0, 100, 200, 300 ms; after 4 successes the rate is 12.5/s (80 ms gaps)
+ * import { Effect } from "effect"
+ * import { DynamicThrottle } from "effect-throttles"
+ *
+ * declare const requests: ReadonlyArray<string>
+ * declare const send: (request: string) => Effect.Effect<void, Error>
+ *
+ * const program = Effect.gen(function*() {
+ *   const throttle = yield* DynamicThrottle.make({ initialRate: 10, window: 4, jitter: 0 })
+ *   yield* Effect.forEach(requests, (r) => throttle.withPermit(send(r)), { concurrency: "unbounded" })
+ *   // admitted at 0, 100, 200, 300 ms; after 4 successes the rate is 12.5/s (80 ms gaps)
+ * })
  * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: DynamicThrottle.Options): Effect.Effect<DynamicThrottle.Service> =>
-  Effect.suspend(() => {
-    const validated = internal.validate(options)
-    if (validated._tag === "Invalid") return Effect.die(new Cause.IllegalArgumentException(validated.message))
-    const config = validated.config
-    const isFailure = options.isFailure
-    return Effect.map(Ref.make(internal.initial(config)), (ref): DynamicThrottle.Service => {
-      const drawJitter: Effect.Effect<number> = config.jitter === 0
-        ? Effect.succeed(0)
-        : Random.nextRange(-config.jitter, config.jitter)
-
-      // Sleeps until `at`; then, if a pause was reported meanwhile, sleeps its length and checks again.
-      const waitUntil = (at: number, appliedShift: number): Effect.Effect<void> =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.zipRight(
-            at > now ? Effect.sleep(Duration.millis(at - now)) : Effect.void,
-            Effect.flatMap(Ref.get(ref), (state) =>
-              state.shift > appliedShift
-                ? waitUntil(at + state.shift - appliedShift, state.shift)
-                : Effect.void)
-          ))
-
-      // success: true / false, or undefined when not an outcome (ignored typed failures only, or interruption).
-      // An `isFailure` that throws makes the call a failure that also dies with the thrown value.
-      const outcomeOf = (
-        exit: Exit.Exit<unknown, unknown>
-      ): { readonly success: boolean | undefined; readonly thrown: Option.Option<unknown> } => {
-        if (Exit.isSuccess(exit)) return { success: true, thrown: Option.none() }
-        if (Cause.isDie(exit.cause)) return { success: false, thrown: Option.none() }
-        for (const error of Cause.failures(exit.cause)) {
-          try {
-            if (isFailure === undefined || isFailure(error)) return { success: false, thrown: Option.none() }
-          } catch (thrown) {
-            return { success: false, thrown: Option.some(thrown) }
-          }
-        }
-        return { success: undefined, thrown: Option.none() }
-      }
-
-      const withPermit = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-        Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(drawJitter, (u) =>
-            Effect.flatMap(Clock.currentTimeMillis, (now) =>
-              Effect.flatMap(Ref.modify(ref, (state) => internal.reserve(state, now, u)), (ticket) =>
-                Effect.zipRight(
-                  restore(waitUntil(ticket.at, ticket.shift)).pipe(
-                    Effect.onInterrupt(() => Ref.update(ref, (state) => internal.cancel(state, ticket)))
-                  ),
-                  Effect.flatMap(Effect.exit(restore(self)), (exit) => {
-                    const { success, thrown } = outcomeOf(exit)
-                    const result = Option.isSome(thrown) && Exit.isFailure(exit)
-                      ? Effect.failCause(Cause.sequential(exit.cause, Cause.die(thrown.value)))
-                      : exit
-                    return success === undefined
-                      ? result
-                      : Effect.zipRight(Ref.update(ref, (state) => internal.record(config, state, success)), result)
-                  })
-                ))))
-        )
-
-      return {
-        withPermit,
-        rate: Effect.map(Ref.get(ref), (state) => state.rate),
-        setRate: (rate) =>
-          Effect.suspend(() =>
-            Number.isNaN(rate) || typeof rate !== "number"
-              ? Effect.die(new Cause.IllegalArgumentException(`Expected rate to be a number, got ${String(rate)}`))
-              : Ref.update(ref, (state) => internal.setRate(config, state, rate))
-          ),
-        successes: Effect.map(Ref.get(ref), (state) => state.successes),
-        failures: Effect.map(Ref.get(ref), (state) => state.failures),
-        reset: Ref.update(ref, internal.resetCounts),
-        reportThrottled: (retryAfter) =>
-          Effect.suspend(() => {
-            let retryMillis: number | undefined
-            if (retryAfter !== undefined) {
-              retryMillis = Duration.toMillis(Duration.decode(retryAfter))
-              if (!Number.isFinite(retryMillis) || retryMillis < 0) {
-                return Effect.die(
-                  new Cause.IllegalArgumentException(
-                    `Expected retryAfter to be a finite duration >= 0, got ${Duration.format(Duration.decode(retryAfter))}`
-                  )
-                )
-              }
-            }
-            return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-              Ref.update(ref, (state) => internal.reportThrottled(config, state, now, retryMillis)))
-          })
-      }
-    })
-  })
+export const make: (options: DynamicThrottle.Options) => Effect.Effect<DynamicThrottle.Service> = DynamicThrottle.make
 
 /**
  * A layer providing a {@link DynamicThrottle} built with {@link make}.
@@ -355,5 +334,29 @@ export const make = (options: DynamicThrottle.Options): Effect.Effect<DynamicThr
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: DynamicThrottle.Options): Layer.Layer<DynamicThrottle> =>
-  Layer.effect(DynamicThrottle, make(options))
+export const layer: (options: DynamicThrottle.Options) => Layer.Layer<DynamicThrottle> = DynamicThrottle.layer
+
+/**
+ * A layer whose options are read from `Config`: the whole options object as one `Config`, or an object whose
+ * fields are `Config`s (every option may come from config; give `isFailure` as `Config.succeed(f)`). A bad value
+ * fails the layer with a `ConfigError` naming the key: the config key for a field read on its own, the option
+ * otherwise (`initialRate` for a rate outside `[minRate, maxRate]`).
+ *
+ * @example
+ * ```ts
+ * import { Config } from "effect"
+ * import { DynamicThrottle } from "effect-throttles"
+ *
+ * const ThrottleLive = DynamicThrottle.layerConfig({
+ *   name: Config.succeed("crawler"),
+ *   initialRate: Config.number("CRAWL_RATE"),
+ *   maxRate: Config.number("CRAWL_MAX_RATE").pipe(Config.withDefault(50))
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfig: (
+  options: Config.Config.Wrap<DynamicThrottle.Options>
+) => Layer.Layer<DynamicThrottle, ConfigError.ConfigError> = DynamicThrottle.layerConfig

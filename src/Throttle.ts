@@ -37,9 +37,10 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import * as internal from "./internal/throttle.js"
-import * as backend from "./internal/throttleBackend.js"
+import * as instrument from "./internal/throttleInstrument.js"
+import * as backendInternal from "./internal/throttleBackend.js"
 import type { ThrottleTimeoutError } from "./internal/throttleErrors.js"
 import { ThrottleReleaseError } from "./internal/throttleErrors.js"
 import type { Checked, ErrorOf, InvalidRateError, Rate, RatesInput } from "./Rate.js"
@@ -74,7 +75,7 @@ export {
  * @since 0.2.0
  * @category type ids
  */
-export const TypeId: typeof backend.TypeId = backend.TypeId
+export const TypeId: typeof backendInternal.TypeId = backendInternal.TypeId
 
 /**
  * @since 0.2.0
@@ -88,7 +89,7 @@ export type TypeId = typeof TypeId
  * @since 0.2.0
  * @category guards
  */
-export const isThrottle: (u: unknown) => u is Throttle.Service<unknown> = backend.isThrottle
+export const isThrottle: (u: unknown) => u is Throttle.Service<unknown> = backendInternal.isThrottle
 
 /**
  * The `Throttle` service. The in-memory implementation is {@link Throttle.make}; other backends (the Redis one in
@@ -121,16 +122,34 @@ export class Throttle extends Context.Tag("effect-throttles/Throttle")<Throttle,
   ): Layer.Layer<Throttle, ErrorOf<R>> => Layer.scoped(Throttle, Throttle.make(rate, options))
 
   /**
-   * A layer whose rate (and options) are read from `Config`, e.g.
-   * `Throttle.layerConfig(Config.string("API_RATE"))`.
+   * A layer whose rate — or whole options object — is read from `Config`:
+   * `Throttle.layerConfig(Rate.config("API_RATE"))`, or every option from config with
+   * `Throttle.layerConfig({ rate: Rate.config("API_RATE"), maxConcurrent: Config.integer("API_CONCURRENCY") })`.
+   * A bad value fails with a `ConfigError` naming its key; a bad rate read with a plain `Config.string` fails with
+   * `InvalidRateError`.
    *
    * @since 0.1.0
    */
   static readonly layerConfig = (
-    rate: Config.Config<RatesInput>,
+    config: Config.Config<RatesInput> | Config.Config.Wrap<Throttle.ConfigOptions>,
     options?: Throttle.Options
   ): Layer.Layer<Throttle, InvalidRateError | ConfigError.ConfigError> =>
-    Layer.scoped(Throttle, Effect.flatMap(rate, (input) => internal.make(input, options)))
+    Layer.scoped(Throttle, internal.makeFromConfig(config, options))
+
+  /**
+   * Builds a full service from a small backend (see {@link makeWith}).
+   *
+   * @since 0.2.0
+   */
+  static readonly makeWith = <E>(
+    backend: Throttle.Backend<E> & Partial<Pick<Throttle.Service<E>, "withPermit" | "withPermits" | "throttled" | "locked">>
+  ): Throttle.Service<E> => backendInternal.makeWith(backend)
+
+  /** The Throttle's Effect metrics (see the module-level {@link metrics}). @since 0.2.0 */
+  static readonly metrics = instrument.metrics
+
+  /** Whether `u` is a Throttle service of any backend. @since 0.2.0 */
+  static readonly isThrottle = (u: unknown): u is Throttle.Service<unknown> => backendInternal.isThrottle(u)
 
   /** Acquire `n` permits (default 1) from the throttle in context, waiting as long as needed. @since 0.1.0 */
   static readonly acquire: {
@@ -187,10 +206,9 @@ export class Throttle extends Context.Tag("effect-throttles/Throttle")<Throttle,
   /** A snapshot of the throttle in context. @since 0.1.0 */
   static readonly stats: Effect.Effect<Throttle.Stats, never, Throttle> = Effect.flatMap(Throttle, (t) => t.stats)
 
-  /** The events of the throttle in context. @since 0.2.0 */
-  static readonly events: Effect.Effect<Stream.Stream<Throttle.Event>, never, Throttle> = Effect.map(
-    Throttle,
-    (t) => t.events
+  /** The events of the throttle in context (see `Service.events`). @since 0.2.0 */
+  static readonly events: Stream.Stream<Throttle.Event, never, Throttle> = Stream.unwrap(
+    Effect.map(Throttle, (t) => t.events)
   )
 }
 
@@ -230,6 +248,23 @@ export declare namespace Throttle {
     /** The name used in metrics, spans, events and error messages (default `"default"`). */
     readonly name?: string | undefined
     /** `false` turns off metrics and spans (events still reach subscribers). Default `true`. */
+    readonly metrics?: boolean | undefined
+  }
+
+  /**
+   * The options of {@link Throttle.layerConfig} when every option comes from config: the rate (one or several) and
+   * the plain options.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  export interface ConfigOptions {
+    readonly rate: RatesInput
+    readonly measure?: "start" | "release" | undefined
+    readonly smooth?: boolean | undefined
+    readonly burst?: number | undefined
+    readonly maxConcurrent?: number | undefined
+    readonly name?: string | undefined
     readonly metrics?: boolean | undefined
   }
 
@@ -426,7 +461,45 @@ export declare namespace Throttle {
  */
 export const makeWith: <E>(
   backend: Throttle.Backend<E> & Partial<Pick<Throttle.Service<E>, "withPermit" | "withPermits" | "throttled" | "locked">>
-) => Throttle.Service<E> = backend.makeWith
+) => Throttle.Service<E> = backendInternal.makeWith
+
+/**
+ * The Throttle's Effect metrics (every backend; tag `name`, plus `reason` after it on refusals), for reading back
+ * or exporting. All are updated in the same step as the state they describe, so a gauge never disagrees with
+ * `stats`; `metrics: false` on a throttle leaves them untouched.
+ *
+ * | metric | type | tags | meaning |
+ * |---|---|---|---|
+ * | `effect_throttles_throttle_granted_total` | counter | `name` | permits granted |
+ * | `effect_throttles_throttle_rejected_total` | counter | `name`, `reason` (`attempt`, `tryAcquire`, `maxWait`) | permits refused |
+ * | `effect_throttles_throttle_wait_seconds` | histogram (0.1 ms … 3.5 min, doubling) | `name` | arrival to grant |
+ * | `effect_throttles_throttle_waiting` | gauge | `name` | fibers waiting |
+ * | `effect_throttles_throttle_in_flight` | gauge | `name` | permits acquired, not released |
+ *
+ * @example
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { Throttle } from "effect-throttles"
+ *
+ * const granted = Effect.gen(function*() {
+ *   const throttle = yield* Throttle.make("3/s", { name: "api" })
+ *   yield* throttle.withPermit(Effect.void)
+ *   return (yield* Metric.value(Metric.tagged(Throttle.metrics.granted, "name", "api"))).count // 1
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const metrics = instrument.metrics
+
+/**
+ * Constructors and matchers of {@link Throttle.Event} (`Event.$is("Granted")`, `Event.$match`).
+ *
+ * @since 0.2.0
+ * @category events
+ */
+export const Event = instrument.Event
 
 /**
  * The layer of an in-memory {@link Throttle}: `Effect.provide(ThrottleLive("3/s"))`, or several windows at once:

@@ -255,6 +255,23 @@ describe("CircuitBreaker", () => {
         expect(yield* breaker.protect(Effect.succeed("probe"))).toBe("probe")
       }))
 
+    it.scoped("a defect beside a typed failure counts without consulting isFailure (a throwing one adds nothing)", () =>
+      Effect.gen(function*() {
+        let calls = 0
+        const breaker = yield* make({
+          maxFailures: 1,
+          isFailure: () => {
+            calls++
+            throw new Error("bad predicate")
+          }
+        })
+        const cause = Cause.sequential(Cause.fail(new Boom({ n: 1 })), Cause.die("bug"))
+        const exit = yield* Effect.exit(breaker.protect(Effect.failCause(cause), { orElse: () => Effect.succeed(0) }))
+        expect(exit).toEqual(Exit.failCause(cause)) // the caller's cause, unchanged; no fallback
+        expect(calls).toBe(0)
+        expect(yield* breaker.state).toBe("open")
+      }))
+
     it.scoped("outcomes of calls admitted before the breaker opened do not count afterwards", () =>
       Effect.gen(function*() {
         const breaker = yield* make({ maxFailures: 1, resetTimeout: "1 second" })

@@ -173,6 +173,24 @@ describe("DynamicThrottle", () => {
       expect(yield* throttle.failures).toBe(1)
     }))
 
+  it.effect("a defect beside a typed failure is a failure without consulting isFailure (a throwing one adds nothing)", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const throttle = yield* make({
+        initialRate: 10,
+        jitter: 0,
+        isFailure: () => {
+          calls++
+          throw new Error("bad predicate")
+        }
+      })
+      const cause = Cause.sequential(Cause.fail(new Boom()), Cause.die("bug"))
+      const exit = yield* Effect.exit(throttle.withPermit(Effect.failCause(cause)))
+      expect(exit).toEqual(Exit.failCause(cause))
+      expect(calls).toBe(0)
+      expect(yield* throttle.failures).toBe(1)
+    }))
+
   it.effect("setRate clamps exactly; NaN is a defect", () =>
     Effect.gen(function*() {
       const throttle = yield* make({ initialRate: 10, minRate: 2, maxRate: 50 })

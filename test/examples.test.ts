@@ -18,6 +18,18 @@ describe("the README tour (examples/tour.ts) under TestClock", () => {
       ])
     }))
 
+  it.effect("Throttle, second part: two windows, attempt, maxWait, pause", () =>
+    Effect.gen(function*() {
+      expect(yield* runSection(sections.ThrottleQuota)).toEqual([
+        "call 1 at 0 ms",
+        "call 2 at 0 ms",
+        "call 3 at 1000 ms",
+        "attempt: granted false, retry after 9000 ms",
+        "maxWait 1 s: ThrottleTimeoutError, retry after 9000 ms",
+        "after the pause at 2500 ms"
+      ])
+    }))
+
   it.effect("Scheduler: maxPerSecond 4 starts at 0, 250, 500", () =>
     Effect.gen(function*() {
       expect(yield* runSection(sections.Scheduler)).toEqual([

@@ -1,510 +1,439 @@
 /**
- * The circuit breaker's pure core: a state machine of `(config, state, now, event) -> (next state, decision,
- * transitions)`. No Effect, no clock, no randomness: the shell in `CircuitBreaker.ts` reads the `Clock`, applies
- * these functions inside one `Ref.modify` and performs the returned actions (publish transitions, arm the
- * half-open timer) afterwards.
- *
- * Generations. Every state change (closed -> open -> half-open -> closed, `reset`, `trip`) starts a new
- * generation. An admitted call carries the generation it was admitted in (its `Ticket`); its outcome only counts
- * when the breaker is still in that generation. So a slow call admitted while closed that fails after the breaker
- * has already opened, half-opened and closed again cannot re-open it, and a trial that outlives its half-open
- * period cannot decide the next one.
- *
- * Failure-rate windows are the one mutable part: each closed generation owns an `OutcomeWindow` (a ring buffer for
- * count-based windows, a FIFO queue for time-based ones) that is updated in place, O(1) amortized per call. It is
- * only ever touched from inside the shell's single `Ref.modify`, and a new one is allocated for every closed
- * generation, so a state that has been left behind is never observed again.
+ * The circuit breaker's Effect shell: validates options (the options kit), keeps the machine's state
+ * (`circuitBreakerCore.ts`) in one mutable field and applies each step of the machine synchronously, at the
+ * `Clock` time, together with everything that describes the step — the state gauge and the counters, the `changes`
+ * and `events` it publishes — so no reader can ever see a gauge that disagrees with `state`. What must wait runs
+ * afterwards: the half-open timer, span events on the caller's span, events held back by a lagging subscriber.
  *
  * @internal
  */
+import * as Clock from "effect/Clock"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
-import type * as CircuitBreaker from "../CircuitBreaker.js"
+import * as Effect from "effect/Effect"
+import { globalValue } from "effect/GlobalValue"
+import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
+import type { CircuitBreaker } from "../CircuitBreaker.js"
+import * as core from "./circuitBreakerCore.js"
+import * as failure from "./failure.js"
+import * as live from "./liveTimer.js"
+import { EventHub, spanEvent } from "./observability.js"
+import * as check from "./options.js"
+import { fromConfig, invalid, type Validated } from "./optionsConfig.js"
 
 // -----------------------------------------------------------------------------------------------------------------
-// Configuration
+// Errors
 // -----------------------------------------------------------------------------------------------------------------
 
-/** A window of recent calls over which rates are measured. */
-export type WindowConfig =
-  | { readonly _tag: "Count"; readonly calls: number }
-  | { readonly _tag: "Time"; readonly millis: number }
-
-/** The opening policy, validated and with every default filled in. */
-export type PolicyConfig =
-  | { readonly _tag: "Consecutive"; readonly maxFailures: number }
-  | {
-    readonly _tag: "FailureRate"
-    readonly window: WindowConfig
-    readonly minimumCalls: number
-    readonly failureRateThreshold: number
-    /** Calls that take strictly longer than this many milliseconds are slow; `undefined`: detection is off. */
-    readonly slowCallMillis: number | undefined
-    readonly slowCallRateThreshold: number
-  }
-
-/** A validated breaker configuration (times in milliseconds). */
-export interface Config {
-  readonly name: string
-  readonly resetTimeoutMillis: number
-  readonly halfOpenMaxCalls: number
-  readonly policy: PolicyConfig
-}
-
-/** Result of validating user options. */
-export type Validated =
-  | { readonly _tag: "Valid"; readonly config: Config }
-  | { readonly _tag: "Invalid"; readonly message: string }
-
-const render = (u: unknown): string => {
-  if (typeof u === "string") return JSON.stringify(u)
-  if (typeof u === "number" || typeof u === "bigint" || typeof u === "boolean" || u == null) return String(u)
-  try {
-    return JSON.stringify(u) ?? String(u)
-  } catch {
-    return String(u)
+/**
+ * A call rejected by an open breaker (or a half-open one with every trial place taken), without running.
+ * `key` is the breaker's name, `retryAfter` how long until it may admit calls again (zero when half-open: retry
+ * once a trial completes), `state` the state that rejected the call.
+ */
+export class CircuitOpenError extends Data.TaggedError("CircuitOpenError")<{
+  readonly key: string
+  readonly retryAfter: Duration.Duration
+  readonly state: "open" | "half-open"
+}> {
+  override get message(): string {
+    return this.state === "open"
+      ? `Circuit breaker "${this.key}" is open; retry after ${Duration.format(this.retryAfter)}`
+      : `Circuit breaker "${this.key}" is half-open and all its trial calls are running; retry once a trial completes`
   }
 }
 
-const isInt = (u: unknown, min: number): u is number => typeof u === "number" && Number.isInteger(u) && u >= min
+// -----------------------------------------------------------------------------------------------------------------
+// Options
+// -----------------------------------------------------------------------------------------------------------------
 
-const isFraction = (u: unknown): u is number => typeof u === "number" && u > 0 && u <= 1
-
-class InvalidOption {
-  constructor(readonly message: string) {}
+/** A validated breaker: the core's configuration and what only the shell uses. */
+export interface Resolved extends core.Config {
+  readonly isFailure: ((error: unknown) => boolean) | undefined
+  readonly metrics: boolean
 }
 
-const decodeMillis = (option: string, input: unknown, allowZero: boolean): number => {
-  let millis: number
-  try {
-    millis = Duration.toMillis(Duration.decode(input as Duration.DurationInput))
-  } catch {
-    throw new InvalidOption(`Expected ${option} to be a Duration input, got ${render(input)}`)
+/** Process-wide count of breakers built without a name ("anonymous circuit breaker #N"). */
+const anonymous = globalValue(Symbol.for("effect-throttles/CircuitBreaker/anonymous"), () => ({ count: 0 }))
+
+const durationMillis = (u: unknown, option: string, allowZero: boolean): number | string => {
+  const d = check.duration(u, option, { allowZero })
+  return typeof d === "string" ? d : Duration.toMillis(d)
+}
+
+const fraction = (u: unknown, option: string) => check.number(u, option, "in (0, 1]", (n) => n > 0 && n <= 1)
+
+/** The checks of the options that stand alone (also applied to each one read from its own `Config`). */
+const fields = {
+  name: (u: unknown) => check.string(u, "name"),
+  maxFailures: (u: unknown) => check.int(u, "maxFailures", 1),
+  resetTimeout: (u: unknown) => {
+    const d = durationMillis(u, "resetTimeout", false)
+    return typeof d === "string" ? d : undefined
+  },
+  halfOpenMaxCalls: (u: unknown) => check.int(u, "halfOpenMaxCalls", 1),
+  isFailure: (u: unknown) => check.fn(u, "isFailure"),
+  metrics: (u: unknown) => check.boolean(u, "metrics")
+} as const
+
+const policyOf = (options: CircuitBreaker.Options): Validated<core.PolicyConfig> => {
+  const input = options.policy ?? "consecutive"
+  if (input === "consecutive") {
+    const maxFailures = options.maxFailures ?? 3
+    const bad = fields.maxFailures(maxFailures)
+    return bad !== undefined ? invalid("maxFailures", bad) : { _tag: "Valid", config: { _tag: "Consecutive", maxFailures } }
   }
-  if (!Number.isFinite(millis) || (allowZero ? millis < 0 : millis <= 0)) {
-    throw new InvalidOption(
-      `Expected ${option} to be a finite duration ${allowZero ? ">= 0" : "> 0"}, got ${render(input)}`
+  if (typeof input !== "object" || input === null) {
+    return invalid("policy", check.expected(`policy to be "consecutive" or a failure-rate policy object`, input))
+  }
+  if (options.maxFailures !== undefined) {
+    return invalid(
+      "maxFailures",
+      check.expected(
+        "maxFailures to be omitted with a failure-rate policy (it belongs to the consecutive policy)",
+        options.maxFailures
+      )
     )
   }
-  return millis
+  const windowInput = input.window as unknown
+  let window: core.WindowConfig
+  if (typeof windowInput === "object" && windowInput !== null && "calls" in windowInput) {
+    const calls = (windowInput as { calls: unknown }).calls
+    const bad = check.int(calls, "policy.window.calls", 1)
+    if (bad !== undefined) return invalid("policy.window.calls", bad)
+    window = { _tag: "Count", calls: calls as number }
+  } else if (typeof windowInput === "object" && windowInput !== null && "duration" in windowInput) {
+    const millis = durationMillis((windowInput as { duration: unknown }).duration, "policy.window.duration", false)
+    if (typeof millis === "string") return invalid("policy.window.duration", millis)
+    window = { _tag: "Time", millis }
+  } else {
+    return invalid(
+      "policy.window",
+      check.expected("policy.window to be { calls: number } or { duration: DurationInput }", windowInput)
+    )
+  }
+  const minimumCalls = input.minimumCalls ?? (window._tag === "Count" ? Math.min(10, window.calls) : 10)
+  const badMinimum = check.int(minimumCalls, "policy.minimumCalls", 1) ??
+    (window._tag === "Count" && minimumCalls > window.calls
+      ? check.expected(`policy.minimumCalls to be at most policy.window.calls (${window.calls})`, minimumCalls)
+      : undefined)
+  if (badMinimum !== undefined) return invalid("policy.minimumCalls", badMinimum)
+  const failureRateThreshold = input.failureRateThreshold ?? 0.5
+  const badThreshold = fraction(failureRateThreshold, "policy.failureRateThreshold")
+  if (badThreshold !== undefined) return invalid("policy.failureRateThreshold", badThreshold)
+  const slowCallMillis = input.slowCallDuration === undefined
+    ? undefined
+    : durationMillis(input.slowCallDuration, "policy.slowCallDuration", true)
+  if (typeof slowCallMillis === "string") return invalid("policy.slowCallDuration", slowCallMillis)
+  const slowCallRateThreshold = input.slowCallRateThreshold ?? 1
+  const badSlow = fraction(slowCallRateThreshold, "policy.slowCallRateThreshold")
+  if (badSlow !== undefined) return invalid("policy.slowCallRateThreshold", badSlow)
+  return {
+    _tag: "Valid",
+    config: { _tag: "FailureRate", window, minimumCalls, failureRateThreshold, slowCallMillis, slowCallRateThreshold }
+  }
 }
 
-let anonymousCount = 0
-
 /**
- * Checks user options and fills in defaults. Every problem is reported as `Expected X, got Y`.
+ * Checks user options and fills in defaults (an anonymous breaker gets its number here). Every problem is an
+ * `Expected X, got Y` message naming the option.
  */
-export const validate = (options: CircuitBreaker.CircuitBreaker.Options = {}): Validated => {
-  try {
-    const halfOpenMaxCalls = options.halfOpenMaxCalls ?? 5
-    if (!isInt(halfOpenMaxCalls, 1)) {
-      throw new InvalidOption(`Expected halfOpenMaxCalls to be an integer >= 1, got ${render(halfOpenMaxCalls)}`)
+export const validate = (options: CircuitBreaker.Options = {}): Validated<Resolved> => {
+  const halfOpenMaxCalls = options.halfOpenMaxCalls ?? 5
+  const resetTimeoutMillis = durationMillis(options.resetTimeout ?? "30 seconds", "resetTimeout", false)
+  const bad = (key: keyof typeof fields, value: unknown): Validated<never> | undefined => {
+    const message = value === undefined ? undefined : fields[key](value)
+    return message === undefined ? undefined : invalid(key, message)
+  }
+  const early = bad("halfOpenMaxCalls", halfOpenMaxCalls) ??
+    (typeof resetTimeoutMillis === "string" ? invalid("resetTimeout", resetTimeoutMillis) : undefined) ??
+    bad("name", options.name) ?? bad("isFailure", options.isFailure) ?? bad("metrics", options.metrics)
+  if (early !== undefined) return early
+  const policy = policyOf(options)
+  if (policy._tag === "Invalid") return policy
+  return {
+    _tag: "Valid",
+    config: {
+      name: options.name ?? `anonymous circuit breaker #${++anonymous.count}`,
+      resetTimeoutMillis: resetTimeoutMillis as number,
+      halfOpenMaxCalls,
+      policy: policy.config,
+      isFailure: options.isFailure,
+      metrics: options.metrics ?? true
     }
-    const resetTimeoutMillis = decodeMillis("resetTimeout", options.resetTimeout ?? "30 seconds", false)
-    if (options.name !== undefined && typeof options.name !== "string") {
-      throw new InvalidOption(`Expected name to be a string, got ${render(options.name)}`)
+  }
+}
+
+// -----------------------------------------------------------------------------------------------------------------
+// Metrics and events
+// -----------------------------------------------------------------------------------------------------------------
+
+const stateGauge = Metric.gauge("effect_throttles_circuit_breaker_state", {
+  description: "The breaker's state: 0 closed, 1 half-open, 2 open"
+})
+
+const transitionsTotal = Metric.counter("effect_throttles_circuit_breaker_transitions_total", {
+  description: "State transitions, by from and to",
+  incremental: true
+})
+
+const callsTotal = Metric.counter("effect_throttles_circuit_breaker_calls_total", {
+  description: "Calls by outcome: success, failure, rejected (did not run), slow (succeeded, slower than slowCallDuration)",
+  incremental: true
+})
+
+const stateValue = (state: core.StateName): number => state === "closed" ? 0 : state === "half-open" ? 1 : 2
+
+/** One breaker's instruments: the module's metrics tagged with its name. */
+class Instruments {
+  readonly state: Metric.Metric.Gauge<number>
+  readonly success: Metric.Metric.Counter<number>
+  readonly failure: Metric.Metric.Counter<number>
+  readonly rejected: Metric.Metric.Counter<number>
+  readonly slow: Metric.Metric.Counter<number>
+  private readonly transitions = new Map<string, Metric.Metric.Counter<number>>()
+  constructor(readonly name: string) {
+    this.state = Metric.tagged(stateGauge, "name", name)
+    const calls = Metric.tagged(callsTotal, "name", name)
+    this.success = Metric.tagged(calls, "outcome", "success")
+    this.failure = Metric.tagged(calls, "outcome", "failure")
+    this.rejected = Metric.tagged(calls, "outcome", "rejected")
+    this.slow = Metric.tagged(calls, "outcome", "slow")
+  }
+  transition(from: core.StateName, to: core.StateName): Metric.Metric.Counter<number> {
+    const key = `${from}>${to}`
+    let counter = this.transitions.get(key)
+    if (counter === undefined) {
+      counter = Metric.taggedWithLabels(transitionsTotal, [
+        MetricLabel.make("name", this.name),
+        MetricLabel.make("from", from),
+        MetricLabel.make("to", to)
+      ])
+      this.transitions.set(key, counter)
     }
-    if (options.isFailure !== undefined && typeof options.isFailure !== "function") {
-      throw new InvalidOption(`Expected isFailure to be a function, got ${render(options.isFailure)}`)
+    return counter
+  }
+}
+
+/** The constructors of `CircuitBreaker.Event`. */
+export const Event = Data.taggedEnum<CircuitBreaker.Event>()
+
+const eventOf = (config: core.Config, t: core.Transition): CircuitBreaker.Event => {
+  switch (t.to) {
+    case "open":
+      return Event.Opened({
+        from: t.from as "closed" | "half-open",
+        at: t.at,
+        halfOpenAt: t.at + config.resetTimeoutMillis
+      })
+    case "half-open":
+      return Event.HalfOpened({ at: t.at })
+    case "closed":
+      return Event.Closed({ from: t.from as "open" | "half-open", at: t.at })
+  }
+}
+
+// -----------------------------------------------------------------------------------------------------------------
+// The service
+// -----------------------------------------------------------------------------------------------------------------
+
+/** What a step leaves to do after its synchronous part, combined. */
+const andThen = (a: Effect.Effect<void> | undefined, b: Effect.Effect<void> | undefined) =>
+  a === undefined ? b : b === undefined ? a : Effect.zipRight(a, b)
+
+/** A breaker: the machine's state and everything that watches it. */
+class CircuitBreakerImpl implements CircuitBreaker.Service {
+  readonly name: string
+  /** The machine's state; changed only by `run`. */
+  private current: core.State
+  /** `undefined` with `metrics: false`. */
+  private readonly instruments: Instruments | undefined
+  readonly changes: Stream.Stream<CircuitBreaker.Change>
+  readonly events: Stream.Stream<CircuitBreaker.Event>
+
+  constructor(
+    private readonly config: Resolved,
+    private readonly scope: Scope.Scope,
+    private readonly changesHub: PubSub.PubSub<CircuitBreaker.Change>,
+    private readonly eventHub: EventHub<CircuitBreaker.Event>
+  ) {
+    this.name = config.name
+    this.current = core.initial(config)
+    this.instruments = config.metrics ? new Instruments(config.name) : undefined
+    this.instruments?.state.unsafeUpdate(0, [])
+    this.changes = Stream.fromPubSub(changesHub)
+    this.events = eventHub.stream
+  }
+
+  /**
+   * One step of the machine at the current `Clock` time, uninterruptibly: the new state, its gauge, counters,
+   * changes and events in one synchronous step (`note` adds what the step's value means: a rejection, a call's
+   * outcome); then what must wait (the half-open timer, span events, held-back events).
+   */
+  private run<A>(
+    f: (state: core.State, now: number) => core.Step<A>,
+    note?: (value: A, now: number) => Effect.Effect<void> | undefined
+  ): Effect.Effect<A> {
+    return Effect.uninterruptible(Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const before = this.current
+      const step = f(before, now)
+      this.current = step.state
+      let after = step.transitions.length === 0 ? undefined : this.transitioned(step.transitions, now)
+      const state = step.state
+      if (state._tag === "Open" && state.generation !== before.generation) {
+        after = andThen(after, this.armHalfOpenTimer(core.halfOpenAt(this.config, state)))
+      }
+      if (note !== undefined) after = andThen(after, note(step.value, now))
+      after = andThen(after, this.eventHub.flush())
+      return after === undefined ? Effect.succeed(step.value) : Effect.as(after, step.value)
+    }))
+  }
+
+  /** Records transitions (synchronously) and returns their span events. */
+  private transitioned(transitions: ReadonlyArray<core.Transition>, now: number): Effect.Effect<void> | undefined {
+    const instruments = this.instruments
+    for (const t of transitions) {
+      instruments?.transition(t.from, t.to).unsafeUpdate(1, [])
+      this.changesHub.unsafeOffer(t) // unbounded: always accepted, in order
+      if (this.eventHub.active) this.eventHub.emit(eventOf(this.config, t))
     }
-    const policyInput = options.policy ?? "consecutive"
-    let policy: PolicyConfig
-    if (policyInput === "consecutive") {
-      const maxFailures = options.maxFailures ?? 3
-      if (!isInt(maxFailures, 1)) {
-        throw new InvalidOption(`Expected maxFailures to be an integer >= 1, got ${render(maxFailures)}`)
-      }
-      policy = { _tag: "Consecutive", maxFailures }
-    } else if (typeof policyInput === "object" && policyInput !== null) {
-      if (options.maxFailures !== undefined) {
-        throw new InvalidOption(
-          `Expected maxFailures to be omitted with a failure-rate policy (it belongs to the consecutive policy), got ${
-            render(options.maxFailures)
-          }`
-        )
-      }
-      const windowInput = policyInput.window as unknown
-      let window: WindowConfig
-      if (typeof windowInput === "object" && windowInput !== null && "calls" in windowInput) {
-        const calls = (windowInput as { calls: unknown }).calls
-        if (!isInt(calls, 1)) {
-          throw new InvalidOption(`Expected policy.window.calls to be an integer >= 1, got ${render(calls)}`)
-        }
-        window = { _tag: "Count", calls }
-      } else if (typeof windowInput === "object" && windowInput !== null && "duration" in windowInput) {
-        window = {
-          _tag: "Time",
-          millis: decodeMillis("policy.window.duration", (windowInput as { duration: unknown }).duration, false)
-        }
-      } else {
-        throw new InvalidOption(
-          `Expected policy.window to be { calls: number } or { duration: DurationInput }, got ${render(windowInput)}`
-        )
-      }
-      const minimumCalls = policyInput.minimumCalls ?? (window._tag === "Count" ? Math.min(10, window.calls) : 10)
-      if (!isInt(minimumCalls, 1)) {
-        throw new InvalidOption(`Expected policy.minimumCalls to be an integer >= 1, got ${render(minimumCalls)}`)
-      }
-      if (window._tag === "Count" && minimumCalls > window.calls) {
-        throw new InvalidOption(
-          `Expected policy.minimumCalls to be at most policy.window.calls (${window.calls}), got ${minimumCalls}`
-        )
-      }
-      const failureRateThreshold = policyInput.failureRateThreshold ?? 0.5
-      if (!isFraction(failureRateThreshold)) {
-        throw new InvalidOption(
-          `Expected policy.failureRateThreshold to be a number in (0, 1], got ${render(failureRateThreshold)}`
-        )
-      }
-      const slowCallMillis = policyInput.slowCallDuration === undefined
-        ? undefined
-        : decodeMillis("policy.slowCallDuration", policyInput.slowCallDuration, true)
-      const slowCallRateThreshold = policyInput.slowCallRateThreshold ?? 1
-      if (!isFraction(slowCallRateThreshold)) {
-        throw new InvalidOption(
-          `Expected policy.slowCallRateThreshold to be a number in (0, 1], got ${render(slowCallRateThreshold)}`
-        )
-      }
-      policy = {
-        _tag: "FailureRate",
-        window,
-        minimumCalls,
-        failureRateThreshold,
-        slowCallMillis,
-        slowCallRateThreshold
-      }
-    } else {
-      throw new InvalidOption(
-        `Expected policy to be "consecutive" or a failure-rate policy object, got ${render(policyInput)}`
+    if (instruments === undefined) return undefined
+    instruments.state.unsafeUpdate(stateValue(core.stateName(this.current)), [])
+    return Effect.forEach(
+      transitions,
+      (t) => spanEvent("effect_throttles.circuit_breaker.transition", now, { name: this.name, from: t.from, to: t.to }),
+      { discard: true }
+    )
+  }
+
+  /**
+   * Sleeps until `at` (`sleepUntil`: exact on the live clock), then lets the machine observe the time (a no-op if
+   * the breaker has moved on). Runs in the
+   * breaker's scope, interruptibly (closing the scope must not wait for it), outside any caller's span.
+   */
+  private armHalfOpenTimer(at: number): Effect.Effect<void> {
+    // The `Clock`'s whole milliseconds may trail the precise clock `sleepUntil` wakes on by a fraction of one: an
+    // open breaker is observed at `at` at the latest, so the transition is not put off (nor the timer spun).
+    const timer = Effect.zipRight(
+      live.sleepUntil(at),
+      this.run((state, now) => core.normalize(this.config, state, state._tag === "Open" ? Math.max(now, at) : now))
+    )
+    return Effect.asVoid(
+      Effect.forkIn(Effect.interruptible(Effect.mapInputContext(timer, Context.omit(Tracer.ParentSpan))), this.scope)
+    )
+  }
+
+  /** A rejection: counted, published, and a span event on the caller's span. */
+  private readonly noteAdmission = (admission: core.Admission, now: number): Effect.Effect<void> | undefined => {
+    if (admission._tag === "Admitted") return undefined
+    if (this.eventHub.active) {
+      this.eventHub.emit(
+        Event.Rejected({ state: admission.state, at: now, retryAfter: Duration.millis(admission.retryAfterMillis) })
       )
     }
-    const name = options.name ?? `anonymous circuit breaker #${++anonymousCount}`
-    return { _tag: "Valid", config: { name, resetTimeoutMillis, halfOpenMaxCalls, policy } }
-  } catch (e) {
-    if (e instanceof InvalidOption) return { _tag: "Invalid", message: e.message }
-    throw e
+    if (this.instruments === undefined) return undefined
+    this.instruments.rejected.unsafeUpdate(1, [])
+    return spanEvent("effect_throttles.circuit_breaker.rejected", now, {
+      name: this.name,
+      state: admission.state,
+      retry_after_ms: admission.retryAfterMillis
+    })
   }
-}
 
-// -----------------------------------------------------------------------------------------------------------------
-// Sliding windows (the mutable part, see the module doc)
-// -----------------------------------------------------------------------------------------------------------------
-
-const FAILED = 1
-const SLOW = 2
-
-/** Running totals over the calls currently in a window. */
-export interface OutcomeWindow {
-  /** Drops calls that have left the window at `now` (time-based windows; a no-op for count-based ones). */
-  evict(now: number): void
-  /** Adds one completed call. */
-  add(now: number, failed: boolean, slow: boolean): void
-  readonly calls: number
-  readonly failures: number
-  readonly slowCalls: number
-}
-
-/** The last `size` calls, in a ring buffer. */
-class CountWindow implements OutcomeWindow {
-  private readonly flags: Uint8Array
-  private next = 0
-  calls = 0
-  failures = 0
-  slowCalls = 0
-  constructor(readonly size: number) {
-    this.flags = new Uint8Array(size)
-  }
-  evict(): void {}
-  add(_now: number, failed: boolean, slow: boolean): void {
-    if (this.calls === this.size) {
-      const old = this.flags[this.next]!
-      if (old & FAILED) this.failures--
-      if (old & SLOW) this.slowCalls--
-    } else {
-      this.calls++
+  /** A completed call, counted by outcome (ignored and interrupted calls are not counted). */
+  private noteCall(outcome: failure.Outcome, ticket: core.Ticket, now: number): undefined {
+    const instruments = this.instruments
+    if (instruments === undefined) return undefined
+    if (outcome === "failure") instruments.failure.unsafeUpdate(1, [])
+    else if (outcome === "success") {
+      ;(core.isSlow(this.config, now - ticket.startedAt) ? instruments.slow : instruments.success).unsafeUpdate(1, [])
     }
-    this.flags[this.next] = (failed ? FAILED : 0) | (slow ? SLOW : 0)
-    if (failed) this.failures++
-    if (slow) this.slowCalls++
-    this.next = (this.next + 1) % this.size
-  }
-}
-
-/**
- * The calls completed in the last `millis`: a call completed at `t` is in the window at `now` while
- * `t > now - millis`. A FIFO queue; each call is pushed and evicted once, so O(1) amortized.
- */
-class TimeWindow implements OutcomeWindow {
-  private times: Array<number> = []
-  private flags: Array<number> = []
-  private head = 0
-  calls = 0
-  failures = 0
-  slowCalls = 0
-  constructor(readonly millis: number) {}
-  evict(now: number): void {
-    const horizon = now - this.millis
-    while (this.head < this.times.length && this.times[this.head]! <= horizon) {
-      const old = this.flags[this.head]!
-      if (old & FAILED) this.failures--
-      if (old & SLOW) this.slowCalls--
-      this.calls--
-      this.head++
-    }
-    if (this.head > 64 && this.head * 2 > this.times.length) {
-      this.times = this.times.slice(this.head)
-      this.flags = this.flags.slice(this.head)
-      this.head = 0
-    }
-  }
-  add(now: number, failed: boolean, slow: boolean): void {
-    this.evict(now)
-    this.times.push(now)
-    this.flags.push((failed ? FAILED : 0) | (slow ? SLOW : 0))
-    this.calls++
-    if (failed) this.failures++
-    if (slow) this.slowCalls++
-  }
-}
-
-const makeWindow = (policy: PolicyConfig): OutcomeWindow | undefined => {
-  if (policy._tag === "Consecutive") return undefined
-  return policy.window._tag === "Count" ? new CountWindow(policy.window.calls) : new TimeWindow(policy.window.millis)
-}
-
-// -----------------------------------------------------------------------------------------------------------------
-// States and events
-// -----------------------------------------------------------------------------------------------------------------
-
-/** The public name of a state. */
-export type StateName = "closed" | "open" | "half-open"
-
-/** Calls run; the policy counts their outcomes. */
-export interface Closed {
-  readonly _tag: "Closed"
-  readonly generation: number
-  /** Consecutive counted failures (consecutive policy). */
-  readonly consecutive: number
-  /** Recent outcomes (failure-rate policy). */
-  readonly window: OutcomeWindow | undefined
-}
-
-/** Calls are rejected until `openedAt + resetTimeout`. */
-export interface Open {
-  readonly _tag: "Open"
-  readonly generation: number
-  readonly openedAt: number
-  /** The failure count at the moment the breaker opened (reported by `failures`). */
-  readonly failures: number
-}
-
-/** Up to `halfOpenMaxCalls` trial calls run at once; the first decisive trial closes or re-opens the breaker. */
-export interface HalfOpen {
-  readonly _tag: "HalfOpen"
-  readonly generation: number
-  readonly inFlight: number
-  readonly failures: number
-}
-
-/** The breaker's state. */
-export type State = Closed | Open | HalfOpen
-
-/** A state change, stamped with the (virtual) time at which it took effect. */
-export interface Transition {
-  readonly from: StateName
-  readonly to: StateName
-  readonly at: number
-}
-
-/** Proof of admission, handed back when the call completes. */
-export interface Ticket {
-  readonly generation: number
-  readonly trial: boolean
-  readonly startedAt: number
-}
-
-/** What a call's exit means to the breaker. */
-export type Outcome = "success" | "failure" | "ignored" | "interrupted"
-
-/** The decision for a call that asks to run. */
-export type Admission =
-  | { readonly _tag: "Admitted"; readonly ticket: Ticket }
-  | {
-    readonly _tag: "Rejected"
-    readonly state: "open" | "half-open"
-    /** Milliseconds until the breaker may admit calls again (0 when half-open with every trial slot taken). */
-    readonly retryAfterMillis: number
+    return undefined
   }
 
-/** The result of one step of the machine. */
-export interface Step<A> {
-  readonly value: A
-  readonly state: State
-  readonly transitions: ReadonlyArray<Transition>
-}
-
-export const stateName = (state: State): StateName =>
-  state._tag === "Closed" ? "closed" : state._tag === "Open" ? "open" : "half-open"
-
-/** The state a new breaker starts in. */
-export const initial = (config: Config): State => closed(config, 0)
-
-const closed = (config: Config, generation: number): Closed => ({
-  _tag: "Closed",
-  generation,
-  consecutive: 0,
-  window: makeWindow(config.policy)
-})
-
-/** The instant an open breaker becomes half-open. */
-export const halfOpenAt = (config: Config, state: Open): number => state.openedAt + config.resetTimeoutMillis
-
-/** The count reported by `failures` in the closed state. */
-const closedFailures = (state: Closed): number =>
-  state.window === undefined ? state.consecutive : state.window.failures
-
-/**
- * Applies the one time-driven transition: an open breaker is half-open from exactly `openedAt + resetTimeout`.
- * The transition is stamped with that instant, whenever it is observed.
- */
-export const normalize = (config: Config, state: State, now: number): Step<void> => {
-  if (state._tag === "Open") {
-    const at = halfOpenAt(config, state)
-    if (now >= at) {
-      return {
-        value: undefined,
-        state: { _tag: "HalfOpen", generation: state.generation + 1, inFlight: 0, failures: state.failures },
-        transitions: [{ from: "open", to: "half-open", at }]
-      }
-    }
-  } else if (state._tag === "Closed" && state.window !== undefined) {
-    state.window.evict(now)
-  }
-  return { value: undefined, state, transitions: [] }
-}
-
-const withTransitions = <A>(
-  step: Step<A>,
-  before: ReadonlyArray<Transition>
-): Step<A> => before.length === 0 ? step : { ...step, transitions: [...before, ...step.transitions] }
-
-/** Decides whether a call may run now. */
-export const admit = (config: Config, state0: State, now: number): Step<Admission> => {
-  const { state, transitions } = normalize(config, state0, now)
-  switch (state._tag) {
-    case "Closed":
-      return {
-        value: { _tag: "Admitted", ticket: { generation: state.generation, trial: false, startedAt: now } },
-        state,
-        transitions
-      }
-    case "Open":
-      return {
-        value: { _tag: "Rejected", state: "open", retryAfterMillis: halfOpenAt(config, state) - now },
-        state,
-        transitions
-      }
-    case "HalfOpen":
-      if (state.inFlight < config.halfOpenMaxCalls) {
-        return {
-          value: { _tag: "Admitted", ticket: { generation: state.generation, trial: true, startedAt: now } },
-          state: { ...state, inFlight: state.inFlight + 1 },
-          transitions
+  readonly protect = (<A, E, R, B, E2, R2>(
+    self: Effect.Effect<A, E, R>,
+    options?: CircuitBreaker.ProtectOptions<E, B, E2, R2>
+  ): Effect.Effect<A | B, E | E2 | CircuitOpenError, R | R2> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(
+        this.run((state, now) => core.admit(this.config, state, now), this.noteAdmission),
+        (admission): Effect.Effect<A | B, E | E2 | CircuitOpenError, R | R2> => {
+          if (admission._tag === "Rejected") {
+            return Effect.fail(
+              new CircuitOpenError({
+                key: this.name,
+                retryAfter: Duration.millis(admission.retryAfterMillis),
+                state: admission.state
+              })
+            )
+          }
+          const ticket = admission.ticket
+          return Effect.flatMap(Effect.exit(restore(self)), (exit) => {
+            const verdict = failure.classify(exit, this.config.isFailure)
+            const result: Effect.Effect<A | B, E | E2, R2> = Option.isSome(verdict.error) && options !== undefined
+              ? restore(options.orElse(verdict.error.value))
+              : verdict.exit
+            return Effect.zipRight(
+              this.run(
+                (state, now) => core.complete(this.config, state, ticket, verdict.outcome, now),
+                (_, now) => this.noteCall(verdict.outcome, ticket, now)
+              ),
+              result
+            )
+          })
         }
-      }
-      return { value: { _tag: "Rejected", state: "half-open", retryAfterMillis: 0 }, state, transitions }
-  }
+      )
+    )) as CircuitBreaker.Service["protect"]
+
+  readonly protectFn = (<Args extends ReadonlyArray<any>, A, E, R, B, E2, R2>(
+    f: (...args: Args) => Effect.Effect<A, E, R>,
+    options?: CircuitBreaker.ProtectOptions<E, B, E2, R2>
+  ) =>
+  (...args: Args) => this.protect(Effect.suspend(() => f(...args)), options!)) as CircuitBreaker.Service["protectFn"]
+
+  readonly state: Effect.Effect<CircuitBreaker.State> = this.run((state, now) => {
+    const step = core.normalize(this.config, state, now)
+    return { ...step, value: core.stateName(step.state) }
+  })
+
+  readonly failures: Effect.Effect<number> = this.run((state, now) => {
+    const step = core.normalize(this.config, state, now)
+    return { ...step, value: core.failures(step.state) }
+  })
+
+  readonly reset: Effect.Effect<void> = this.run((state, now) => core.reset(this.config, state, now))
+
+  readonly trip: Effect.Effect<void> = this.run((state, now) => core.trip(this.config, state, now))
 }
 
-const open = (state: State, now: number, failures: number): Step<void> => ({
-  value: undefined,
-  state: { _tag: "Open", generation: state.generation + 1, openedAt: now, failures },
-  transitions: [{ from: stateName(state), to: "open", at: now }]
-})
+/** Builds a breaker from validated options, in the current scope. */
+const build = (config: Resolved): Effect.Effect<CircuitBreaker.Service, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const changes = yield* PubSub.unbounded<CircuitBreaker.Change>()
+    const events = yield* EventHub.make<CircuitBreaker.Event>()
+    yield* Effect.addFinalizer(() => Effect.zipRight(PubSub.shutdown(changes), events.shutdown))
+    return new CircuitBreakerImpl(config, scope, changes, events)
+  })
 
-/** Whether a call of this duration is slow under the policy. */
-export const isSlow = (config: Config, durationMillis: number): boolean =>
-  config.policy._tag === "FailureRate" && config.policy.slowCallMillis !== undefined &&
-  durationMillis > config.policy.slowCallMillis
+/** `CircuitBreaker.make`. */
+export const make = (options?: CircuitBreaker.Options): Effect.Effect<CircuitBreaker.Service, never, Scope.Scope> =>
+  Effect.suspend(() => {
+    const validated = validate(options)
+    return validated._tag === "Invalid" ? check.die(validated.message) : build(validated.config)
+  })
 
-/** Records the outcome of an admitted call that has completed at `now`. */
-export const complete = (
-  config: Config,
-  state0: State,
-  ticket: Ticket,
-  outcome: Outcome,
-  now: number
-): Step<void> => {
-  const normalized = normalize(config, state0, now)
-  const state = normalized.state
-  if (state.generation !== ticket.generation) return normalized // a stale call: its generation is over
-  const slow = isSlow(config, now - ticket.startedAt)
-  switch (state._tag) {
-    case "Closed": {
-      if (outcome === "interrupted" || outcome === "ignored") return normalized
-      const failed = outcome === "failure"
-      const policy = config.policy
-      if (policy._tag === "Consecutive") {
-        if (!failed) {
-          return state.consecutive === 0 ? normalized : { ...normalized, state: { ...state, consecutive: 0 } }
-        }
-        const consecutive = state.consecutive + 1
-        if (consecutive >= policy.maxFailures) return withTransitions(open(state, now, consecutive), normalized.transitions)
-        return { ...normalized, state: { ...state, consecutive } }
-      }
-      const window = state.window!
-      window.add(now, failed, slow)
-      if (
-        window.calls >= policy.minimumCalls &&
-        (window.failures / window.calls >= policy.failureRateThreshold ||
-          (policy.slowCallMillis !== undefined && window.slowCalls / window.calls >= policy.slowCallRateThreshold))
-      ) {
-        return withTransitions(open(state, now, window.failures), normalized.transitions)
-      }
-      return normalized
-    }
-    case "HalfOpen": {
-      // Only trials are admitted in a half-open generation.
-      const freed: HalfOpen = { ...state, inFlight: state.inFlight - 1 }
-      if (outcome === "failure" || (outcome === "success" && slow)) {
-        return withTransitions(open(freed, now, state.failures), normalized.transitions)
-      }
-      if (outcome === "success") {
-        return {
-          value: undefined,
-          state: closed(config, state.generation + 1),
-          transitions: [...normalized.transitions, { from: "half-open", to: "closed", at: now }]
-        }
-      }
-      return { ...normalized, state: freed }
-    }
-    case "Open":
-      // Unreachable: no call is admitted in an open generation.
-      return normalized
-  }
-}
-
-/** Closes the breaker and clears its counts; calls admitted before the reset no longer count. */
-export const reset = (config: Config, state0: State, now: number): Step<void> => {
-  const { state, transitions } = normalize(config, state0, now)
-  const next = closed(config, state.generation + 1)
-  return {
-    value: undefined,
-    state: next,
-    transitions: state._tag === "Closed" ? transitions : [...transitions, { from: stateName(state), to: "closed", at: now }]
-  }
-}
-
-/** Opens the breaker now (an open breaker's timeout restarts); calls admitted before no longer count. */
-export const trip = (config: Config, state0: State, now: number): Step<void> => {
-  const { state, transitions } = normalize(config, state0, now)
-  const failures = state._tag === "Closed" ? closedFailures(state) : state.failures
-  const next: Open = { _tag: "Open", generation: state.generation + 1, openedAt: now, failures }
-  return {
-    value: undefined,
-    state: next,
-    transitions: state._tag === "Open" ? transitions : [...transitions, { from: stateName(state), to: "open", at: now }]
-  }
-}
-
-/** The count reported by `failures`: what the policy counts while closed, frozen at its opening value otherwise. */
-export const failures = (state: State): number => state._tag === "Closed" ? closedFailures(state) : state.failures
+/** `CircuitBreaker.make` with every option read from `Config`; bad values fail with a `ConfigError`. */
+export const makeConfig = (
+  options: Config.Config.Wrap<CircuitBreaker.Options>
+): Effect.Effect<CircuitBreaker.Service, ConfigError.ConfigError, Scope.Scope> =>
+  Effect.flatMap(fromConfig(options, fields, validate), build)

@@ -1,91 +1,105 @@
 /**
- * The adaptive throttle's pure core: reservations (`reserve`, `cancel`), the AIMD-style adaptation after every
- * `window` outcomes (`record`), and the "server said slow down" pause (`reportThrottled`). Functions of
- * `(config, state, now, ...)`; times are `Clock` milliseconds (fractional under `TestClock` is fine).
- *
- * Reservations. The state remembers the instant of the latest reserved admission (`last`). A new caller at `now`
- * is admitted at `max(now, holdUntil, last + gap)`, `gap = 1000 / rate * (1 + u)` (to the nanosecond) with the rate at the moment of
- * the reservation and `u` the caller's jitter draw; the first admission is immediate. Each caller knows its own
- * slot at once, so concurrent callers get successive slots (no sleep race), and nothing polls.
- *
- * Cancellation (an interrupted waiter). If the cancelled slot is still the latest one reserved, `last` goes back
- * to what it was before that reservation, as if the caller had never come (this cascades: cancelling the last two
- * in reverse order restores both). A slot in the middle of the queue is NOT given to the callers behind it: their
- * slots stay exactly where they were (they are sleeping until them; moving them would mean waking and rescheduling
- * every one, O(n)), and the cancelled slot remains a gap. So cancellation never makes anyone wait longer, never
- * admits faster than the rate, and stays O(1) — golang.org/x/time/rate's `Reservation.Cancel` makes the same
- * choice.
- *
- * Pauses. `reportThrottled(retryAfter)` pauses the schedule: no admission happens before `now + retryAfter`, and
- * every admission not yet made moves later by the length of the pause (keeping its order and spacing). The state
- * accumulates the total pause length in `shift`; a waiter that wakes and finds `shift` grown since it reserved
- * sleeps the difference (once per pause, not a polling loop).
+ * The adaptive throttle's Effect shell: validates options (the options kit), keeps the core's state
+ * (`dynamicThrottleCore.ts`) in one mutable field and applies each step synchronously at the `Clock` time, together
+ * with the rate gauge, the adjustment counter and the events that describe it (so the gauge never disagrees with
+ * `rate`). Waiting is a sleep until the reserved slot (`liveTimer.sleepUntil`: exact on the live clock, a plain
+ * sleep on `TestClock`); a wait that actually waits is an `effect_throttles.acquire` span.
  *
  * @internal
  */
-import type * as DynamicThrottle from "../DynamicThrottle.js"
+import * as Clock from "effect/Clock"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Random from "effect/Random"
+import type { Stream } from "effect/Stream"
+import type { DynamicThrottle } from "../DynamicThrottle.js"
+import * as core from "./dynamicThrottleCore.js"
+import * as failure from "./failure.js"
+import * as live from "./liveTimer.js"
+import { EventHub } from "./observability.js"
+import * as check from "./options.js"
+import { fromConfig, invalid, type Validated } from "./optionsConfig.js"
 
-/** Validated options with defaults filled in. */
-export interface Config {
-  readonly initialRate: number
-  readonly minRate: number
-  readonly maxRate: number
-  readonly window: number
-  readonly upperBound: number
-  readonly lowerBound: number
-  readonly increaseFactor: number
-  readonly decreaseFactor: number
-  readonly jitter: number
+// -----------------------------------------------------------------------------------------------------------------
+// Options
+// -----------------------------------------------------------------------------------------------------------------
+
+/** A validated throttle: the core's configuration and what only the shell uses. */
+export interface Resolved extends core.Config {
+  readonly name: string
+  readonly metrics: boolean
+  readonly isFailure: ((error: unknown) => boolean) | undefined
 }
 
-/** Result of validating user options. */
-export type Validated =
-  | { readonly _tag: "Valid"; readonly config: Config }
-  | { readonly _tag: "Invalid"; readonly message: string }
+const positive = (u: unknown, option: string) =>
+  typeof u === "number" && Number.isFinite(u) && u > 0 ? undefined : check.expected(`${option} to be a finite number > 0`, u)
 
-const isNum = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u)
+/** The checks of the options that stand alone (also applied to each one read from its own `Config`). */
+const fields = {
+  name: (u: unknown) => check.string(u, "name"),
+  initialRate: (u: unknown) => positive(u, "initialRate"),
+  minRate: (u: unknown) => positive(u, "minRate"),
+  maxRate: (u: unknown) => positive(u, "maxRate"),
+  window: (u: unknown) => check.int(u, "window", 1),
+  increaseFactor: (u: unknown) =>
+    typeof u === "number" && Number.isFinite(u) && u >= 1
+      ? undefined
+      : check.expected("increaseFactor to be a finite number >= 1", u),
+  decreaseFactor: (u: unknown) => check.number(u, "decreaseFactor", "in (0, 1]", (n) => n > 0 && n <= 1),
+  jitter: (u: unknown) => check.number(u, "jitter", "in [0, 1)", (n) => n >= 0 && n < 1),
+  isFailure: (u: unknown) => check.fn(u, "isFailure"),
+  metrics: (u: unknown) => check.boolean(u, "metrics")
+} as const
 
-/** Checks user options and fills in defaults; every problem is reported as `Expected X, got Y`. */
-export const validate = (options: DynamicThrottle.DynamicThrottle.Options): Validated => {
+/** Checks user options and fills in defaults; every problem is an `Expected X, got Y` message naming the option. */
+export const validate = (options: DynamicThrottle.Options): Validated<Resolved> => {
   const {
     decreaseFactor = 0.75,
     increaseFactor = 1.25,
     initialRate,
+    isFailure,
     jitter = 0.2,
     lowerBound = 0.25,
     maxRate = 100,
+    metrics = true,
     minRate = 0.01,
+    name = "default",
     upperBound = 0.75,
     window = 100
-  } = options ?? ({} as Partial<DynamicThrottle.DynamicThrottle.Options>)
-  const invalid = (message: string): Validated => ({ _tag: "Invalid", message })
-  for (const [key, value] of [["initialRate", initialRate], ["minRate", minRate], ["maxRate", maxRate]] as const) {
-    if (!isNum(value) || value <= 0) return invalid(`Expected ${key} to be a finite number > 0, got ${String(value)}`)
+  } = options ?? ({} as Partial<DynamicThrottle.Options>)
+  const bad = (key: keyof typeof fields, value: unknown): Validated<never> | undefined => {
+    const message = fields[key](value)
+    return message === undefined ? undefined : invalid(key, message)
   }
+  const single = bad("initialRate", initialRate) ?? bad("minRate", minRate) ?? bad("maxRate", maxRate)
+  if (single !== undefined) return single
   if (!(minRate <= initialRate && initialRate <= maxRate)) {
     return invalid(
-      `Expected 0 < minRate <= initialRate <= maxRate, got minRate ${minRate}, initialRate ${initialRate}, maxRate ${maxRate}`
+      "initialRate",
+      `Expected 0 < minRate <= initialRate <= maxRate, got minRate ${check.printValue(minRate)}, initialRate ${
+        check.printValue(initialRate)
+      }, maxRate ${check.printValue(maxRate)}`
     )
   }
-  if (typeof window !== "number" || !Number.isInteger(window) || window < 1) {
-    return invalid(`Expected window to be an integer >= 1, got ${String(window)}`)
-  }
-  if (!isNum(lowerBound) || !isNum(upperBound) || !(0 <= lowerBound && lowerBound <= upperBound && upperBound <= 1)) {
+  const badWindow = bad("window", window)
+  if (badWindow !== undefined) return badWindow
+  const bounded = (u: unknown) => typeof u === "number" && Number.isFinite(u)
+  if (!bounded(lowerBound) || !bounded(upperBound) || !(0 <= lowerBound && lowerBound <= upperBound && upperBound <= 1)) {
     return invalid(
-      `Expected 0 <= lowerBound <= upperBound <= 1, got lowerBound ${String(lowerBound)}, upperBound ${
-        String(upperBound)
+      bounded(lowerBound) && lowerBound >= 0 && lowerBound <= 1 ? "upperBound" : "lowerBound",
+      `Expected 0 <= lowerBound <= upperBound <= 1, got lowerBound ${check.printValue(lowerBound)}, upperBound ${
+        check.printValue(upperBound)
       }`
     )
   }
-  if (!isNum(increaseFactor) || increaseFactor < 1) {
-    return invalid(`Expected increaseFactor to be a finite number >= 1, got ${String(increaseFactor)}`)
-  }
-  if (!isNum(decreaseFactor) || decreaseFactor <= 0 || decreaseFactor > 1) {
-    return invalid(`Expected decreaseFactor to be a number in (0, 1], got ${String(decreaseFactor)}`)
-  }
-  if (!isNum(jitter) || jitter < 0 || jitter >= 1) {
-    return invalid(`Expected jitter to be a number in [0, 1), got ${String(jitter)}`)
-  }
+  const rest = bad("increaseFactor", increaseFactor) ?? bad("decreaseFactor", decreaseFactor) ??
+    bad("jitter", jitter) ?? bad("name", name) ?? bad("metrics", metrics) ??
+    (isFailure === undefined ? undefined : bad("isFailure", isFailure))
+  if (rest !== undefined) return rest
   return {
     _tag: "Valid",
     config: {
@@ -97,123 +111,194 @@ export const validate = (options: DynamicThrottle.DynamicThrottle.Options): Vali
       lowerBound,
       increaseFactor,
       decreaseFactor,
-      jitter
+      jitter,
+      name,
+      metrics,
+      isFailure
     }
   }
 }
 
-/** The throttle's state. */
-export interface State {
-  /** Current rate, calls per second, always within `[minRate, maxRate]`. */
-  readonly rate: number
-  /** Outcomes recorded since the last adaptation (or `reset`). */
-  readonly successes: number
-  readonly failures: number
-  /** Instant of the latest reserved admission; `undefined` before the first. */
-  readonly last: number | undefined
-  /** Number of live reservations made so far; identifies the latest one. */
-  readonly seq: number
-  /** No admission before this instant (`reportThrottled`). */
-  readonly holdUntil: number
-  /** Total pause length applied so far by `reportThrottled`, in milliseconds. */
-  readonly shift: number
-}
+// -----------------------------------------------------------------------------------------------------------------
+// Metrics and events
+// -----------------------------------------------------------------------------------------------------------------
 
-/** A reserved admission. */
-export interface Ticket {
-  /** The instant of the admission (before any later pause). */
-  readonly at: number
-  /** Milliseconds from the reservation to the admission. */
-  readonly delay: number
-  readonly seq: number
-  /** `last` before this reservation (restored by `cancel`). */
-  readonly previousLast: number | undefined
-  /** `shift` at the time of the reservation. */
-  readonly shift: number
-}
-
-/** The state of a new throttle. */
-export const initial = (config: Config): State => ({
-  rate: config.initialRate,
-  successes: 0,
-  failures: 0,
-  last: undefined,
-  seq: 0,
-  holdUntil: Number.NEGATIVE_INFINITY,
-  shift: 0
+const rateGauge = Metric.gauge("effect_throttles_dynamic_throttle_rate", {
+  description: "The current rate, calls per second"
 })
 
-/** Clamps a rate to `[minRate, maxRate]`. */
-export const clamp = (config: Config, rate: number): number => Math.min(config.maxRate, Math.max(config.minRate, rate))
+const adjustmentsTotal = Metric.counter("effect_throttles_dynamic_throttle_adjustments_total", {
+  description: "Changes of the rate (adaptation, setRate, reportThrottled), by direction: up or down",
+  incremental: true
+})
 
-/**
- * The spacing before an admission at `rate` with jitter draw `u` (in `[-jitter, jitter]`), in milliseconds,
- * rounded to the nanosecond (the resolution of `Duration`, so the sleeps land exactly on the slots).
- */
-export const gap = (rate: number, u: number): number => Math.round(((1000 / rate) * (1 + u)) * 1e6) / 1e6
-
-/** Reserves the next admission for a caller arriving at `now` with jitter draw `u`. */
-export const reserve = (state: State, now: number, u: number): readonly [Ticket, State] => {
-  const earliest = state.last === undefined ? now : state.last + gap(state.rate, u)
-  const at = Math.max(now, state.holdUntil, earliest)
-  const seq = state.seq + 1
-  return [
-    { at, delay: at - now, seq, previousLast: state.last, shift: state.shift },
-    { ...state, last: at, seq }
-  ]
-}
-
-/**
- * Gives back a reservation whose caller was interrupted before its admission: fully if it is still the latest
- * reservation and no pause has moved the schedule since; otherwise its slot stays a gap (see the module doc).
- */
-export const cancel = (state: State, ticket: Ticket): State =>
-  state.seq === ticket.seq && state.shift === ticket.shift
-    ? { ...state, last: ticket.previousLast, seq: ticket.seq - 1 }
-    : state
-
-/** Records one outcome; after every `window` outcomes, adapts the rate and starts counting afresh. */
-export const record = (config: Config, state: State, success: boolean): State => {
-  const successes = state.successes + (success ? 1 : 0)
-  const failures = state.failures + (success ? 0 : 1)
-  if (successes + failures < config.window) return { ...state, successes, failures }
-  const ratio = successes / (successes + failures)
-  const rate = ratio > config.upperBound
-    ? clamp(config, state.rate * config.increaseFactor)
-    : ratio < config.lowerBound
-    ? clamp(config, state.rate * config.decreaseFactor)
-    : state.rate
-  return { ...state, rate, successes: 0, failures: 0 }
-}
-
-/** Sets the rate, clamped to the bounds. */
-export const setRate = (config: Config, state: State, rate: number): State => ({ ...state, rate: clamp(config, rate) })
-
-/** Clears the outcome counts (the rate and the schedule are kept). */
-export const resetCounts = (state: State): State => ({ ...state, successes: 0, failures: 0 })
-
-/**
- * The server said "slow down": cut the rate by `decreaseFactor` at once and, with `retryMillis`, pause the
- * schedule until `now + retryMillis` (overlapping pauses merge).
- */
-export const reportThrottled = (
-  config: Config,
-  state: State,
-  now: number,
-  retryMillis: number | undefined
-): State => {
-  const rate = clamp(config, state.rate * config.decreaseFactor)
-  if (retryMillis === undefined || retryMillis <= 0) return { ...state, rate }
-  const pauseStart = Math.max(now, state.holdUntil)
-  const holdUntil = Math.max(state.holdUntil, now + retryMillis)
-  const extra = holdUntil - pauseStart
-  if (extra <= 0) return { ...state, rate }
-  const pending = state.last !== undefined && state.last >= now
-  return {
-    ...state,
-    rate,
-    holdUntil,
-    shift: state.shift + extra,
-    last: pending ? state.last! + extra : state.last
+/** One throttle's instruments: the module's metrics tagged with its name. */
+class Instruments {
+  readonly rate: Metric.Metric.Gauge<number>
+  readonly up: Metric.Metric.Counter<number>
+  readonly down: Metric.Metric.Counter<number>
+  constructor(name: string) {
+    this.rate = Metric.tagged(rateGauge, "name", name)
+    const adjustments = Metric.tagged(adjustmentsTotal, "name", name)
+    this.up = Metric.tagged(adjustments, "direction", "up")
+    this.down = Metric.tagged(adjustments, "direction", "down")
   }
 }
+
+/** The constructors of `DynamicThrottle.Event`. */
+export const Event = Data.taggedEnum<DynamicThrottle.Event>()
+
+/** Why the rate changed. */
+type Reason = "adapted" | "setRate" | "throttled"
+
+// -----------------------------------------------------------------------------------------------------------------
+// The service
+// -----------------------------------------------------------------------------------------------------------------
+
+/** An adaptive throttle: the core's state and everything that watches it. */
+class DynamicThrottleImpl implements DynamicThrottle.Service {
+  readonly name: string
+  /** The core's state; changed only in synchronous steps (`step`, `withPermit`'s reservation and cancellation). */
+  private current: core.State
+  /** `undefined` with `metrics: false`. */
+  private readonly instruments: Instruments | undefined
+  private readonly drawJitter: Effect.Effect<number>
+  readonly events: Stream<DynamicThrottle.Event>
+
+  constructor(private readonly config: Resolved, private readonly hub: EventHub<DynamicThrottle.Event>) {
+    this.name = config.name
+    this.current = core.initial(config)
+    this.instruments = config.metrics ? new Instruments(config.name) : undefined
+    this.instruments?.rate.unsafeUpdate(config.initialRate, [])
+    this.drawJitter = config.jitter === 0 ? Effect.succeed(0) : Random.nextRange(-config.jitter, config.jitter)
+    this.events = hub.stream
+  }
+
+  /**
+   * One step at the current `Clock` time: the new state and, when the rate moved, its gauge, the adjustment
+   * counter and a `RateChanged` event, all synchronously.
+   */
+  private step(f: (state: core.State, now: number) => core.State, reason: Reason): Effect.Effect<void> {
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const before = this.current
+      const after = f(before, now)
+      this.current = after
+      if (after.rate !== before.rate) {
+        const direction = after.rate > before.rate ? "up" : "down"
+        const instruments = this.instruments
+        if (instruments !== undefined) {
+          instruments.rate.unsafeUpdate(after.rate, [])
+          ;(direction === "up" ? instruments.up : instruments.down).unsafeUpdate(1, [])
+        }
+        if (this.hub.active) {
+          this.hub.emit(Event.RateChanged({ from: before.rate, to: after.rate, direction, reason, at: now }))
+        }
+      }
+      if (after.holdUntil > before.holdUntil && this.hub.active) {
+        this.hub.emit(Event.Paused({ until: after.holdUntil, at: now }))
+      }
+      return this.hub.flush() ?? Effect.void
+    })
+  }
+
+  /**
+   * Sleeps until `at` (exactly on the live clock: `sleepUntil` settles the last millisecond); then, if a pause was
+   * reported meanwhile, sleeps its length and checks again.
+   */
+  private waitUntil(at: number, appliedShift: number): Effect.Effect<void> {
+    return Effect.zipRight(
+      live.sleepUntil(at),
+      Effect.suspend(() => {
+        const shift = this.current.shift
+        return shift > appliedShift ? this.waitUntil(at + shift - appliedShift, shift) : Effect.void
+      })
+    )
+  }
+
+  /** The wait for a reserved slot: a span (`effect_throttles.acquire`) only when it waits, with metrics on. */
+  private wait(ticket: core.Ticket, reservedAt: number): Effect.Effect<void> {
+    const wait = this.waitUntil(ticket.at, ticket.shift)
+    if (ticket.delay <= 0 || this.instruments === undefined) return wait
+    return Effect.withSpan(
+      Effect.zipRight(
+        wait,
+        Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.annotateCurrentSpan("waited_ms", now - reservedAt))
+      ),
+      "effect_throttles.acquire",
+      { attributes: { name: this.name, permits: 1 } }
+    )
+  }
+
+  readonly withPermit = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(this.drawJitter, (u) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const [ticket, next] = core.reserve(this.current, now, u)
+          this.current = next
+          return Effect.zipRight(
+            restore(this.wait(ticket, now)).pipe(
+              Effect.onInterrupt(() =>
+                Effect.sync(() => {
+                  this.current = core.cancel(this.current, ticket)
+                })
+              )
+            ),
+            Effect.flatMap(Effect.exit(restore(self)), (exit) => {
+              const verdict = failure.classify(exit, this.config.isFailure)
+              const outcome = verdict.outcome
+              return outcome === "success" || outcome === "failure"
+                ? Effect.zipRight(
+                  this.step((state) => core.record(this.config, state, outcome === "success"), "adapted"),
+                  verdict.exit
+                )
+                : verdict.exit
+            })
+          )
+        }))
+    )
+
+  readonly rate: Effect.Effect<number> = Effect.sync(() => this.current.rate)
+
+  readonly setRate = (rate: number): Effect.Effect<void> =>
+    Effect.suspend(() =>
+      typeof rate !== "number" || Number.isNaN(rate)
+        ? check.die(check.expected("rate to be a number", rate))
+        : this.step((state) => core.setRate(this.config, state, rate), "setRate")
+    )
+
+  readonly successes: Effect.Effect<number> = Effect.sync(() => this.current.successes)
+
+  readonly failures: Effect.Effect<number> = Effect.sync(() => this.current.failures)
+
+  readonly reset: Effect.Effect<void> = Effect.sync(() => {
+    this.current = core.resetCounts(this.current)
+  })
+
+  readonly reportThrottled = (retryAfter?: Duration.DurationInput): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      let retryMillis: number | undefined
+      if (retryAfter !== undefined) {
+        const d = check.duration(retryAfter, "retryAfter", { allowZero: true })
+        if (typeof d === "string") return check.die(d)
+        retryMillis = Duration.toMillis(d)
+      }
+      return this.step((state, now) => core.reportThrottled(this.config, state, now, retryMillis), "throttled")
+    })
+}
+
+/** Builds a throttle from validated options. */
+const build = (config: Resolved): Effect.Effect<DynamicThrottle.Service> =>
+  Effect.map(EventHub.make<DynamicThrottle.Event>(), (hub) => new DynamicThrottleImpl(config, hub))
+
+/** `DynamicThrottle.make`. */
+export const make = (options: DynamicThrottle.Options): Effect.Effect<DynamicThrottle.Service> =>
+  Effect.suspend(() => {
+    const validated = validate(options)
+    return validated._tag === "Invalid" ? check.die(validated.message) : build(validated.config)
+  })
+
+/** `DynamicThrottle.make` with every option read from `Config`; bad values fail with a `ConfigError`. */
+export const makeConfig = (
+  options: Config.Config.Wrap<DynamicThrottle.Options>
+): Effect.Effect<DynamicThrottle.Service, ConfigError.ConfigError> =>
+  Effect.flatMap(fromConfig(options, fields, validate), build)

@@ -94,8 +94,11 @@ export const duration = (
   option: string,
   { allowInfinite = false, allowZero = false }: { readonly allowZero?: boolean; readonly allowInfinite?: boolean } = {}
 ): Duration.Duration | string => {
-  const decoded = Duration.decodeUnknown(u)
   const what = `${option} to be a ${allowInfinite ? "" : "finite "}duration ${allowZero ? ">= 0" : "> 0"}`
+  // Effect decodes a negative or NaN number of milliseconds as zero: refuse those before decoding.
+  if (typeof u === "number" && (Number.isNaN(u) || u < 0)) return expected(what, u)
+  if (typeof u === "bigint" && u < 0n) return expected(what, u)
+  const decoded = Duration.decodeUnknown(u)
   if (decoded._tag === "None") return expected(what, u)
   const d = decoded.value
   const millis = Duration.toMillis(d)

@@ -1,81 +1,83 @@
 /**
  * The in-memory `Throttle` service: the pure core of `throttleCore.ts` behind a thin Effect shell.
  *
- * State lives in one mutable cell that is only touched synchronously inside `Effect.sync` / `Effect.suspend`, so
- * every decision ("grant now, or queue") is taken and applied in one step — the same atomicity `Ref.modify` gives,
- * without copying a queue on every operation. Waiters are parked fibers (`Effect.async`, whose resume callback is
- * kept on the waiter, like a `Deferred` without the extra object) in a doubly linked FIFO list.
+ * State lives in one mutable object (`MemoryThrottle`) that is only touched synchronously inside `Effect.sync` /
+ * `Effect.suspend`, so every decision ("grant now, or queue") is taken and applied in one step — the same atomicity
+ * `Ref.modify` gives, without copying a queue on every operation. Waiters are parked fibers (`Effect.async`, whose
+ * resume callback is kept on the waiter, like a `Deferred` without the extra object) in the FIFO list of
+ * `waiterQueue.ts`, whose module doc has the lifecycle of a waiter as a table.
  *
  * Timers: only the waiter at the head of the queue ever sleeps, for exactly the time its permits are due; the
- * others stay parked. When the head is granted, the same step grants every following waiter that is
- * already due and wakes the new head so that it sleeps for its own due time. One wake-up per grant, no polling —
- * except that on Effect's live clock the head finishes the last millisecond or two of its wait in event-loop turns
- * (see `Settle`), because Node's timers are only good to about a millisecond.
+ * others stay parked. When the head is granted, the same step grants every following waiter that is already due
+ * and wakes the new head so that it sleeps for its own due time. One wake-up per grant, no polling — except that on
+ * Effect's live clock the head of a window-mode throttle finishes the last millisecond of its wait in event-loop
+ * turns (`liveTimer.ts`), because Node's timers are only good to about a millisecond. A smooth throttle relies on
+ * its GCRA burst instead (never a loop of turns). A caller with `maxWait` also has its own deadline timer.
+ *
+ * Metrics, spans and events are updated in the same synchronous step as the state they describe
+ * (`throttleInstrument.ts`); with `metrics: false` only events remain.
  *
  * @internal
  */
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
-import * as DefaultServices from "effect/DefaultServices"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import * as Rate from "../Rate.js"
 import type { Throttle } from "../Throttle.js"
+import * as live from "./liveTimer.js"
+import * as check from "./options.js"
 import * as backend from "./throttleBackend.js"
-import { ThrottleReleaseError } from "./throttleErrors.js"
 import * as core from "./throttleCore.js"
+import { ThrottleReleaseError, ThrottleTimeoutError } from "./throttleErrors.js"
+import * as instrument from "./throttleInstrument.js"
+import { makeWaiter, type Waiter, WaiterQueue, wake } from "./waiterQueue.js"
 
-const QUEUED = 0
-const SLEEPING = 1
-const GRANTED = 2
-const REMOVED = 3
+export type { Settle } from "./liveTimer.js"
+export { isLiveClock } from "./liveTimer.js"
 
-interface Waiter {
-  readonly n: number
-  /** The parked fiber's resume callback; `undefined` while the fiber is not parked. */
-  resume: ((effect: Effect.Effect<void>) => void) | undefined
-  /** A wake-up that arrived while the fiber was not parked (it will not park then). */
-  woken: boolean
-  phase: number
-  /** When SLEEPING: the time its permits are due. */
-  due: number
-  /** Whether the slot of a granted waiter has been started (see `core.stamp`). */
-  stamped: boolean
-  /** When SLEEPING: the fiber that sleeps, so that closing the scope can interrupt it. */
-  sleeper: Fiber.RuntimeFiber<unknown, unknown> | undefined
-  prev: Waiter | undefined
-  next: Waiter | undefined
+/** The options of a throttle, resolved and validated. */
+export interface Resolved {
+  readonly core: core.Config
+  readonly name: string
+  readonly metrics: boolean
 }
 
-const describe = (value: unknown): string => typeof value === "string" ? JSON.stringify(value) : String(value)
-
-const defect = (message: string) => Effect.die(new Cause.IllegalArgumentException(message))
-
 /** Validates the options; returns the resolved configuration or the "Expected X, got Y" message. */
-export const resolveConfig = (rate: Rate.Rate, options: Throttle.Options | undefined): core.Config | string => {
+export const resolveConfig = (
+  rates: Rate.Rate | ReadonlyArray<Rate.Rate>,
+  options: Throttle.Options | undefined
+): Resolved | string => {
+  const list: ReadonlyArray<Rate.Rate> = Array.isArray(rates) ? rates : [rates as Rate.Rate]
   const measure = options?.measure ?? "start"
-  if (measure !== "start" && measure !== "release") {
-    return `Expected option measure to be "start" or "release", got ${describe(measure)}`
-  }
-  const smoothOption = options?.smooth ?? false
-  const smooth = typeof smoothOption === "object" && smoothOption !== null ? true : smoothOption
-  if (typeof smooth !== "boolean") return `Expected option smooth to be a boolean, got ${describe(smooth)}`
+  const smooth = options?.smooth ?? false
   const maxConcurrent = options?.maxConcurrent ?? Number.POSITIVE_INFINITY
-  if (!(maxConcurrent === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxConcurrent) && maxConcurrent >= 1))) {
-    return `Expected option maxConcurrent to be an integer >= 1, got ${describe(maxConcurrent)}`
-  }
-  const period = Duration.toMillis(rate.period)
+  const name = options?.name ?? "default"
+  const metrics = options?.metrics ?? true
+  const invalid = check.oneOf(measure, "option measure", ["start", "release"]) ??
+    (typeof smooth === "boolean" || (typeof smooth === "object" && smooth !== null)
+      ? undefined
+      : check.expected("option smooth to be a boolean or { burst }", smooth)) ??
+    (typeof smooth === "object" && smooth !== null ? check.int(smooth.burst, "option smooth.burst", 1) : undefined) ??
+    (maxConcurrent === Number.POSITIVE_INFINITY ? undefined : check.int(maxConcurrent, "option maxConcurrent", 1)) ??
+    check.string(name, "option name") ??
+    check.boolean(metrics, "option metrics")
+  if (invalid !== undefined) return invalid
+  const windows = list.map((rate) => ({ limit: rate.limit, period: Duration.toMillis(rate.period) }))
+  const interval = smooth === false ? 0 : core.smoothInterval(windows)
+  const burst = smooth === false ? 0 : smooth === true ? core.defaultBurst(interval) : smooth.burst
   return {
-    limit: rate.limit,
-    period,
-    measure,
-    interval: smooth ? period / rate.limit : 0,
-    maxConcurrent
+    core: { windows, measure: measure as "start" | "release", interval, burst, maxConcurrent },
+    name,
+    metrics
   }
 }
 
@@ -97,192 +99,206 @@ export const make = (
   input: Rate.RatesInput,
   options?: Throttle.Options
 ): Effect.Effect<Throttle.Service, Rate.InvalidRateError, Scope.Scope> =>
-  Effect.flatMap(Rate.decodeAll(input), ([rate]) => {
-    const config = resolveConfig(rate, options)
-    if (typeof config === "string") return defect(config)
+  Effect.flatMap(Rate.decodeAll(input), (rates) => {
+    const resolved = resolveConfig(rates, options)
+    if (typeof resolved === "string") return check.die(resolved)
     return Effect.flatMap(Effect.clock, (clock) => {
-      // Milliseconds with sub-millisecond resolution: the high-resolution counter relative to an origin taken now,
-      // added to the wall-clock milliseconds of that origin. Exact on TestClock (whole nanoseconds).
-      const originNanos = clock.unsafeCurrentTimeNanos()
-      const originMillis = clock.unsafeCurrentTimeMillis()
-      const now = () => originMillis + Number(clock.unsafeCurrentTimeNanos() - originNanos) / 1e6
-      const settle: Settle | undefined = liveTurn !== undefined && isLiveClock(clock)
-        ? {
-          lead: LEAD_MILLIS,
-          minTimer: MIN_TIMER_MILLIS,
-          turn: liveTurn,
-          guard: Math.min(GUARD_MILLIS, config.period * GUARD_SHARE)
-        }
-        : undefined
-      const service = makeService(rate, config, now, (d) => clock.sleep(d), settle)
-      return Effect.as(Effect.addFinalizer(() => service.shutdown), service.service)
+      const now = live.preciseNow(clock)
+      const shortest = Math.min(...resolved.core.windows.map((w) => w.period))
+      const settle = live.settleFor(clock, shortest)
+      const throttle = new MemoryThrottle(rates, resolved, now, (d) => clock.sleep(d), settle)
+      return Effect.as(Effect.addFinalizer(() => throttle.shutdown), throttle.service)
     })
   })
 
-/**
- * How the head waiter finishes its wait on a clock whose timers are coarse: it sleeps until `lead` ms before its
- * due time, then waits out the rest one `turn` at a time (re-checking the clock after each), so that it is granted
- * within one turn of its due time instead of one timer tick (about 1 ms) after it.
- */
-export interface Settle {
-  /** How many ms before the due time the timer is set; also the most a head spends taking turns per wake-up. */
-  readonly lead: number
-  /**
-   * The shortest timer that fires on time, in ms (Node: 1 ms; a shorter one is rounded up to it). A wait for
-   * which a timer of `remaining - lead` would be shorter is done in turns from the start.
-   */
-  readonly minTimer: number
-  /** Waits one turn of the event loop (letting I/O and timers run). */
-  readonly turn: Effect.Effect<void>
-  /**
-   * Added to a granted waiter's stamp, in ms. The stamp is taken a few steps before the task's own first step
-   * (tens of µs, more on a loaded event loop or when a collection lands in between); starting the slot this much
-   * later keeps the window exact at the task's first step. It delays each window by the same amount.
-   */
-  readonly guard: number
+/** The option checks that apply to a value read from config (the rest is the rate's own validation). */
+const configChecks: Record<string, (u: unknown, key: string) => string | undefined> = {
+  measure: (u, key) => check.oneOf(u, key, ["start", "release"]),
+  smooth: (u, key) => check.boolean(u, key),
+  burst: (u, key) => check.int(u, key, 1),
+  maxConcurrent: (u, key) => check.int(u, key, 1),
+  name: (u, key) => check.string(u, key),
+  metrics: (u, key) => check.boolean(u, key)
 }
 
 /**
- * Node's timers have whole-millisecond resolution and fire up to ~1.5 ms early or late relative to the
- * high-resolution clock. A timer that fires early leaves a remainder below 1 ms, which a second timer can only
- * cover by overshooting to the next tick. Each window of a throttle opens exactly one period after the actual
- * starts of the previous one, so that overshoot adds up window after window (~1 ms per window). Finishing the last
- * millisecond with event-loop turns (`setImmediate`) removes it, at the cost of at most ~2 ms of busy turns per
- * wake-up of the head waiter (never more than one waiter does this at a time): a wait shorter than lead + 1 ms is
- * all turns, as a timer shorter than 1 ms would be rounded up to 1 ms.
+ * `layerConfig`'s effect: a `Config` of the rate, or a `Config.Wrap` of the whole options object whose every value
+ * is checked inside its own config (so a `ConfigError` names the key).
  */
-const LEAD_MILLIS = 1
-/**
- * The guard on the live clock: 0.25 ms, enough for the few steps between a stamp and the task's first step and for
- * most young-generation collections that land there, but never more than 0.1% of the period (the most it can cost
- * of the rate).
- */
-const GUARD_MILLIS = 0.25
-const GUARD_SHARE = 0.001
-
-/** Node's shortest timer: a shorter one is rounded up to it. */
-const MIN_TIMER_MILLIS = 1
-
-/** One turn of the event loop, where `setImmediate` exists (Node, Bun, Deno); elsewhere no settling. */
-const liveTurn: Effect.Effect<void> | undefined = typeof globalThis.setImmediate === "function"
-  ? Effect.async<void>((resume) => {
-    const handle = globalThis.setImmediate(() => resume(Effect.void))
-    return Effect.sync(() => globalThis.clearImmediate(handle))
-  })
-  : undefined
-
-const liveClockConstructor: unknown = Context.get(DefaultServices.liveServices, Clock.Clock).constructor
-
-/** Whether `clock` is Effect's default clock (real timers), as opposed to `TestClock` or a custom clock. */
-export const isLiveClock = (clock: Clock.Clock): boolean => clock.constructor === liveClockConstructor
+export const makeFromConfig = (
+  config: Config.Config<Rate.RatesInput> | Config.Config.Wrap<Throttle.ConfigOptions>,
+  options: Throttle.Options | undefined
+): Effect.Effect<Throttle.Service, Rate.InvalidRateError | ConfigError.ConfigError, Scope.Scope> => {
+  if (Config.isConfig(config)) {
+    return Effect.flatMap(config as Config.Config<Rate.RatesInput>, (input) => make(input, options))
+  }
+  const fields = config as Record<string, unknown>
+  const checked: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(fields)) {
+    const rule = configChecks[key]
+    checked[key] = rule === undefined || !Config.isConfig(value) ? value : Config.mapOrFail(value, (u) => {
+      const invalid = rule(u, "a value for option " + key)
+      return invalid === undefined ? Either.right(u) : Either.left(ConfigError.InvalidData([], invalid))
+    })
+  }
+  const wrapped: Config.Config<Throttle.ConfigOptions> = Config.unwrap(
+    checked as unknown as Config.Config.Wrap<Throttle.ConfigOptions>
+  )
+  return Effect.flatMap(wrapped, ({ burst, rate, smooth, ...rest }) =>
+    make(rate, {
+      ...options,
+      ...rest,
+      ...(smooth === undefined ? {} : { smooth: smooth && burst !== undefined ? { burst } : smooth })
+    }))
+}
 
 /**
- * The service over an explicit clock. `now` must be non-decreasing; `sleep` waits for a duration on the same clock.
- * `settle`, if given, sharpens the head waiter's wake-ups on a clock with coarse timers (see {@link Settle}).
+ * The service over an explicit clock (for tests of the live-clock settling). `now` must be non-decreasing; `sleep`
+ * waits for a duration on the same clock.
  */
 export const makeService = (
-  rate: Rate.Rate,
-  config: core.Config,
+  rate: Rate.Rate | ReadonlyArray<Rate.Rate>,
+  resolved: Resolved | core.Config,
   now: () => number,
   sleep: (duration: Duration.Duration) => Effect.Effect<void>,
-  settle?: Settle
+  settle?: live.Settle
 ): { readonly service: Throttle.Service; readonly shutdown: Effect.Effect<void> } => {
-  const state = core.makeState()
-  const maxPermits = Math.min(config.limit, config.maxConcurrent)
-  let first: Waiter | undefined
-  let last: Waiter | undefined
-  let waiting = 0
-  let closed = false
+  const rates = (Array.isArray(rate) ? rate : [rate]) as unknown as readonly [Rate.Rate, ...Array<Rate.Rate>]
+  const full: Resolved = "core" in resolved ? resolved : { core: resolved, name: "default", metrics: false }
+  const throttle = new MemoryThrottle(rates, full, now, sleep, settle)
+  return { service: throttle.service, shutdown: throttle.shutdown }
+}
 
-  const checkPermits = (n: number): string | undefined =>
-    Number.isSafeInteger(n) && n >= 1 && n <= maxPermits
-      ? undefined
-      : `Expected permits to be an integer from 1 to ${maxPermits} (the throttle's ` +
-        `${config.maxConcurrent < config.limit ? "maxConcurrent" : "limit"}), got ${describe(n)}`
+/** Ops a fast-path grant needs before the task's first step; with fewer left in the budget, yield first. */
+const FAST_PATH_OPS = 16
 
-  const unlink = (w: Waiter): void => {
-    if (w.prev === undefined) first = w.next
-    else w.prev.next = w.next
-    if (w.next === undefined) last = w.prev
-    else w.next.prev = w.prev
-    w.prev = undefined
-    w.next = undefined
-    waiting--
+/** Whether the fiber would yield (its op budget runs out) within the next `FAST_PATH_OPS` steps. */
+const budgetLow = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
+  (fiber as unknown as { readonly currentOpCount: number }).currentOpCount + FAST_PATH_OPS >=
+    fiber.getFiberRef(FiberRef.currentMaxOpsBeforeYield)
+
+type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+/** The in-memory throttle: every field of its state at the top, every operation an arrow property. */
+class MemoryThrottle {
+  readonly state: core.State
+  readonly queue = new WaiterQueue()
+  /** The largest `n` one acquisition may ask for. */
+  readonly max: number
+  /** Set by `shutdown`: nothing more is granted, queued waiters are interrupted. */
+  closed = false
+  /**
+   * A lower bound of the tail waiter's grant time (for `maxWait`'s fail-fast projection), or `-Infinity` when
+   * unknown (after a waiter in the middle left, until the queue empties): a stale bound may only err toward waiting.
+   */
+  tailDue = Number.NEGATIVE_INFINITY
+  readonly instrument: instrument.Instrument
+  readonly service: Throttle.Service
+
+  constructor(
+    readonly rates: readonly [Rate.Rate, ...Array<Rate.Rate>],
+    readonly resolved: Resolved,
+    readonly now: () => number,
+    readonly sleep: (duration: Duration.Duration) => Effect.Effect<void>,
+    readonly settle: live.Settle | undefined
+  ) {
+    const config = resolved.core
+    this.state = core.makeState(config)
+    this.max = backend.maxPermits(rates, config.maxConcurrent)
+    this.instrument = instrument.make(resolved.name, resolved.metrics)
+    const withPermits = this.withPermits as Throttle.Service["withPermits"]
+    this.service = backend.makeWith<never>({
+      name: resolved.name,
+      rates,
+      measure: config.measure,
+      burst: config.burst,
+      maxConcurrent: config.maxConcurrent,
+      acquire: this.acquire,
+      release: this.release,
+      tryAcquire: this.tryAcquire,
+      attempt: this.attempt,
+      pause: this.pause,
+      stats: this.stats,
+      events: this.instrument.events as Stream.Stream<Throttle.Event>,
+      withPermits,
+      withPermit: ((self: Effect.Effect<unknown, unknown, unknown>, options?: Throttle.AcquireOptions) =>
+        this.withPermits(1, options)(self)) as Throttle.Service["withPermit"],
+      locked: this.locked
+    })
+    Object.defineProperty(this.service, IdleAt, { value: this.idleAt })
+  }
+
+  get config(): core.Config {
+    return this.resolved.core
+  }
+
+  /** Publishes the gauges after a synchronous step that changed the queue or the in-flight count. */
+  readonly gauges = (): void => {
+    this.instrument.gauges(this.queue.size, this.state.inFlight)
   }
 
   /**
    * Grants every waiter at the head of the queue whose permits are free at `at`, then makes sure the new head
-   * knows when its permits are due. `floor` anchors the smooth schedule (see `core.grant`).
+   * knows when its permits are due.
    */
-  const drain = (at: number, floor: number): void => {
-    let w = first
+  readonly drain = (at: number): void => {
+    const { config, state, queue } = this
+    let w = queue.first
     while (w !== undefined) {
       if (core.canGrant(config, state, at, w.n)) {
-        // A waiter whose due time has passed is granted on its schedule, whichever event noticed it first: the
-        // smooth schedule then continues from that due time, not from a late timer or a late wake-up.
-        if (w.phase === SLEEPING && w.due < floor) floor = w.due
-        core.grant(config, state, at, w.n, floor, false)
-        unlink(w)
-        w.phase = GRANTED
+        core.grant(config, state, at, w.n, false)
+        queue.unlink(w)
+        if (queue.size === 0) this.tailDue = Number.NEGATIVE_INFINITY
+        w.phase = "Granted"
+        this.instrument.granted(w.n, at - w.arrived)
         wake(w, Effect.void)
-        w = first
+        w = queue.first
         continue
       }
-      if (w.phase === QUEUED) schedule(w, at)
-      return
+      if (w.phase === "Queued") this.schedule(w, at)
+      break
     }
+    this.gauges()
   }
 
   /**
    * Tells a queued head when its permits are due: it wakes to wait for that time (at once if it is now). When only
    * a release can make room it stays queued: `release` drains again.
    */
-  const schedule = (w: Waiter, at: number): void => {
-    const due = core.dueTime(config, state, at, w.n)
+  readonly schedule = (w: Waiter, at: number): void => {
+    const due = core.dueTime(this.config, this.state, at, w.n)
     if (due === Number.POSITIVE_INFINITY) return
     w.due = due
-    w.phase = SLEEPING
+    w.phase = "Sleeping"
     wake(w, Effect.void)
   }
 
-  /** When slots that start at `at` are stamped to start: later by the guard when settling (see `Settle`). */
-  const stampTime = (at: number): number => settle === undefined ? at : at + settle.guard
+  /** When slots that start at `at` are stamped to start: later by the guard when settling. */
+  readonly stampTime = (at: number): number => this.settle === undefined ? at : at + this.settle.guard
 
   /** A granted waiter resumed (or was interrupted at that point): its slots start now. */
-  const stamp = (w: Waiter): void => {
+  readonly stamp = (w: Waiter): void => {
     if (w.stamped) return
     w.stamped = true
+    const { config, state, queue } = this
     // Under "release" a slot's expiry comes from its release: nothing to stamp, no clock read, no drain.
     if (config.measure !== "start") return
     // Grant whatever became due first (this waiter's slots still count, as unstamped), and read the clock for the
     // stamp only afterwards: the stamp must not precede the task's start by the time that granting (and waking)
     // a batch of waiters takes, or the next window would open that much too early for this task.
-    if (first !== undefined) {
-      const at = now()
-      drain(at, at)
-    }
-    const at = now()
-    core.stamp(config, state, stampTime(at), w.n)
+    if (queue.first !== undefined) this.drain(this.now())
+    const at = this.now()
+    core.stamp(config, state, this.stampTime(at), w.n)
     // A head that could not know its due time while this waiter's slots had no expiry learns it now. It is only
     // told (woken to wait for that time, or at once): granting it, and a batch behind it, here would put that work
     // between this stamp and this task's first step.
-    if (first !== undefined && first.phase === QUEUED) schedule(first, at)
+    const first = queue.first
+    if (first !== undefined && first.phase === "Queued") this.schedule(first, at)
   }
 
-  const stamped = (w: Waiter): Effect.Effect<void> => {
-    stamp(w)
+  readonly stamped = (w: Waiter): Effect.Effect<void> => {
+    this.stamp(w)
     return Effect.void
-  }
-
-  /** Resumes a parked waiter, or leaves word for it if it is not parked right now. */
-  const wake = (w: Waiter, effect: Effect.Effect<void>): void => {
-    const resume = w.resume
-    if (resume === undefined) {
-      w.woken = true
-      return
-    }
-    w.resume = undefined
-    resume(effect)
   }
 
   /**
@@ -290,9 +306,9 @@ export const makeService = (
    * had not seen yet). `enqueue` links the waiter first — inside the registration, so that a fiber interrupted
    * before it parks is never queued.
    */
-  const park = (w: Waiter, enqueue: boolean): Effect.Effect<void> =>
+  readonly park = (w: Waiter, enqueue: boolean): Effect.Effect<void> =>
     Effect.async<void>((resume) => {
-      if (enqueue) link(w)
+      if (enqueue) this.enqueue(w)
       if (w.woken) {
         w.woken = false
         resume(Effect.void)
@@ -301,210 +317,285 @@ export const makeService = (
       w.resume = resume
       return Effect.sync(() => {
         w.resume = undefined
-        cancel(w)
+        this.cancel(w)
       })
     })
 
   /** The waiter's side after a wake-up: granted, or — as the new head — sleep until the permits are due. */
-  const afterWake = (w: Waiter): Effect.Effect<void> => {
-    if (w.phase === GRANTED) return stamped(w)
-    if (closed) return Effect.interrupt
+  readonly afterWake = (w: Waiter): Effect.Effect<void> => {
+    if (w.phase === "Granted") return this.stamped(w)
+    if (this.closed || w.phase === "Removed") return Effect.interrupt
     const sleepUntilDue = Effect.withFiberRuntime<void>((fiber) => {
       w.sleeper = fiber
-      const remaining = w.due - now()
-      if (settle === undefined) return sleep(Duration.millis(Math.max(0, remaining)))
-      if (remaining <= core.EPSILON) return Effect.void
-      return remaining - settle.lead >= settle.minTimer
-        ? sleep(Duration.millis(remaining - settle.lead))
-        : settle.turn
+      // A smooth throttle's wake-ups rely on its GCRA burst, not on a loop of event-loop turns.
+      return live.stepTowards(w.due, this.now, this.sleep, this.settle, this.config.interval > 0)
     })
-    return Effect.flatMap(Effect.onInterrupt(sleepUntilDue, () => Effect.sync(() => cancel(w))), () => {
+    return Effect.flatMap(Effect.onInterrupt(sleepUntilDue, () => Effect.sync(() => this.cancel(w))), () => {
       w.sleeper = undefined
-      if (w.phase === GRANTED) return stamped(w) // granted meanwhile by another event
-      if (closed) return Effect.interrupt
-      w.phase = QUEUED
-      drain(now(), w.due)
-      return Effect.flatMap(park(w, false), () => afterWake(w))
+      if (w.phase === "Granted") return this.stamped(w) // granted meanwhile by another event
+      if (this.closed || w.phase === "Removed") return Effect.interrupt
+      w.phase = "Queued"
+      this.drain(this.now())
+      return Effect.flatMap(this.park(w, false), () => this.afterWake(w))
     })
   }
 
-  /** An interrupted waiter leaves no trace; one that was granted in the same instant gives its permits back. */
-  const cancel = (w: Waiter): void => {
-    const at = now()
-    if (w.phase === GRANTED) {
-      stamp(w)
-      core.release(config, state, at, w.n)
-      drain(at, at)
-    } else if (w.phase !== REMOVED) {
-      const wasHead = w === first
-      unlink(w)
-      w.phase = REMOVED
-      if (wasHead) drain(at, at)
+  /**
+   * An interrupted (or timed-out) waiter leaves no trace; one that was granted in the same instant gives its
+   * permits back. Idempotent.
+   */
+  readonly cancel = (w: Waiter): void => {
+    const at = this.now()
+    if (w.phase === "Granted") {
+      this.stamp(w)
+      w.phase = "Removed"
+      core.release(this.config, this.state, at, w.n)
+      this.drain(at)
+    } else if (w.phase !== "Removed") {
+      const { queue } = this
+      const wasHead = w === queue.first
+      if (w !== queue.last) this.tailDue = Number.NEGATIVE_INFINITY // a stale bound may only err toward waiting
+      queue.unlink(w)
+      if (queue.size === 0) this.tailDue = Number.NEGATIVE_INFINITY
+      w.phase = "Removed"
+      if (wasHead) this.drain(at)
+      else this.gauges()
     }
   }
 
-  const link = (w: Waiter): void => {
-    w.prev = last
-    if (last === undefined) first = w
-    else last.next = w
-    last = w
-    waiting++
-    if (w === first) {
-      const at = now()
-      drain(at, at)
+  /** Links a waiter at the tail; the head is told its due time at once. */
+  readonly enqueue = (w: Waiter): void => {
+    // The new tail's bound (it already includes the previous tail's, when that one was still valid).
+    this.tailDue = w.projected
+    this.queue.link(w)
+    if (w === this.queue.first) this.drain(this.now())
+    else this.gauges()
+  }
+
+  /**
+   * A lower bound of the grant time of `n` permits asked for at `at` behind the current queue: the windows, the
+   * pause and the smooth schedule alone (no release assumed), and the tail's own bound. O(windows + n).
+   */
+  readonly projectedDue = (n: number, at: number): number => {
+    const { config, state, queue } = this
+    let due = core.dueTime(config, state, at, n, true)
+    const tail = queue.last
+    if (tail !== undefined && this.tailDue > Number.NEGATIVE_INFINITY) {
+      const tailDue = this.tailDue
+      due = Math.max(due, tailDue)
+      // Granted after the tail: where both cannot fit in one window, the tail's slots must expire first.
+      if (config.measure === "start") {
+        for (const w of config.windows) if (tail.n + n > w.limit) due = Math.max(due, tailDue + w.period)
+      }
+      if (config.interval > 0) due = Math.max(due, tailDue + (tail.n - config.burst + 1) * config.interval)
     }
+    return due
   }
 
   /** Queues a waiter for `n` permits (the fast path failed) and waits; only the wait is interruptible. */
-  const enqueueAndWait = (
+  readonly enqueueAndWait = (
     n: number,
-    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  ): Effect.Effect<void> => {
-    const w: Waiter = {
-      n,
-      resume: undefined,
-      woken: false,
-      phase: QUEUED,
-      due: 0,
-      stamped: false,
-      sleeper: undefined,
-      prev: undefined,
-      next: undefined
+    at: number,
+    restore: Restore,
+    maxWait: Duration.Duration | undefined
+  ): Effect.Effect<void, ThrottleTimeoutError> => {
+    const projected = this.projectedDue(n, at)
+    if (maxWait !== undefined && projected - at > Duration.toMillis(maxWait) + core.EPSILON) {
+      // The windows alone prove the wait is longer: fail at once, without queueing (nobody behind is delayed).
+      return Effect.fail(this.timedOut(n, maxWait, 0, projected - at))
     }
-    return restore(Effect.flatMap(park(w, true), () => afterWake(w)))
+    const w = makeWaiter(n, at, projected)
+    const waitForGrant = restore(Effect.flatMap(this.park(w, true), () => this.afterWake(w)))
+    const traced = this.instrument.traced(waitForGrant, n, () => this.now() - w.arrived)
+    if (maxWait === undefined) return traced
+    // The deadline: at `maxWait`, whoever is due now is granted first (a grant due exactly at the deadline is
+    // within it); a waiter still not granted leaves the queue without a trace and fails.
+    const deadline = Effect.flatMap(this.sleep(maxWait), () =>
+      Effect.suspend((): Effect.Effect<never, ThrottleTimeoutError> => {
+        if (w.phase === "Queued" || w.phase === "Sleeping") this.drain(this.now())
+        if (w.phase === "Granted") return Effect.never
+        this.cancel(w)
+        const t = this.now()
+        return Effect.fail(this.timedOut(n, maxWait, t - at, this.projectedDue(n, t) - t))
+      }))
+    return Effect.raceFirst(traced, restore(deadline))
+  }
+
+  readonly timedOut = (
+    n: number,
+    maxWait: Duration.Duration,
+    waited: number,
+    retryAfter: number
+  ): ThrottleTimeoutError => {
+    this.instrument.timedOut(n, waited, Math.max(0, retryAfter))
+    return new ThrottleTimeoutError({
+      key: this.resolved.name,
+      permits: n,
+      maxWait,
+      waited: Duration.millis(waited),
+      retryAfter: Duration.millis(Math.max(0, retryAfter))
+    })
   }
 
   /** Grants at once when nobody waits and the permits are free: no allocation, no async boundary. */
-  const tryFast = (n: number, at: number): boolean => {
-    if (first !== undefined || !core.canGrant(config, state, at, n)) return false
-    core.grant(config, state, at, n, at, false)
-    core.stamp(config, state, stampTime(at), n)
+  readonly tryFast = (n: number, at: number): boolean => {
+    const { config, state } = this
+    if (this.queue.first !== undefined || !core.canGrant(config, state, at, n)) return false
+    core.grant(config, state, at, n, false)
+    core.stamp(config, state, this.stampTime(at), n)
+    this.instrument.granted(n, 0)
+    this.gauges()
     return true
   }
 
-  const releaseHeld = (n: number): void => {
+  readonly releaseHeld = (n: number): void => {
+    const { config, state } = this
     if (config.measure === "start") {
-      // The window is unaffected: only the in-flight count (the concurrency cap) changes.
+      // The windows are unaffected: only the in-flight count (the concurrency cap) changes.
       state.inFlight -= n
-      if (first !== undefined) {
-        const at = now()
-        drain(at, at)
-      }
+      if (this.queue.first !== undefined) this.drain(this.now())
+      else this.gauges()
       return
     }
-    const at = now()
+    const at = this.now()
     core.release(config, state, at, n)
-    if (first !== undefined) drain(at, at)
+    if (this.queue.first !== undefined) this.drain(at)
+    else this.gauges()
   }
 
-  const acquire = (n: number = 1, _maxWait?: Duration.Duration): Effect.Effect<void> =>
+  readonly acquire = (n: number, maxWait: Duration.Duration | undefined): Effect.Effect<void, ThrottleTimeoutError> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
-        const invalid = checkPermits(n)
-        if (invalid !== undefined) return defect(invalid)
-        if (closed) return Effect.interrupt
-        const at = now()
-        return tryFast(n, at) ? Effect.void : enqueueAndWait(n, restore)
+        if (this.closed) return Effect.interrupt
+        const at = this.now()
+        return this.tryFast(n, at) ? this.instrument.flushed(Effect.void) : this.enqueueAndWait(n, at, restore, maxWait)
       })
     )
 
-  const release = (n: number = 1): Effect.Effect<void, ThrottleReleaseError> =>
+  readonly release = (n: number): Effect.Effect<void, ThrottleReleaseError> =>
     Effect.suspend(() => {
-      if (!Number.isSafeInteger(n) || n < 1) return defect(`Expected permits to be an integer >= 1, got ${describe(n)}`)
-      if (n > state.inFlight) return Effect.fail(new ThrottleReleaseError({ requested: n, inFlight: state.inFlight }))
-      releaseHeld(n)
+      const inFlight = this.state.inFlight
+      if (n > inFlight) return Effect.fail(new ThrottleReleaseError({ requested: n, inFlight }))
+      this.releaseHeld(n)
       return Effect.void
     })
 
   /**
-   * `withPermits(n)(self)`. The release is a `matchCauseEffect` frame pushed while uninterruptible, with `self`
-   * restored to the caller's interruptibility: the cheapest construct that still runs the release on every exit
-   * (an interrupted fiber skips failure handlers unless they run uninterruptibly). The fast path grants inside the
-   * mask and allocates nothing.
+   * `withPermits(n, options)(self)`. The release is a `matchCauseEffect` frame pushed while uninterruptible, with
+   * `self` restored to the caller's interruptibility: the cheapest construct that still runs the release on every
+   * exit. The fast path grants inside the mask and allocates nothing; it first makes sure the fiber will not yield
+   * (its op budget running out) between the stamp and the task's first step, which would let other fibers run
+   * while the slot already counts and open the next window early.
    */
-  const withPermits = (n: number, _options?: Throttle.AcquireOptions) => {
-    const invalid = checkPermits(n)
+  readonly withPermits = (n: number, options?: Throttle.AcquireOptions) => {
+    const invalid = backend.checkPermits(n, this.max, this.config.maxConcurrent)
+    const maxWait = backend.decodeMaxWait(options)
     const releasing = {
       onFailure: (cause: Cause.Cause<unknown>): Effect.Effect<never, unknown> => {
-        releaseHeld(n)
+        this.releaseHeld(n)
         return Exit.failCause(cause)
       },
       onSuccess: (value: unknown): Effect.Effect<unknown> => {
-        releaseHeld(n)
+        this.releaseHeld(n)
         return Exit.succeed(value)
       }
     }
-    return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-      invalid !== undefined ? defect(invalid) : Effect.uninterruptibleMask((restore) => {
-        if (closed) return Effect.interrupt
-        const run = Effect.matchCauseEffect(restore(self), releasing) as Effect.Effect<A, E, R>
-        return tryFast(n, now()) ? run : Effect.zipRight(enqueueAndWait(n, restore), run)
+    return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | ThrottleTimeoutError, R> => {
+      if (invalid !== undefined) return check.die(invalid)
+      if (typeof maxWait === "string") return check.die(maxWait)
+      const body = Effect.uninterruptibleMask((restore) => {
+        if (this.closed) return Effect.interrupt
+        const run = this.instrument.flushed(Effect.matchCauseEffect(restore(self), releasing) as Effect.Effect<A, E, R>)
+        const at = this.now()
+        return this.tryFast(n, at) ? run : Effect.zipRight(this.enqueueAndWait(n, at, restore, maxWait), run)
       })
+      return Effect.withFiberRuntime((fiber) => budgetLow(fiber) ? Effect.zipRight(Effect.yieldNow(), body) : body)
+    }
   }
 
-  const withPermit = withPermits(1)
-
-  const tryAcquire = (n: number = 1): Effect.Effect<boolean> =>
+  readonly tryAcquire = (n: number): Effect.Effect<boolean> =>
     Effect.suspend(() => {
-      const invalid = checkPermits(n)
-      if (invalid !== undefined) return defect(invalid)
-      return Effect.succeed(!closed && tryFast(n, now()))
+      if (!this.closed && this.tryFast(n, this.now())) return this.instrument.flushed(Effect.succeed(true))
+      const at = this.now()
+      this.instrument.rejected(n, "tryAcquire", Math.max(0, this.projectedDue(n, at) - at))
+      return this.instrument.flushed(Effect.succeed(false))
     })
 
-  const locked = Effect.sync(() => closed || first !== undefined || !core.canGrant(config, state, now(), 1))
+  readonly attempt = (n: number): Effect.Effect<Throttle.Decision> =>
+    Effect.suspend(() => this.instrument.flushed(this.decide(n)))
 
-  const stats = Effect.sync((): Throttle.Stats => ({
-    pausedUntil: undefined,
-    inFlight: state.inFlight,
-    waiting,
-    available: first === undefined ? core.available(config, state, now()) : 0,
-    granted: state.granted
-  }))
+  readonly decide = (n: number): Effect.Effect<Throttle.Decision> =>
+    Effect.sync(() => {
+      const at = this.now()
+      const granted = !this.closed && this.tryFast(n, at)
+      const queued = this.queue.first === undefined ? undefined : this.projectedDue(n, at)
+      const d = core.decide(this.config, this.state, at, n, granted, queued)
+      if (!granted) this.instrument.rejected(n, "attempt", d.retryAfter)
+      return {
+        granted,
+        limit: d.limit,
+        remaining: d.remaining,
+        retryAfter: Duration.millis(d.retryAfter),
+        resetAfter: Duration.millis(d.resetAfter)
+      }
+    })
 
-  const throttled = <Args extends ReadonlyArray<unknown>, A, E, R>(
-    f: (...args: Args) => Effect.Effect<A, E, R>
-  ): (...args: Args) => Effect.Effect<A, E, R> =>
-  (...args) => withPermit(Effect.suspend(() => f(...args)))
+  readonly pause = (duration: Duration.Duration): Effect.Effect<void> =>
+    Effect.suspend(() => this.instrument.flushed(this.pauseNow(duration)))
 
-  const shutdown = Effect.suspend(() => {
-    closed = true
+  readonly pauseNow = (duration: Duration.Duration): Effect.Effect<void> =>
+    Effect.sync(() => {
+      const until = this.now() + Duration.toMillis(duration)
+      if (!core.pause(this.state, until)) return
+      this.instrument.paused(until)
+      // A head sleeping towards an earlier due time re-checks when it wakes (its grant is refused until the pause
+      // ends, and it is scheduled again); a queued head is told the new time now.
+      const first = this.queue.first
+      if (first !== undefined && first.phase === "Queued") this.schedule(first, this.now())
+    })
+
+  readonly locked: Effect.Effect<boolean> = Effect.sync(() =>
+    this.closed || this.queue.first !== undefined || !core.canGrant(this.config, this.state, this.now(), 1)
+  )
+
+  readonly stats: Effect.Effect<Throttle.Stats> = Effect.sync(() => {
+    const at = this.now()
+    const { state, queue } = this
+    return {
+      inFlight: state.inFlight,
+      waiting: queue.size,
+      available: queue.first === undefined ? core.available(this.config, state, at) : 0,
+      granted: state.granted,
+      pausedUntil: state.pausedUntil > at ? state.pausedUntil : undefined
+    }
+  })
+
+  readonly idleAt = (): number | undefined => {
+    const { state } = this
+    if (this.queue.size > 0 || state.inFlight > 0 || state.unstamped > 0) return undefined
+    const at = this.now()
+    core.expire(state, at)
+    let idle = Math.max(at, state.pausedUntil, state.tat)
+    for (const log of state.logs) {
+      if (log.expiries.length > log.head) idle = Math.max(idle, log.expiries[log.expiries.length - 1] as number)
+    }
+    return idle
+  }
+
+  readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
+    this.closed = true
     const interrupted = Effect.interrupt
     const sleepers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
-    while (first !== undefined) {
-      const w = first
-      unlink(w)
-      w.phase = REMOVED
+    const { queue } = this
+    while (queue.first !== undefined) {
+      const w = queue.first
+      queue.unlink(w)
+      w.phase = "Removed"
       if (w.sleeper !== undefined) sleepers.push(w.sleeper)
       wake(w, interrupted)
     }
+    this.tailDue = Number.NEGATIVE_INFINITY
+    this.gauges()
     return Effect.forEach(sleepers, (fiber) => Fiber.interruptAsFork(fiber, FiberId.none), { discard: true })
   })
-
-  const service: Throttle.Service = backend.makeWith<never>({
-    name: "default",
-    rates: [rate],
-    measure: config.measure,
-    burst: config.interval > 0 ? 1 : 0,
-    maxConcurrent: config.maxConcurrent,
-    acquire,
-    release,
-    withPermit: withPermit as Throttle.Service["withPermit"],
-    withPermits: withPermits as Throttle.Service["withPermits"],
-    tryAcquire,
-    attempt: () => Effect.dieMessage("attempt: not implemented yet"),
-    pause: () => Effect.dieMessage("pause: not implemented yet"),
-    locked,
-    stats,
-    throttled
-  })
-  Object.defineProperty(service, IdleAt, {
-    value: (): number | undefined => {
-      if (waiting > 0 || state.inFlight > 0 || state.unstamped > 0) return undefined
-      const at = now()
-      core.expire(state, at)
-      const lastExpiry = state.expiries.length > state.head ? state.expiries[state.expiries.length - 1] as number : at
-      return Math.max(at, lastExpiry, state.nextSmooth)
-    }
-  })
-  return { service, shutdown }
 }

@@ -1,20 +1,24 @@
 /**
- * The pure algorithm behind `Throttle`: an exact sliding window of weighted grants, with optional smooth spacing
- * and a concurrency cap. No Effect, no clock: every function takes `now` (milliseconds) and mutates only the state
- * object it is given, so the whole decision logic is tested with plain tables and properties.
+ * The pure algorithm behind `Throttle`: exact sliding windows of weighted grants (one or several at once), optional
+ * smooth spacing (GCRA), a pause, and a concurrency cap. No Effect, no clock: every function takes `now`
+ * (milliseconds) and mutates only the state object it is given, so the whole decision logic is tested with plain
+ * tables and properties.
  *
- * Model. Every grant of `n` permits occupies `n` slots of the window. A slot is freed at an *expiry* time:
+ * Model. Every grant of `n` permits occupies `n` slots in every window. A slot is freed at an *expiry* time:
  * - `measure: "start"`: `grantTime + period` (known at grant time);
  * - `measure: "release"`: `releaseTime + period` (known only at release; until then the slot is "in flight").
- * Expiries are pushed in non-decreasing order (grant times and release times both follow the clock), so the
- * pending expiries form a FIFO queue of `(expiry, weight)` records, merged when equal. Checking "may `n` permits be
- * granted now" pops the records that expired (amortized O(1)); computing *when* they may be granted walks the
- * records that must expire first, and those are exactly the records that will have been popped by then.
+ * Expiries are pushed in non-decreasing order (grant times and release times both follow the clock), so each
+ * window's pending expiries form a FIFO log of `(expiry, weight)` records, merged when equal. Checking "may `n`
+ * permits be granted now" pops the records that expired (amortized O(1) per window); computing *when* they may be
+ * granted walks at most `n` records per window (every record weighs at least 1). So every operation costs
+ * O(number of windows) amortized.
  *
- * Smooth spacing keeps a schedule: a grant of `n` at base time `b` makes the next grant due at `b + n * interval`.
- * The base is the grant time itself, except when the grant is made by a timer that was set for the scheduled time
- * `d` and fired late: then the base is `d`, so timer lateness on a real clock does not push the whole schedule
- * back (the window bound, measured on actual grant times, holds regardless).
+ * Smooth spacing is GCRA (the generic cell rate algorithm) with emission interval `interval` and a `burst`: a
+ * grant is due at `tat - (burst - 1) * interval` and moves the theoretical arrival time `tat` to
+ * `max(tat, grantTime) + n * interval`. The long-run rate is exactly one permit per interval; at most `burst`
+ * permits ever go closer together than the spacing allows.
+ *
+ * A pause (`pausedUntil`) holds every grant back until it passes.
  *
  * @internal
  */
@@ -26,73 +30,96 @@
  */
 export const EPSILON = 1e-5
 
+/** One window: at most `limit` permits in any `period` ms. */
+export interface Window {
+  readonly limit: number
+  readonly period: number
+}
+
 /** Fixed configuration of one throttle. */
 export interface Config {
-  /** Permits per window. */
-  readonly limit: number
-  /** Window length in milliseconds. */
-  readonly period: number
+  /** Every window; a grant needs room in each. Non-empty. */
+  readonly windows: ReadonlyArray<Window>
   /** Whether a slot is held from the grant (`"start"`) or until `period` after its release (`"release"`). */
   readonly measure: "start" | "release"
-  /** Minimum spacing between grants per permit, in milliseconds; 0 when not smoothing. */
+  /** GCRA emission interval in ms (the largest `period / limit`); 0 when not smoothing. */
   readonly interval: number
+  /** GCRA burst (>= 1 when smoothing; 0 otherwise). */
+  readonly burst: number
   /** Maximum permits acquired and not released; `Infinity` for no cap. */
   readonly maxConcurrent: number
 }
 
-/** Mutable state of one throttle. Create with {@link makeState}. */
-export interface State {
-  /** Expiry times of the records, a FIFO from `head` to `expiries.length`. */
+/** The pending expiries of one window: a FIFO of records from `head` to `expiries.length`. */
+export interface Log {
   expiries: Array<number>
-  /** Weights of the records, parallel to `expiries`. */
   weights: Array<number>
-  /** Index of the oldest record. */
   head: number
   /** Total weight of the pending records. */
   pending: number
+}
+
+/** Mutable state of one throttle. Create with {@link makeState}. */
+export interface State {
+  /** One log per window, in the order of `config.windows`. */
+  readonly logs: ReadonlyArray<Log>
   /**
-   * Permits granted to a waiter that has not resumed yet (`measure: "start"`). Their slots are occupied but their
-   * expiry is only known when the waiter actually starts, so that the window bound holds for the times at which
-   * the tasks really start, however long the runtime takes to resume a batch of waiters.
+   * Permits granted to a waiter that has not resumed yet (`measure: "start"`). Their slots are occupied in every
+   * window but their expiry is only known when the waiter actually starts, so that the window bound holds for the
+   * times at which the tasks really start, however long the runtime takes to resume a batch of waiters.
    */
   unstamped: number
   /** Permits granted and not released. */
   inFlight: number
-  /** Earliest time of the next grant under smooth spacing (`-Infinity` when not smoothing or idle). */
-  nextSmooth: number
+  /** GCRA's theoretical arrival time (`-Infinity` when idle or not smoothing). */
+  tat: number
+  /** No grant before this time (`-Infinity` when not paused). */
+  pausedUntil: number
   /** Permits granted since creation. */
   granted: number
 }
 
 /** A fresh state: nothing granted, nothing in flight. */
-export const makeState = (): State => ({
-  expiries: [],
-  weights: [],
-  head: 0,
-  pending: 0,
+export const makeState = (config: Config): State => ({
+  logs: config.windows.map(() => ({ expiries: [], weights: [], head: 0, pending: 0 })),
   unstamped: 0,
   inFlight: 0,
-  nextSmooth: Number.NEGATIVE_INFINITY,
+  tat: Number.NEGATIVE_INFINITY,
+  pausedUntil: Number.NEGATIVE_INFINITY,
   granted: 0
 })
 
-const pushRecord = (state: State, expiry: number, weight: number): void => {
-  const last = state.expiries.length - 1
-  if (last >= state.head && state.expiries[last] === expiry) {
-    state.weights[last] = (state.weights[last] ?? 0) + weight
-  } else {
-    state.expiries.push(expiry)
-    state.weights.push(weight)
-  }
-  state.pending += weight
+/** The GCRA emission interval and default burst for windows: the largest `period / limit`, `max(1, ceil(1 / i))`. */
+export const smoothInterval = (windows: ReadonlyArray<Window>): number => {
+  let interval = 0
+  for (const w of windows) interval = Math.max(interval, w.period / w.limit)
+  return interval
 }
 
-/** Drops the records whose slots are free at `now` (expiry <= now). Amortized O(1). */
-export const expire = (state: State, now: number): void => {
-  const { expiries, weights } = state
-  let head = state.head
+/** The default GCRA burst: 1 where the interval is at least a timer tick (1 ms), else the grants per tick. */
+export const defaultBurst = (interval: number): number => Math.max(1, Math.ceil(1 / interval - EPSILON))
+
+const pushRecord = (log: Log, expiry: number, weight: number): void => {
+  const last = log.expiries.length - 1
+  if (last >= log.head && log.expiries[last] === expiry) {
+    log.weights[last] = (log.weights[last] ?? 0) + weight
+  } else {
+    log.expiries.push(expiry)
+    log.weights.push(weight)
+  }
+  log.pending += weight
+}
+
+const pushAll = (config: Config, state: State, at: number, n: number): void => {
+  const { windows } = config
+  for (let i = 0; i < windows.length; i++) pushRecord(state.logs[i] as Log, at + (windows[i] as Window).period, n)
+}
+
+const expireLog = (log: Log, now: number): void => {
+  const { expiries, weights } = log
+  let head = log.head
   while (head < expiries.length && (expiries[head] as number) <= now + EPSILON) {
-    state.pending -= weights[head] as number
+    log.pending -= weights[head] as number
     head++
   }
   if (head === expiries.length) {
@@ -104,85 +131,198 @@ export const expire = (state: State, now: number): void => {
     weights.splice(0, head)
     head = 0
   }
-  state.head = head
+  log.head = head
 }
 
-/** Slots of the window occupied at `now` (after {@link expire}). */
-const occupied = (config: Config, state: State): number =>
-  config.measure === "start" ? state.pending + state.unstamped : state.pending + state.inFlight
+/** Drops the records whose slots are free at `now` (expiry <= now), in every window. Amortized O(1) per window. */
+export const expire = (state: State, now: number): void => {
+  for (const log of state.logs) expireLog(log, now)
+}
+
+/** Slots occupied in a window's log whose expiry is not known yet (unstamped grants, or in flight under "release"). */
+const unknownExpiry = (config: Config, state: State): number =>
+  config.measure === "start" ? state.unstamped : state.inFlight
+
+/** Slots of a window occupied at `now` (after {@link expire}). */
+const occupied = (config: Config, state: State, log: Log): number => log.pending + unknownExpiry(config, state)
+
+/** When GCRA lets the next grant go (`-Infinity` when not smoothing). */
+export const smoothDue = (config: Config, state: State): number =>
+  config.interval > 0 ? state.tat - (config.burst - 1) * config.interval : Number.NEGATIVE_INFINITY
 
 /** Whether `n` permits may be granted at `now`. Expires old records as a side effect. */
 export const canGrant = (config: Config, state: State, now: number, n: number): boolean => {
   if (state.inFlight + n > config.maxConcurrent) return false
-  if (now + EPSILON < state.nextSmooth) return false
-  expire(state, now)
-  return occupied(config, state) + n <= config.limit
+  if (now + EPSILON < state.pausedUntil) return false
+  if (config.interval > 0 && now + EPSILON < smoothDue(config, state)) return false
+  const { windows } = config
+  const { logs } = state
+  for (let i = 0; i < windows.length; i++) {
+    const log = logs[i] as Log
+    expireLog(log, now)
+    if (occupied(config, state, log) + n > (windows[i] as Window).limit) return false
+  }
+  return true
 }
 
-/** How many permits could be granted at once at `now` (0 when smoothing holds the next grant back). */
+/** How many single permits GCRA would let go at once at `now` (`Infinity` when not smoothing). */
+const smoothAvailable = (config: Config, state: State, now: number): number => {
+  if (config.interval <= 0) return Number.POSITIVE_INFINITY
+  const room = now + (config.burst - 1) * config.interval - Math.max(state.tat, now)
+  return room < -EPSILON ? 0 : Math.floor(room / config.interval + EPSILON) + 1
+}
+
+/** How many permits could be granted at once at `now` (0 while paused or while smoothing holds the next back). */
 export const available = (config: Config, state: State, now: number): number => {
-  if (now + EPSILON < state.nextSmooth) return 0
-  expire(state, now)
-  return Math.max(0, Math.min(config.limit - occupied(config, state), config.maxConcurrent - state.inFlight))
+  if (now + EPSILON < state.pausedUntil) return 0
+  let free = Math.min(config.maxConcurrent - state.inFlight, smoothAvailable(config, state, now))
+  const { windows } = config
+  for (let i = 0; i < windows.length; i++) {
+    const log = state.logs[i] as Log
+    expireLog(log, now)
+    free = Math.min(free, (windows[i] as Window).limit - occupied(config, state, log))
+  }
+  return Math.max(0, free)
 }
 
 /**
- * Records a grant of `n` permits at `now`. The caller has checked {@link canGrant}. `floor <= now` anchors the
- * smooth schedule: `now` for an immediate grant, the scheduled time for a grant made by a (possibly late) timer.
- * With `stamped = false` the slot's start is stamped later by {@link stamp}, when the grantee actually resumes.
+ * Records a grant of `n` permits at `now`. The caller has checked {@link canGrant}. With `stamped = false` the
+ * slots' start is stamped later by {@link stamp}, when the grantee actually resumes.
  */
-export const grant = (
-  config: Config,
-  state: State,
-  now: number,
-  n: number,
-  floor: number = now,
-  stamped: boolean = true
-): void => {
+export const grant = (config: Config, state: State, now: number, n: number, stamped: boolean = true): void => {
   state.inFlight += n
   state.granted += n
   if (config.measure === "start") {
-    if (stamped) pushRecord(state, now + config.period, n)
+    if (stamped) pushAll(config, state, now, n)
     else state.unstamped += n
   }
-  if (config.interval > 0) state.nextSmooth = Math.max(state.nextSmooth, floor) + n * config.interval
+  if (config.interval > 0) state.tat = Math.max(state.tat, now) + n * config.interval
 }
 
 /** Starts the slots of `n` permits granted with `stamped = false`: they now expire at `now + period`. */
 export const stamp = (config: Config, state: State, now: number, n: number): void => {
   if (config.measure !== "start") return
   state.unstamped -= n
-  pushRecord(state, now + config.period, n)
+  pushAll(config, state, now, n)
 }
 
 /** Records the release of `n` in-flight permits at `now`. The caller has checked `n <= inFlight`. */
 export const release = (config: Config, state: State, now: number, n: number): void => {
   state.inFlight -= n
-  if (config.measure === "release") pushRecord(state, now + config.period, n)
+  if (config.measure === "release") pushAll(config, state, now, n)
+}
+
+/** No grant before `until`; a pause never shortens the current one. Returns whether it extended it. */
+export const pause = (state: State, until: number): boolean => {
+  if (until <= state.pausedUntil) return false
+  state.pausedUntil = until
+  return true
+}
+
+/**
+ * The earliest time at which window `i` has room for `n` more permits, assuming nothing else is granted or
+ * released: `now` if it has room now; `Infinity` when only a stamp or a release can tell (slots with no expiry
+ * yet). With `lowerBound`, slots with no expiry yet are assumed to free at once, so the result is the window's own
+ * wait — a lower bound, never `Infinity`.
+ */
+export const windowDue = (
+  config: Config,
+  state: State,
+  i: number,
+  now: number,
+  n: number,
+  lowerBound: boolean = false
+): number => {
+  const log = state.logs[i] as Log
+  const window = config.windows[i] as Window
+  expireLog(log, now)
+  let need = occupied(config, state, log) + Math.min(n, window.limit) - window.limit
+  if (need <= 0) return now
+  if (need > log.pending) {
+    if (!lowerBound) return Number.POSITIVE_INFINITY
+    need = log.pending
+    if (need === 0) return now
+  }
+  const { expiries, weights } = log
+  for (let j = log.head; j < expiries.length; j++) {
+    need -= weights[j] as number
+    if (need <= 0) return expiries[j] as number
+  }
+  return now
 }
 
 /**
  * The earliest time at which `n` permits can be granted, assuming nothing else is granted meanwhile and (for the
- * window) nothing is released: `now` if they can be granted now, `Infinity` if only a release can make room (the
- * concurrency cap, or in-flight slots under `measure: "release"`). Call after `canGrant` returned false.
+ * windows) nothing is released: `now` if they can be granted now, `Infinity` if only a release can make room (the
+ * concurrency cap, or in-flight slots under `measure: "release"`). With `lowerBound`, the concurrency cap is
+ * ignored and slots with no expiry yet count as free: a time before which the permits certainly cannot be granted
+ * (the windows, the pause and the smooth schedule alone), never `Infinity`.
  */
-export const dueTime = (config: Config, state: State, now: number, n: number): number => {
-  if (state.inFlight + n > config.maxConcurrent) return Number.POSITIVE_INFINITY
-  expire(state, now)
-  let need = occupied(config, state) + n - config.limit
-  let due = now
-  if (need > 0) {
-    // Walk the records that must expire first. In-flight slots under "release", and granted slots whose waiter has
-    // not resumed yet, have no expiry yet: only a release or a stamp can tell.
-    if (need > state.pending) return Number.POSITIVE_INFINITY
-    const { expiries, weights } = state
-    for (let i = state.head; i < expiries.length; i++) {
-      need -= weights[i] as number
-      if (need <= 0) {
-        due = expiries[i] as number
-        break
-      }
+export const dueTime = (config: Config, state: State, now: number, n: number, lowerBound: boolean = false): number => {
+  if (!lowerBound && state.inFlight + n > config.maxConcurrent) return Number.POSITIVE_INFINITY
+  let due = Math.max(now, state.pausedUntil, smoothDue(config, state))
+  for (let i = 0; i < config.windows.length; i++) {
+    const d = windowDue(config, state, i, now, n, lowerBound)
+    if (d > due) due = d
+  }
+  return due
+}
+
+/** What `attempt` reports (durations in ms). */
+export interface Decision {
+  readonly granted: boolean
+  readonly limit: number
+  readonly remaining: number
+  readonly retryAfter: number
+  readonly resetAfter: number
+}
+
+/** Time from `now` until window `i` is empty again (a slot with no expiry yet counts as expiring a period on). */
+const resetAfter = (config: Config, state: State, i: number, now: number): number => {
+  const log = state.logs[i] as Log
+  const window = config.windows[i] as Window
+  let empty = now
+  if (log.expiries.length > log.head) empty = log.expiries[log.expiries.length - 1] as number
+  if (unknownExpiry(config, state) > 0) empty = Math.max(empty, now + window.period)
+  return Math.max(0, empty - now)
+}
+
+/**
+ * The numbers of a decision at `now` for `n` permits, after the grant (if `granted`). `queuedDue`, when others are
+ * waiting, is the earliest time the caller could be served behind them (it then counts the queue). The deciding
+ * window is the one with the fewest permits remaining (the longest reset among equals); `retryAfter` is the
+ * longest wait over every constraint.
+ */
+export const decide = (
+  config: Config,
+  state: State,
+  now: number,
+  n: number,
+  granted: boolean,
+  queuedDue: number | undefined
+): Decision => {
+  let best = 0
+  let bestRemaining = Number.POSITIVE_INFINITY
+  let bestReset = 0
+  const { windows } = config
+  for (let i = 0; i < windows.length; i++) {
+    const log = state.logs[i] as Log
+    expireLog(log, now)
+    const remaining = Math.max(0, (windows[i] as Window).limit - occupied(config, state, log))
+    const reset = resetAfter(config, state, i, now)
+    if (remaining < bestRemaining || (remaining === bestRemaining && reset > bestReset)) {
+      best = i
+      bestRemaining = remaining
+      bestReset = reset
     }
   }
-  return Math.max(due, state.nextSmooth)
+  let remaining = Math.min(bestRemaining, Math.max(0, config.maxConcurrent - state.inFlight))
+  if (now + EPSILON < state.pausedUntil || queuedDue !== undefined) remaining = 0
+  else remaining = Math.min(remaining, smoothAvailable(config, state, now))
+  let retryAfter = 0
+  if (!granted) {
+    const due = Math.max(dueTime(config, state, now, n, true), queuedDue ?? now)
+    retryAfter = Math.max(0, due - now)
+  }
+  return { granted, limit: (windows[best] as Window).limit, remaining, retryAfter, resetAfter: bestReset }
 }

@@ -2,19 +2,31 @@ import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import * as core from "../../src/internal/throttleCore.js"
 
-const config = (overrides: Partial<core.Config> = {}): core.Config => ({
-  limit: 3,
-  period: 1000,
-  measure: "start",
-  interval: 0,
-  maxConcurrent: Number.POSITIVE_INFINITY,
-  ...overrides
+interface Overrides {
+  readonly limit?: number
+  readonly period?: number
+  readonly windows?: ReadonlyArray<core.Window>
+  readonly measure?: "start" | "release"
+  readonly interval?: number
+  readonly burst?: number
+  readonly maxConcurrent?: number
+}
+
+/** One window `limit` per `period` (3 per 1000 ms by default), or the given `windows`. */
+const config = (o: Overrides = {}): core.Config => ({
+  windows: o.windows ?? [{ limit: o.limit ?? 3, period: o.period ?? 1000 }],
+  measure: o.measure ?? "start",
+  interval: o.interval ?? 0,
+  burst: o.burst ?? (o.interval !== undefined && o.interval > 0 ? 1 : 0),
+  maxConcurrent: o.maxConcurrent ?? Number.POSITIVE_INFINITY
 })
+
+const log0 = (s: core.State) => s.logs[0]!
 
 describe("throttleCore: start mode", () => {
   it("grants limit permits, then is due when the oldest slot frees", () => {
     const c = config()
-    const s = core.makeState()
+    const s = core.makeState(c)
     for (let i = 0; i < 3; i++) {
       expect(core.canGrant(c, s, 0, 1)).toBe(true)
       core.grant(c, s, 0, 1)
@@ -23,12 +35,13 @@ describe("throttleCore: start mode", () => {
     expect(core.canGrant(c, s, 999, 1)).toBe(false)
     expect(core.dueTime(c, s, 500, 1)).toBe(1000)
     expect(core.canGrant(c, s, 1000, 3)).toBe(true)
-    expect(s).toMatchObject({ pending: 0, inFlight: 3, granted: 3 })
+    expect(log0(s).pending).toBe(0)
+    expect(s).toMatchObject({ inFlight: 3, granted: 3 })
   })
 
   it("weights: the due time walks the records that must expire first", () => {
     const c = config({ limit: 5 })
-    const s = core.makeState()
+    const s = core.makeState(c)
     core.grant(c, s, 0, 2)
     core.grant(c, s, 400, 3)
     expect(core.dueTime(c, s, 500, 1)).toBe(1000)
@@ -41,22 +54,22 @@ describe("throttleCore: start mode", () => {
 
   it("grants at the same instant share one record; expired records are dropped and storage is reused", () => {
     const c = config({ limit: 10_000 })
-    const s = core.makeState()
+    const s = core.makeState(c)
     for (let i = 0; i < 100; i++) core.grant(c, s, 7, 1)
-    expect(s.expiries).toEqual([1007])
-    expect(s.weights).toEqual([100])
+    expect(log0(s).expiries).toEqual([1007])
+    expect(log0(s).weights).toEqual([100])
     for (let t = 0; t < 3000; t++) core.grant(c, s, 1000 + t, 1)
     core.expire(s, 3500)
-    expect(s.expiries.length - s.head).toBe(1499) // expiries 3501..4999 remain
-    expect(s.head).toBe(0) // the dropped prefix was compacted away
+    expect(log0(s).expiries.length - log0(s).head).toBe(1499) // expiries 3501..4999 remain
+    expect(log0(s).head).toBe(0) // the dropped prefix was compacted away
     core.expire(s, 5000)
-    expect(s.expiries.length).toBe(0)
-    expect(s.pending).toBe(0)
+    expect(log0(s).expiries.length).toBe(0)
+    expect(log0(s).pending).toBe(0)
   })
 
   it("release only changes the in-flight count", () => {
     const c = config({ limit: 1 })
-    const s = core.makeState()
+    const s = core.makeState(c)
     core.grant(c, s, 0, 1)
     core.release(c, s, 10, 1)
     expect(s.inFlight).toBe(0)
@@ -68,34 +81,77 @@ describe("throttleCore: start mode", () => {
 describe("throttleCore: stamping at resume", () => {
   it("a slot granted unstamped is occupied until stamped, then expires period after the stamp", () => {
     const c = config({ limit: 1 })
-    const s = core.makeState()
-    core.grant(c, s, 0, 1, 0, false)
+    const s = core.makeState(c)
+    core.grant(c, s, 0, 1, false)
     expect(core.canGrant(c, s, 5000, 1)).toBe(false)
     expect(core.dueTime(c, s, 5000, 1)).toBe(Number.POSITIVE_INFINITY)
+    expect(core.dueTime(c, s, 5000, 1, true)).toBe(5000) // the lower bound counts it as free
     core.stamp(c, s, 40, 1) // the waiter resumed 40 ms after its grant
     expect(core.dueTime(c, s, 50, 1)).toBe(1040)
-    expect(s).toMatchObject({ unstamped: 0, pending: 1, inFlight: 1, granted: 1 })
+    expect(log0(s).pending).toBe(1)
+    expect(s).toMatchObject({ unstamped: 0, inFlight: 1, granted: 1 })
   })
 })
 
 describe("throttleCore: release mode", () => {
   it("holds a slot until period after its release", () => {
     const c = config({ limit: 2, measure: "release" })
-    const s = core.makeState()
+    const s = core.makeState(c)
     core.grant(c, s, 0, 2)
     expect(core.dueTime(c, s, 0, 1)).toBe(Number.POSITIVE_INFINITY)
     core.release(c, s, 500, 1)
     expect(core.canGrant(c, s, 500, 1)).toBe(false)
     expect(core.dueTime(c, s, 500, 1)).toBe(1500)
     expect(core.dueTime(c, s, 500, 2)).toBe(Number.POSITIVE_INFINITY)
+    expect(core.dueTime(c, s, 500, 2, true)).toBe(1500) // the window's own wait: a lower bound
     expect(core.canGrant(c, s, 1500, 1)).toBe(true)
   })
 })
 
-describe("throttleCore: smooth and maxConcurrent", () => {
-  it("smooth spacing: n permits take n intervals", () => {
+describe("throttleCore: several windows", () => {
+  it("[4/s, 6/10s]: a grant needs room in both; the later due time wins", () => {
+    const c = config({ windows: [{ limit: 4, period: 1000 }, { limit: 6, period: 10_000 }] })
+    const s = core.makeState(c)
+    core.grant(c, s, 0, 4)
+    expect(core.canGrant(c, s, 500, 1)).toBe(false)
+    expect(core.dueTime(c, s, 500, 1)).toBe(1000)
+    core.grant(c, s, 1000, 2)
+    // the second window is full (6 in 10 s) until the first grants expire at 10 000
+    expect(core.canGrant(c, s, 2000, 1)).toBe(false)
+    expect(core.dueTime(c, s, 2000, 1)).toBe(10_000)
+    expect(core.available(c, s, 2000)).toBe(0)
+    expect(core.available(c, s, 10_000)).toBe(4)
+    expect(core.available(c, s, 11_000)).toBe(4)
+  })
+
+  it("the deciding window of a decision is the one with the fewest permits remaining", () => {
+    const c = config({ windows: [{ limit: 4, period: 1000 }, { limit: 60, period: 60_000 }] })
+    const s = core.makeState(c)
+    core.grant(c, s, 0, 3)
+    expect(core.decide(c, s, 0, 1, true, undefined)).toEqual({
+      granted: true,
+      limit: 4,
+      remaining: 1,
+      retryAfter: 0,
+      resetAfter: 1000
+    })
+    core.grant(c, s, 0, 1)
+    for (let t = 1000; t < 15_000; t += 1000) core.grant(c, s, t, 4)
+    // 60 granted by 14 000: the minute window is full until 60 000
+    expect(core.decide(c, s, 14_500, 1, false, undefined)).toEqual({
+      granted: false,
+      limit: 60,
+      remaining: 0,
+      retryAfter: 60_000 - 14_500,
+      resetAfter: 74_000 - 14_500
+    })
+  })
+})
+
+describe("throttleCore: GCRA smooth spacing", () => {
+  it("burst 1: n permits take n intervals", () => {
     const c = config({ limit: 4, interval: 250 })
-    const s = core.makeState()
+    const s = core.makeState(c)
     core.grant(c, s, 0, 1)
     expect(core.canGrant(c, s, 100, 1)).toBe(false)
     expect(core.available(c, s, 100)).toBe(0)
@@ -104,22 +160,60 @@ describe("throttleCore: smooth and maxConcurrent", () => {
     expect(core.dueTime(c, s, 250, 1)).toBe(750)
   })
 
-  it("smooth: a late timer does not shift the schedule (floor)", () => {
+  it("burst 1: a late grant moves the schedule (tat = max(tat, grantTime) + n * interval)", () => {
     const c = config({ limit: 10, interval: 100 })
-    const s = core.makeState()
+    const s = core.makeState(c)
     core.grant(c, s, 0, 1)
-    core.grant(c, s, 103, 1, 100) // the timer for 100 fired at 103
-    expect(s.nextSmooth).toBe(200)
+    core.grant(c, s, 103, 1) // the timer for 100 fired at 103
+    expect(s.tat).toBe(203)
     core.grant(c, s, 500, 1) // idle: the schedule restarts from the grant
-    expect(s.nextSmooth).toBe(600)
+    expect(s.tat).toBe(600)
+  })
+
+  it("burst 3: three at once, then one per interval; lateness up to burst - 1 intervals is absorbed", () => {
+    const c = config({ limit: 100, interval: 10, burst: 3 })
+    const s = core.makeState(c)
+    for (let i = 0; i < 3; i++) {
+      expect(core.canGrant(c, s, 0, 1)).toBe(true)
+      core.grant(c, s, 0, 1)
+    }
+    expect(core.canGrant(c, s, 0, 1)).toBe(false)
+    expect(core.dueTime(c, s, 0, 1)).toBe(10) // tat 30 - 2 * 10
+    core.grant(c, s, 15, 1) // 5 ms late: tat 40, not 45
+    expect(s.tat).toBe(40)
+    expect(core.dueTime(c, s, 15, 1)).toBe(20)
+  })
+
+  it("defaultBurst: 1 at or above a 1 ms interval, the grants per millisecond below it", () => {
+    expect(core.defaultBurst(1000)).toBe(1)
+    expect(core.defaultBurst(1)).toBe(1)
+    expect(core.defaultBurst(0.1)).toBe(10)
+    expect(core.defaultBurst(1 / 3)).toBe(3)
+    expect(core.smoothInterval([{ limit: 4, period: 1000 }, { limit: 60, period: 60_000 }])).toBe(1000)
+  })
+})
+
+describe("throttleCore: pause and maxConcurrent", () => {
+  it("a pause holds grants back until it ends; a shorter one never shortens it", () => {
+    const c = config({ limit: 10 })
+    const s = core.makeState(c)
+    expect(core.pause(s, 500)).toBe(true)
+    expect(core.pause(s, 300)).toBe(false)
+    expect(core.canGrant(c, s, 499, 1)).toBe(false)
+    expect(core.available(c, s, 100)).toBe(0)
+    expect(core.dueTime(c, s, 100, 1)).toBe(500)
+    expect(core.canGrant(c, s, 500, 1)).toBe(true)
+    expect(core.pause(s, 800)).toBe(true)
+    expect(core.dueTime(c, s, 600, 1)).toBe(800)
   })
 
   it("maxConcurrent: only a release makes room", () => {
     const c = config({ limit: 100, maxConcurrent: 2 })
-    const s = core.makeState()
+    const s = core.makeState(c)
     core.grant(c, s, 0, 2)
     expect(core.canGrant(c, s, 5000, 1)).toBe(false)
     expect(core.dueTime(c, s, 5000, 1)).toBe(Number.POSITIVE_INFINITY)
+    expect(core.dueTime(c, s, 5000, 1, true)).toBe(5000)
     core.release(c, s, 5000, 1)
     expect(core.canGrant(c, s, 5000, 1)).toBe(true)
     expect(core.available(c, s, 5000)).toBe(1)
@@ -128,54 +222,86 @@ describe("throttleCore: smooth and maxConcurrent", () => {
 
 describe("throttleCore: properties", () => {
   const scenario = fc.record({
-    limit: fc.integer({ min: 1, max: 5 }),
-    period: fc.integer({ min: 1, max: 2000 }),
+    windows: fc.array(
+      fc.record({ limit: fc.integer({ min: 1, max: 5 }), period: fc.integer({ min: 1, max: 2000 }) }),
+      { minLength: 1, maxLength: 3 }
+    ),
     measure: fc.constantFrom("start" as const, "release" as const),
     smooth: fc.boolean(),
+    burst: fc.integer({ min: 1, max: 3 }),
     steps: fc.array(
-      fc.record({ dt: fc.integer({ min: 0, max: 700 }), n: fc.integer({ min: 1, max: 5 }), release: fc.boolean() }),
+      fc.record({
+        dt: fc.integer({ min: 0, max: 700 }),
+        n: fc.integer({ min: 1, max: 5 }),
+        release: fc.boolean(),
+        pause: fc.integer({ min: 0, max: 10 })
+      }),
       { maxLength: 60 }
     )
   })
 
-  it.prop("never more than limit slots in any window; dueTime is the exact earliest grant time", [scenario], ([sc]) => {
-    const c = config({ limit: sc.limit, period: sc.period, measure: sc.measure, interval: sc.smooth ? sc.period / sc.limit : 0 })
-    const s = core.makeState()
-    // brute-force log: every permit's slot interval [from, until)
-    const slots: Array<{ from: number; until: number; released: boolean }> = []
-    let now = 0
-    for (const step of sc.steps) {
-      now += step.dt
-      const n = Math.min(step.n, sc.limit)
-      if (step.release && s.inFlight >= 1) {
-        core.release(c, s, now, 1)
-        const held = slots.find((slot) => !slot.released)!
-        held.released = true
-        if (sc.measure === "release") held.until = now + sc.period
-        continue
-      }
-      if (core.canGrant(c, s, now, n)) {
-        core.grant(c, s, now, n)
-        for (let k = 0; k < n; k++) {
-          slots.push({ from: now, until: sc.measure === "start" ? now + sc.period : Number.POSITIVE_INFINITY, released: false })
+  it.prop(
+    "never more than any window's limit in any of its windows; dueTime is the exact earliest grant time",
+    [scenario],
+    ([sc]) => {
+      const interval = sc.smooth ? core.smoothInterval(sc.windows) : 0
+      const c = config({
+        windows: sc.windows,
+        measure: sc.measure,
+        interval,
+        burst: sc.smooth ? sc.burst : 0
+      })
+      const s = core.makeState(c)
+      const smallest = Math.min(...sc.windows.map((w) => w.limit))
+      // brute-force log: every permit's slot [from, until) per window, and every grant time
+      const slots: Array<{ from: number; released: number | undefined }> = []
+      const grants: Array<number> = []
+      let now = 0
+      for (const step of sc.steps) {
+        now += step.dt
+        const n = Math.min(step.n, smallest)
+        if (step.pause === 10) core.pause(s, now + 300)
+        if (step.release && s.inFlight >= 1) {
+          core.release(c, s, now, 1)
+          slots.find((slot) => slot.released === undefined)!.released = now
+          continue
         }
-      } else {
-        const due = core.dueTime(c, s, now, n)
-        expect(due).toBeGreaterThanOrEqual(now)
-        if (Number.isFinite(due)) {
-          const probe = structuredClone(s)
-          expect(core.canGrant(c, probe, due, n)).toBe(true)
-          if (due > now) expect(core.canGrant(c, structuredClone(s), due - 0.001, n)).toBe(false)
+        if (core.canGrant(c, s, now, n)) {
+          expect(now).toBeGreaterThanOrEqual(s.pausedUntil)
+          core.grant(c, s, now, n)
+          for (let k = 0; k < n; k++) slots.push({ from: now, released: undefined })
+          grants.push(now)
+        } else {
+          const due = core.dueTime(c, s, now, n)
+          expect(due).toBeGreaterThanOrEqual(now)
+          expect(core.dueTime(c, s, now, n, true)).toBeLessThanOrEqual(due)
+          if (Number.isFinite(due)) {
+            expect(core.canGrant(c, structuredClone(s), due, n)).toBe(true)
+            if (due > now + 0.01) expect(core.canGrant(c, structuredClone(s), due - 0.001, n)).toBe(false)
+          }
         }
+        // every window's bound, checked at every instant where a slot starts
+        for (const w of sc.windows) {
+          const until = (slot: { from: number; released: number | undefined }) =>
+            sc.measure === "start"
+              ? slot.from + w.period
+              : slot.released === undefined
+              ? Number.POSITIVE_INFINITY
+              : slot.released + w.period
+          for (const slot of slots) {
+            const occupied = slots.filter((o) => o.from <= slot.from && slot.from < until(o)).length
+            expect(occupied).toBeLessThanOrEqual(w.limit)
+          }
+        }
+        // GCRA: at most `burst` grants closer together than the spacing allows
+        if (sc.smooth) {
+          for (let i = 0; i + sc.burst < grants.length; i++) {
+            expect(grants[i + sc.burst]! - grants[i]!).toBeGreaterThanOrEqual(interval - 1e-6)
+          }
+        }
+        expect(s.granted).toBe(slots.length)
+        expect(s.inFlight).toBe(slots.filter((slot) => slot.released === undefined).length)
       }
-      // the window bound, checked at every instant where a slot starts
-      for (const slot of slots) {
-        const at = slot.from
-        const occupied = slots.filter((o) => o.from <= at && at < o.until).length
-        expect(occupied).toBeLessThanOrEqual(sc.limit)
-      }
-      expect(s.granted).toBe(slots.length)
-      expect(s.inFlight).toBe(slots.filter((slot) => !slot.released).length)
     }
-  })
+  )
 })

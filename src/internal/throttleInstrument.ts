@@ -1,0 +1,150 @@
+/**
+ * What a Throttle tells the outside world: Effect metrics (defined once here, tagged per throttle), a span for a
+ * wait that waits, and the `events` stream. Every update happens in the same synchronous step as the state change
+ * it describes, so a gauge never disagrees with `stats`.
+ *
+ * Events go to the shared `EventHub` (a sliding `PubSub` offered to synchronously): a slow subscriber loses its
+ * oldest events, never slows the throttle, and with no subscriber an event costs one field read.
+ *
+ * @internal
+ */
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricKey from "effect/MetricKey"
+import * as MetricLabel from "effect/MetricLabel"
+import * as PubSub from "effect/PubSub"
+import type * as Stream from "effect/Stream"
+import type { Throttle } from "../Throttle.js"
+import { EventHub, EVENTS_CAPACITY } from "./observability.js"
+
+/** The event constructors (`Event.Granted({ permits, waited })`, …) and matchers. */
+export const Event = Data.taggedEnum<Throttle.Event>()
+
+/**
+ * Wait-time histogram boundaries, in seconds: 0.1 ms doubling to about 3.5 minutes (22 buckets), so both a
+ * sub-millisecond settling and a minute-long queue land in a bucket of their own.
+ */
+export const waitBoundaries = MetricBoundaries.exponential({ start: 0.0001, factor: 2, count: 22 })
+
+/**
+ * The metric keys, defined once for the module; each throttle derives its instances tagged `name` (and `reason` for
+ * refusals, after `name`). No descriptions, so that `Metric.counter(<name>)` in user code reads the same metric.
+ */
+export const keys = {
+  granted: MetricKey.counter("effect_throttles_throttle_granted_total"),
+  rejected: MetricKey.counter("effect_throttles_throttle_rejected_total"),
+  wait: MetricKey.histogram("effect_throttles_throttle_wait_seconds", waitBoundaries),
+  waiting: MetricKey.gauge("effect_throttles_throttle_waiting"),
+  inFlight: MetricKey.gauge("effect_throttles_throttle_in_flight")
+}
+
+/** The same metrics as `Metric` values (untagged), for reading them back: `Metric.tagged(m, "name", "api")`. */
+export const metrics = {
+  granted: Metric.fromMetricKey(keys.granted),
+  rejected: Metric.fromMetricKey(keys.rejected),
+  wait: Metric.fromMetricKey(keys.wait),
+  waiting: Metric.fromMetricKey(keys.waiting),
+  inFlight: Metric.fromMetricKey(keys.inFlight)
+}
+
+/** What the throttle shell calls; every method is synchronous and cheap. */
+export interface Instrument {
+  readonly granted: (permits: number, waitedMillis: number) => void
+  readonly rejected: (permits: number, reason: "attempt" | "tryAcquire", retryAfterMillis: number) => void
+  readonly timedOut: (permits: number, waitedMillis: number, retryAfterMillis: number) => void
+  readonly paused: (until: number) => void
+  readonly gauges: (waiting: number, inFlight: number) => void
+  /** Wraps a wait that waits in the `effect_throttles.acquire` span (nothing when metrics are off). */
+  readonly traced: <A, E, R>(
+    wait: Effect.Effect<A, E, R>,
+    permits: number,
+    waited: () => number
+  ) => Effect.Effect<A, E, R>
+  readonly events: Stream.Stream<Throttle.Event>
+  /** Runs `effect` after publishing what a full subscriber buffer held back (only then does it cost anything). */
+  readonly flushed: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+const tagged = <T extends MetricKey.MetricKey<any>>(key: T, tags: ReadonlyArray<MetricLabel.MetricLabel>) =>
+  Metric.fromMetricKey(MetricKey.taggedWithLabels(key, tags) as any) as unknown as {
+    unsafeUpdate(input: number, extraTags: ReadonlyArray<MetricLabel.MetricLabel>): void
+  }
+
+const NO_TAGS: ReadonlyArray<MetricLabel.MetricLabel> = []
+
+/** The instrument of one throttle named `name`; with `metrics` false, only events. */
+export const make = (name: string, metrics: boolean): Instrument => {
+  const hub = new EventHub(Effect.runSync(PubSub.sliding<Throttle.Event>(EVENTS_CAPACITY)))
+  const publish = (event: Throttle.Event): void => hub.emit(event)
+  const base = [MetricLabel.make("name", name)]
+  const granted = metrics ? tagged(keys.granted, base) : undefined
+  const wait = metrics ? tagged(keys.wait, base) : undefined
+  const waitingGauge = metrics ? tagged(keys.waiting, base) : undefined
+  const inFlightGauge = metrics ? tagged(keys.inFlight, base) : undefined
+  const rejectedBy = metrics
+    ? {
+      attempt: tagged(keys.rejected, [...base, MetricLabel.make("reason", "attempt")]),
+      tryAcquire: tagged(keys.rejected, [...base, MetricLabel.make("reason", "tryAcquire")]),
+      maxWait: tagged(keys.rejected, [...base, MetricLabel.make("reason", "maxWait")])
+    }
+    : undefined
+  let lastWaiting = -1
+  let lastInFlight = -1
+  return {
+    granted: (permits, waitedMillis) => {
+      if (granted !== undefined) {
+        granted.unsafeUpdate(permits, NO_TAGS)
+        wait!.unsafeUpdate(waitedMillis / 1000, NO_TAGS)
+      }
+      if (hub.active) publish(Event.Granted({ permits, waited: Duration.millis(waitedMillis) }))
+    },
+    rejected: (permits, reason, retryAfterMillis) => {
+      if (rejectedBy !== undefined) rejectedBy[reason].unsafeUpdate(permits, NO_TAGS)
+      if (hub.active) {
+        publish(Event.Rejected({ permits, reason, retryAfter: Duration.millis(retryAfterMillis) }))
+      }
+    },
+    timedOut: (permits, waitedMillis, retryAfterMillis) => {
+      if (rejectedBy !== undefined) rejectedBy.maxWait.unsafeUpdate(permits, NO_TAGS)
+      if (hub.active) {
+        publish(
+          Event.TimedOut({
+            permits,
+            waited: Duration.millis(waitedMillis),
+            retryAfter: Duration.millis(retryAfterMillis)
+          })
+        )
+      }
+    },
+    paused: (until) => {
+      if (hub.active) publish(Event.Paused({ until }))
+    },
+    gauges: (waiting, inFlight) => {
+      if (waitingGauge === undefined) return
+      if (waiting !== lastWaiting) {
+        lastWaiting = waiting
+        waitingGauge.unsafeUpdate(waiting, NO_TAGS)
+      }
+      if (inFlight !== lastInFlight) {
+        lastInFlight = inFlight
+        inFlightGauge!.unsafeUpdate(inFlight, NO_TAGS)
+      }
+    },
+    traced: (effect, permits, waited) =>
+      metrics
+        ? Effect.withSpan(
+          Effect.tap(effect, () => Effect.annotateCurrentSpan("waited_ms", waited())),
+          "effect_throttles.acquire",
+          { attributes: { name, permits } }
+        )
+        : effect,
+    events: hub.stream,
+    flushed: (effect) => {
+      const flush = hub.flush()
+      return flush === undefined ? effect : Effect.zipRight(flush, effect)
+    }
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * What only the in-memory backend promises (beyond the shared contract in test/contract/throttleContract.ts):
+ * GCRA bursts, the idleness probe, and its metrics, spans and events.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import {
+  Cause,
+  Chunk,
+  Clock,
+  Duration,
+  Effect,
+  Exit,
+  FastCheck as fc,
+  Fiber,
+  Metric,
+  Stream,
+  TestClock,
+  Tracer
+} from "effect"
+import * as internal from "../src/internal/throttle.js"
+import { Event, metrics, Throttle } from "../src/Throttle.js"
+
+const now = Clock.currentTimeMillis
+
+describe("GCRA bursts", () => {
+  it.scoped("smooth { burst: 3 } at 10/s: three at once, then one every 100 ms", () =>
+    Effect.gen(function*() {
+      const throttle = yield* Throttle.make("10/s", { smooth: { burst: 3 } })
+      expect(throttle.burst).toBe(3)
+      const times: Array<number> = []
+      const fiber = yield* Effect.fork(Effect.forEach(
+        Array.from({ length: 6 }),
+        () => throttle.withPermit(Effect.flatMap(now, (t) => Effect.sync(() => times.push(t)))),
+        { concurrency: "unbounded" }
+      ))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      expect(times).toEqual([0, 0, 0, 100, 200, 300])
+    }))
+
+  it.scoped("the default burst is 1 down to a 1 ms interval and the grants per millisecond above it", () =>
+    Effect.gen(function*() {
+      expect((yield* Throttle.make("1000/s", { smooth: true })).burst).toBe(1)
+      expect((yield* Throttle.make("10000/s", { smooth: true })).burst).toBe(10)
+      expect((yield* Throttle.make("10000/s")).burst).toBe(0)
+      const bad = yield* Effect.exit(Throttle.make("10/s", { smooth: { burst: 0 } }))
+      expect(Exit.isFailure(bad) && Cause.pretty(bad.cause)).toContain("Expected option smooth.burst to be an integer >= 1, got 0")
+    }))
+})
+
+describe("idleness probe (for KeyedThrottle)", () => {
+  it.scoped("busy while in flight or waiting; idle from the last expiry", () =>
+    Effect.gen(function*() {
+      const throttle = yield* Throttle.make(["2/s", "3/10s"])
+      expect(internal.idleAt(throttle)).toBe(0)
+      yield* throttle.acquire()
+      expect(internal.idleAt(throttle)).toBeUndefined()
+      yield* throttle.release()
+      expect(internal.idleAt(throttle)).toBe(10_000) // the 10 s window still remembers the grant
+      yield* TestClock.adjust("10 seconds")
+      expect(internal.idleAt(throttle)).toBe(10_000)
+    }))
+})
+
+/** A tracer that records every span it starts (name, attributes at the end, whether it ended). */
+const recordingTracer = () => {
+  const spans: Array<{ name: string; attributes: Map<string, unknown>; ended: boolean }> = []
+  let id = 0
+  const tracer = Tracer.make({
+    span: (name, parent, context, links, startTime, kind) => {
+      const record = { name, attributes: new Map<string, unknown>(), ended: false }
+      spans.push(record)
+      const span: Tracer.Span = {
+        _tag: "Span",
+        name,
+        spanId: `span-${++id}`,
+        traceId: "trace",
+        parent,
+        context,
+        status: { _tag: "Started", startTime },
+        attributes: record.attributes,
+        links,
+        sampled: true,
+        kind,
+        end: () => {
+          record.ended = true
+        },
+        attribute: (key, value) => {
+          record.attributes.set(key, value)
+        },
+        event: () => {},
+        addLinks: () => {}
+      }
+      return span
+    },
+    context: (f) => f()
+  })
+  return { spans, tracer }
+}
+
+const counter = (metric: typeof metrics.granted, name: string, reason?: string) =>
+  Effect.map(
+    Metric.value(
+      reason === undefined
+        ? Metric.tagged(metric, "name", name)
+        : Metric.tagged(Metric.tagged(metric, "name", name), "reason", reason)
+    ),
+    (state) => state.count
+  )
+
+const gauge = (metric: typeof metrics.waiting, name: string) =>
+  Effect.map(Metric.value(Metric.tagged(metric, "name", name)), (state) => state.value)
+
+/** Lets a forked subscriber reach its subscription (a fixed number of scheduler turns: deterministic). */
+const subscribed = Effect.repeatN(Effect.yieldNow(), 10)
+
+describe("metrics, spans and events", () => {
+  it.scoped("a scripted sequence: grants, refusals, timeouts, waits — each metric's exact value", () =>
+    Effect.gen(function*() {
+      const name = "scripted"
+      const throttle = yield* Throttle.make("2/s", { name })
+      yield* throttle.acquire() // fast path, waited 0
+      yield* throttle.attempt() // fast path, granted
+      expect(yield* gauge(metrics.inFlight, name)).toBe(2)
+      expect((yield* throttle.attempt()).granted).toBe(false)
+      expect(yield* throttle.tryAcquire()).toBe(false)
+      yield* Effect.flip(throttle.acquire(1, { maxWait: "100 millis" }))
+      const waiter = yield* Effect.fork(throttle.acquire(2))
+      yield* Effect.yieldNow()
+      expect(yield* gauge(metrics.waiting, name)).toBe(1)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(waiter)
+      expect(yield* gauge(metrics.waiting, name)).toBe(0)
+      expect(yield* gauge(metrics.inFlight, name)).toBe(4)
+      expect(yield* counter(metrics.granted, name)).toBe(4)
+      expect(yield* counter(metrics.rejected, name, "attempt")).toBe(1)
+      expect(yield* counter(metrics.rejected, name, "tryAcquire")).toBe(1)
+      expect(yield* counter(metrics.rejected, name, "maxWait")).toBe(1)
+      const wait = yield* Metric.value(Metric.tagged(metrics.wait, "name", name))
+      expect(wait.count).toBe(3) // acquire, attempt, the waiter
+      expect(wait.sum).toBeCloseTo(1, 9) // 0 + 0 + 1 s
+      yield* throttle.release(4)
+      expect(yield* gauge(metrics.inFlight, name)).toBe(0)
+    }))
+
+  it.scoped("events arrive in order with their tags", () =>
+    Effect.gen(function*() {
+      const throttle = yield* Throttle.make("1/s")
+      const collected = yield* Effect.fork(Stream.runCollect(Stream.take(throttle.events, 5)))
+      yield* subscribed
+      yield* throttle.acquire()
+      yield* throttle.attempt()
+      yield* Effect.flip(throttle.acquire(1, { maxWait: "10 millis" }))
+      yield* throttle.pause("2 seconds")
+      const waiter = yield* Effect.fork(throttle.acquire())
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.join(waiter)
+      const events = Chunk.toReadonlyArray(yield* Fiber.join(collected))
+      expect(events.map((e) => e._tag)).toEqual(["Granted", "Rejected", "TimedOut", "Paused", "Granted"])
+      expect(Event.$is("Rejected")(events[1]!) && events[1].reason).toBe("attempt")
+      expect(Event.$is("TimedOut")(events[2]!) && Duration.toMillis(events[2].retryAfter)).toBe(1000)
+      expect(Event.$is("Paused")(events[3]!) && events[3].until).toBe(2000)
+      expect(Event.$is("Granted")(events[4]!) && Duration.toMillis(events[4].waited)).toBe(2000)
+    }))
+
+  it.scoped("a wait that waits is a span; a fast-path grant adds none", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const throttle = yield* Throttle.make("1/s", { name: "traced" })
+      yield* Effect.withTracer(throttle.withPermit(Effect.void), tracer)
+      expect(spans.filter((s) => s.name === "effect_throttles.acquire")).toEqual([])
+      const fiber = yield* Effect.fork(Effect.withTracer(throttle.withPermits(1)(Effect.void), tracer))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      const acquired = spans.filter((s) => s.name === "effect_throttles.acquire")
+      expect(acquired.length).toBe(1)
+      expect(acquired[0]!.ended).toBe(true)
+      expect(Object.fromEntries(acquired[0]!.attributes)).toEqual({ name: "traced", permits: 1, waited_ms: 1000 })
+    }))
+
+  it.scoped("metrics: false records nothing and starts no span; events still work", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const name = "silent"
+      const throttle = yield* Throttle.make("1/s", { name, metrics: false })
+      const collected = yield* Effect.fork(Stream.runCollect(Stream.take(throttle.events, 2)))
+      yield* subscribed
+      yield* throttle.acquire()
+      const fiber = yield* Effect.fork(Effect.withTracer(throttle.acquire(), tracer))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      expect(yield* counter(metrics.granted, name)).toBe(0)
+      expect(yield* gauge(metrics.inFlight, name)).toBe(0)
+      expect((yield* Metric.value(Metric.tagged(metrics.wait, "name", name))).count).toBe(0)
+      expect(spans).toEqual([])
+      expect(Chunk.size(yield* Fiber.join(collected))).toBe(2)
+    }))
+
+  it.effect.prop(
+    "the gauges equal stats after every step of random operations",
+    [fc.array(fc.constantFrom("acquire", "release", "attempt", "try", "tick", "interrupt"), { maxLength: 40 })],
+    ([ops]) =>
+      Effect.scoped(Effect.gen(function*() {
+        const name = `prop-${Math.random()}`
+        const throttle = yield* Throttle.make("3/s", { name, maxConcurrent: 2 })
+        const waiters: Array<Fiber.RuntimeFiber<void>> = []
+        for (const op of ops) {
+          const stats = yield* throttle.stats
+          if (op === "acquire") waiters.push(yield* Effect.fork(throttle.acquire()))
+          if (op === "release" && stats.inFlight > 0) yield* throttle.release()
+          if (op === "attempt") yield* throttle.attempt()
+          if (op === "try") yield* throttle.tryAcquire()
+          if (op === "tick") yield* TestClock.adjust("400 millis")
+          if (op === "interrupt" && waiters.length > 0) yield* Fiber.interrupt(waiters.shift()!)
+          yield* Effect.yieldNow()
+          const after = yield* throttle.stats
+          expect(yield* gauge(metrics.waiting, name)).toBe(after.waiting)
+          expect(yield* gauge(metrics.inFlight, name)).toBe(after.inFlight)
+        }
+        yield* Effect.forEach(waiters, Fiber.interrupt)
+      })),
+    { fastCheck: { numRuns: 60 } }
+  )
+})
