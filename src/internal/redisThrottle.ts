@@ -163,6 +163,9 @@ interface Lease {
   readonly source: Source
 }
 
+/** Times closer than this (milliseconds) count as equal (Effect's durations are whole nanoseconds). */
+const EPSILON = 1e-5
+
 const clientMillis: Effect.Effect<number> = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos) / 1e6)
 
 const idPrefix = randomBytes(6).toString("base64url")
@@ -186,6 +189,17 @@ export const makeWithStore = (
     const storeTimeoutMillis = Duration.toMillis(resolved.storeTimeout)
     const maxPeriod = Math.max(...config.periods)
     const signal = new Signal()
+    // closing the scope interrupts the waiters (as in memory); later calls are interrupted at once
+    const closed = yield* Deferred.make<void>()
+    let isClosed = false
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        isClosed = true
+        return Deferred.interrupt(closed)
+      })
+    )
+    const orClosed = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.raceFirst(self, Deferred.await(closed) as Effect.Effect<never>)
     const events = yield* PubSub.sliding<Throttle.Event>(256)
 
     let inFlight = 0
@@ -286,8 +300,65 @@ export const makeWithStore = (
         pending.push({ request, deferred })
         if (scheduled) return Deferred.await(deferred)
         scheduled = true
-        // the first caller of a turn sends the batch, after letting the other runnable fibers join it
-        return Effect.zipRight(Effect.zipRight(Effect.yieldNow(), flush), Deferred.await(deferred))
+        // the flusher is forked: it starts once this fiber yields, so the calls made meanwhile join its batch, and
+        // every caller resumes in the batch's order
+        return Effect.zipRight(Effect.forkIn(flush, scope), Deferred.await(deferred))
+      })
+
+    // -- sleepers: the reserved callers of this process wait on one timer, set for the earliest, and resume in the
+    // order of their grant times (then of their arrival) ---------------------------------------------------------
+    interface Sleeper {
+      readonly at: number
+      readonly deferred: Deferred.Deferred<void>
+      done: boolean
+    }
+    const sleepers: Array<Sleeper> = []
+    let kick = Deferred.unsafeMake<void>(FiberId.none)
+    let timerRunning = false
+    const timerLoop: Effect.Effect<void> = Effect.gen(function*() {
+      for (;;) {
+        while (sleepers.length > 0 && (sleepers[0] as Sleeper).done) sleepers.shift()
+        const head = sleepers[0]
+        if (head === undefined) {
+          timerRunning = false
+          return
+        }
+        const now = yield* clientMillis
+        if (head.at <= now + EPSILON) {
+          while (sleepers.length > 0 && ((sleepers[0] as Sleeper).done || (sleepers[0] as Sleeper).at <= now + EPSILON)) {
+            const sleeper = sleepers.shift() as Sleeper
+            if (!sleeper.done) {
+              sleeper.done = true
+              Deferred.unsafeDone(sleeper.deferred, Exit.void)
+            }
+          }
+          continue
+        }
+        yield* Effect.raceFirst(Effect.sleep(Duration.millis(head.at - now)), Deferred.await(kick))
+      }
+    })
+    /** Waits until `at` (client milliseconds); interrupted, it leaves the line. */
+    const sleepUntil = (at: number): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const sleeper: Sleeper = { at, deferred: Deferred.unsafeMake<void>(FiberId.none), done: false }
+        let i = sleepers.length
+        while (i > 0 && (sleepers[i - 1] as Sleeper).at > at) i--
+        sleepers.splice(i, 0, sleeper)
+        const wait = Effect.onInterrupt(Deferred.await(sleeper.deferred), () =>
+          Effect.sync(() => {
+            sleeper.done = true
+          }))
+        if (!timerRunning) {
+          timerRunning = true
+          return Effect.zipRight(Effect.forkIn(timerLoop, scope), wait)
+        }
+        if (i === 0) {
+          // a new earliest: re-arm the timer
+          const previous = kick
+          kick = Deferred.unsafeMake<void>(FiberId.none)
+          Deferred.unsafeDone(previous, Exit.void)
+        }
+        return wait
       })
 
     // -- grants -------------------------------------------------------------------------------------------------
@@ -327,6 +398,7 @@ export const makeWithStore = (
     ): Effect.Effect<void, ThrottleStoreError | ThrottleTimeoutError> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
+          if (isClosed) return yield* Effect.interrupt
           const startedAt = yield* clientMillis
           const maxWaitMillis = maxWait === undefined ? -1 : Duration.toMillis(maxWait)
           const id = nextId()
@@ -366,7 +438,8 @@ export const makeWithStore = (
                   const lease: Lease | undefined = maxC > 0 ? { member, n, source } : undefined
                   if (lease !== undefined) sleeping.add(lease)
                   if (outcome.wait > 0) {
-                    yield* restore(Effect.sleep(Duration.millis(outcome.wait))).pipe(
+                    const receivedAt = yield* clientMillis
+                    yield* restore(orClosed(sleepUntil(receivedAt + outcome.wait))).pipe(
                       Effect.onInterrupt(() =>
                         Effect.suspend(() => {
                           if (lease !== undefined) sleeping.delete(lease)
@@ -397,8 +470,9 @@ export const makeWithStore = (
                     }
                     timeout = Math.min(timeout, remaining)
                   }
-                  yield* restore(Effect.timeout(Deferred.await(gate), Duration.millis(Math.max(0, timeout)))).pipe(
-                    Effect.ignore,
+                  yield* restore(
+                    orClosed(Effect.ignore(Effect.timeout(Deferred.await(gate), Duration.millis(Math.max(0, timeout)))))
+                  ).pipe(
                     Effect.onInterrupt(() => followUp(source, "leave", [member]))
                   )
                   continue
