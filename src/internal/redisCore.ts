@@ -30,7 +30,7 @@ export interface Config {
 }
 
 /** The operations of the script. */
-export type Op = "acquire" | "cancel" | "leave" | "release" | "renew" | "pause" | "stats"
+export type Op = "acquire" | "cancel" | "confirm" | "leave" | "release" | "renew" | "pause" | "stats"
 
 /** A reply as Redis returns it: strings and nested arrays. */
 export type Reply = ReadonlyArray<string | Reply>
@@ -108,8 +108,8 @@ const weightOf = (member: string): number => Number(member.slice(0, member.index
 export const leaseMember = (n: number, id: string): string => `${n}:${id}`
 
 /**
- * Runs one operation at `now`, as the script does; `wake` is true when the script would publish a wake-up on the
- * throttle's channel.
+ * Runs one operation at `now`, as the script does; `wake` / `paused` are true when the script would publish a
+ * wake-up (`"w"`) / a pause (`"p"`) on the throttle's channel.
  */
 export const run = (
   config: Config,
@@ -117,11 +117,12 @@ export const run = (
   now: number,
   op: Op,
   args: ReadonlyArray<string>
-): { readonly reply: Reply; readonly wake: boolean } => {
+): { readonly reply: Reply; readonly wake: boolean; readonly paused: boolean } => {
   const k = config.limits.length
   const { interval, burst, leaseTtl } = config
   const maxC = config.maxConcurrent
   let wake = false
+  let paused = false
   const C = state.c
   const E = state.e
   for (let i = 0; i < k; i++) {
@@ -217,6 +218,22 @@ export const run = (
     return { cums, prevTat }
   }
 
+  /** Removes a reservation's records (cums from `args[from]`); true when it was the last one. */
+  const unrecord = (n: number, id: string, prevTat: number, from: number): boolean => {
+    let wasLast = false
+    for (let i = 0; i < k; i++) {
+      const cum = Number(args[from + i])
+      const w = state.windows[i] as Array<Entry>
+      if (zrem(w, `${pad(cum)}:${n}:${id}`) && C[i] === cum) {
+        wasLast = true
+        const last = w[w.length - 1]
+        C[i] = last === undefined ? (E[i] as number) : cumOf(last.member)
+      }
+    }
+    if (wasLast && interval > 0) state.tat = prevTat
+    return wasLast
+  }
+
   const wakeIfQueued = (): void => {
     if (state.queue.length > 0) wake = true
   }
@@ -289,26 +306,25 @@ export const run = (
       break
     }
     case "cancel": {
-      const n = Number(args[0])
-      const id = args[1] as string
-      const prevTat = Number(args[3])
+      const wasLast = unrecord(Number(args[0]), args[1] as string, Number(args[3]), 5)
       const lease = args[4] as string
-      let wasLast = false
-      for (let i = 0; i < k; i++) {
-        const cum = Number(args[5 + i])
-        const w = state.windows[i] as Array<Entry>
-        if (zrem(w, `${pad(cum)}:${n}:${id}`) && C[i] === cum) {
-          wasLast = true
-          const last = w[w.length - 1]
-          C[i] = last === undefined ? (E[i] as number) : cumOf(last.member)
-        }
-      }
-      if (wasLast && interval > 0) state.tat = prevTat
       if (lease !== "" && zrem(state.leases, lease)) {
         state.held -= weightOf(lease)
         wakeIfQueued()
       }
       reply.push(wasLast ? "1" : "0")
+      break
+    }
+    case "confirm": {
+      const n = Number(args[0])
+      const id = args[1] as string
+      if (state.pause <= Number(args[2])) reply.push(["ok"])
+      else {
+        unrecord(n, id, Number(args[3]), 5)
+        const t = grantTime(n)
+        const { cums, prevTat } = record(t, n, id)
+        reply.push(["moved", num(t - now), num(t), num(prevTat), ...cums])
+      }
       break
     }
     case "leave": {
@@ -342,7 +358,10 @@ export const run = (
     }
     case "pause": {
       const until = now + Number(args[0])
-      if (until > state.pause) state.pause = until
+      if (until > state.pause) {
+        state.pause = until
+        paused = true
+      }
       reply.push(num(state.pause))
       break
     }
@@ -362,7 +381,7 @@ export const run = (
       break
     }
   }
-  return { reply, wake }
+  return { reply, wake, paused }
 }
 
 /** The script's `ARGV` for one call (see `redisScript.ts`). */

@@ -200,13 +200,34 @@ local function record(t, n, id)
   return cums, prevTat
 end
 
+-- removes a reservation's records (cums from ARGV[from]); true when it was the last one (then its place is free)
+local function unrecord(n, id, prevTat, from)
+  local wasLast = false
+  for i = 1, k do
+    local cum = tonumber(ARGV[from + i - 1])
+    local key = KEYS[4 + i]
+    if redis.call('ZREM', key, pad(cum) .. ':' .. n .. ':' .. id) == 1 and C[i] == cum then
+      wasLast = true
+      local last = redis.call('ZRANGE', key, -1, -1)
+      if #last > 0 then C[i] = cumOf(last[1]) else C[i] = E[i] end
+      redis.call('HSET', meta, 'c' .. i, num(C[i]))
+    end
+  end
+  tailT = lastRecord()
+  if wasLast and interval > 0 then
+    tat = prevTat
+    redis.call('HSET', meta, 'tat', num(tat))
+  end
+  return wasLast
+end
+
 local function setHeld(h)
   held = h
   redis.call('HSET', meta, 'held', num(held))
 end
 
 local function wake()
-  if redis.call('ZCARD', queue) > 0 then redis.call('PUBLISH', channel, '1') end
+  if redis.call('ZCARD', queue) > 0 then redis.call('PUBLISH', channel, 'w') end
 end
 
 local function expireAll()
@@ -294,31 +315,28 @@ if op == 'acquire' then
   end
 elseif op == 'cancel' then
   -- n, id, t, prevTat, lease member ('' = none), cums...
-  local n = tonumber(ARGV[argi])
-  local id = ARGV[argi + 1]
-  local prevTat = tonumber(ARGV[argi + 3])
+  local wasLast = unrecord(tonumber(ARGV[argi]), ARGV[argi + 1], tonumber(ARGV[argi + 3]), argi + 5)
   local lease = ARGV[argi + 4]
-  local wasLast = false
-  for i = 1, k do
-    local cum = tonumber(ARGV[argi + 4 + i])
-    local key = KEYS[4 + i]
-    if redis.call('ZREM', key, pad(cum) .. ':' .. n .. ':' .. id) == 1 and C[i] == cum then
-      wasLast = true
-      local last = redis.call('ZRANGE', key, -1, -1)
-      if #last > 0 then C[i] = cumOf(last[1]) else C[i] = E[i] end
-      redis.call('HSET', meta, 'c' .. i, num(C[i]))
-    end
-  end
-  tailT = lastRecord()
-  if wasLast and interval > 0 then
-    tat = prevTat
-    redis.call('HSET', meta, 'tat', num(tat))
-  end
   if lease ~= '' and redis.call('ZREM', leases, lease) == 1 then
     setHeld(held - weightOf(lease))
     wake()
   end
   reply[#reply + 1] = wasLast and '1' or '0'
+elseif op == 'confirm' then
+  -- a waiter woken at its grant time after a pause was set: still granted, or moved after the pause (same args
+  -- as cancel; the lease, if any, stays)
+  local n = tonumber(ARGV[argi])
+  local id = ARGV[argi + 1]
+  if pause <= tonumber(ARGV[argi + 2]) then
+    reply[#reply + 1] = {'ok'}
+  else
+    unrecord(n, id, tonumber(ARGV[argi + 3]), argi + 5)
+    local t = grantTime(n)
+    local cums, prevTat = record(t, n, id)
+    local out = {'moved', num(t - now), num(t), num(prevTat)}
+    for _, c in ipairs(cums) do out[#out + 1] = c end
+    reply[#reply + 1] = out
+  end
 elseif op == 'leave' then
   local member = ARGV[argi]
   redis.call('ZREM', beats, member)
@@ -351,6 +369,8 @@ elseif op == 'pause' then
   if untilT > pause then
     pause = untilT
     redis.call('HSET', meta, 'pause', num(pause))
+    -- waiters already reserved before it learn of it through this message
+    redis.call('PUBLISH', channel, 'p')
   end
   reply[#reply + 1] = num(pause)
 elseif op == 'stats' then

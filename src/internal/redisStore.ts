@@ -29,8 +29,11 @@ export class StoreFailure extends Data.TaggedError("StoreFailure")<{ readonly ca
 export interface Store {
   /** Runs one script operation. */
   readonly call: (op: core.Op, args: ReadonlyArray<string>) => Effect.Effect<core.Reply, StoreFailure>
-  /** Calls `onWake` whenever a release (in any process) may let a queued waiter in, while the scope is open. */
-  readonly subscribe: (onWake: () => void) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Calls `onMessage` with every message of the throttle's channel while the scope is open: `"w"` when a release (in
+   * any process) may let a queued waiter in, `"p"` when a pause was set.
+   */
+  readonly subscribe: (onMessage: (message: string) => void) => Effect.Effect<void, never, Scope.Scope>
 }
 
 /** A client: ioredis' `Redis` or `Cluster`. */
@@ -140,23 +143,62 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
       )
     })
 
-  const subscribe = (onWake: () => void): Effect.Effect<void, never, Scope.Scope> =>
+  const subscribe = (onMessage: (message: string) => void): Effect.Effect<void, never, Scope.Scope> =>
     Effect.acquireRelease(
-      Effect.sync(() => {
-        // a subscription may wait for the connection (it is not a throttle command: nothing stale can run)
-        const subscriber = client.duplicate({ enableOfflineQueue: true } as never)
-        subscriber.on("message", (ch: string) => {
-          if (ch === channel) onWake()
-        })
-        // a failed subscription only costs latency: waiters re-check on their own
-        subscriber.on("error", () => {})
-        subscriber.subscribe(channel).catch(() => {})
-        return subscriber
-      }),
-      (subscriber) => Effect.promise(() => subscriber.quit().then(() => {}, () => subscriber.disconnect()))
-    ).pipe(Effect.asVoid)
+      Effect.sync(() => subscriberOf(client).add(channel, onMessage)),
+      (remove) => Effect.promise(remove)
+    )
 
   return { call, subscribe }
+}
+
+/** One subscriber connection per client, shared by every throttle on it (a channel per throttle). */
+interface Subscriber {
+  readonly add: (channel: string, onMessage: (message: string) => void) => () => Promise<void>
+}
+
+const subscribers = new WeakMap<Client, Subscriber>()
+
+const subscriberOf = (client: Client): Subscriber => {
+  const existing = subscribers.get(client)
+  if (existing !== undefined) return existing
+  const handlers = new Map<string, Set<(message: string) => void>>()
+  let connection: Client | undefined
+  const open = (): Client => {
+    // a subscription may wait for the connection (it is not a throttle command: nothing stale can run)
+    const c = client.duplicate({ enableOfflineQueue: true } as never)
+    c.on("message", (ch: string, message: string) => {
+      for (const handler of handlers.get(ch) ?? []) handler(message)
+    })
+    // a lost subscription only costs latency: waiters re-check on their own
+    c.on("error", () => {})
+    return c
+  }
+  const subscriber: Subscriber = {
+    add: (channel, onMessage) => {
+      connection ??= open()
+      let set = handlers.get(channel)
+      if (set === undefined) {
+        set = new Set()
+        handlers.set(channel, set)
+        connection.subscribe(channel).catch(() => {})
+      }
+      set.add(onMessage)
+      return async () => {
+        set.delete(onMessage)
+        if (set.size > 0) return
+        handlers.delete(channel)
+        const c = connection
+        if (c === undefined) return
+        if (handlers.size === 0) {
+          connection = undefined
+          await c.quit().then(() => {}, () => c.disconnect())
+        } else await c.unsubscribe(channel).then(() => {}, () => {})
+      }
+    }
+  }
+  subscribers.set(client, subscriber)
+  return subscriber
 }
 
 /** The in-memory store: `redisCore` on Effect's clock. `failing()` makes every call fail (for tests). */
@@ -169,14 +211,15 @@ export interface MemoryStore extends Store {
 }
 
 /** An in-memory store with the script's semantics. */
-export const makeMemoryStore = (config: core.Config, onWake?: () => void): MemoryStore => {
+export const makeMemoryStore = (config: core.Config, onMessage?: (message: string) => void): MemoryStore => {
   const state = core.makeState(config.limits.length)
-  const listeners = new Set<() => void>()
-  if (onWake !== undefined) listeners.add(onWake)
+  const listeners = new Set<(message: string) => void>()
+  if (onMessage !== undefined) listeners.add(onMessage)
   let failing = false
   const callAt = (now: number, op: core.Op, args: ReadonlyArray<string>): core.Reply => {
-    const { reply, wake } = core.run(config, state, now, op, args)
-    if (wake) for (const listener of listeners) listener()
+    const { paused, reply, wake } = core.run(config, state, now, op, args)
+    if (wake) for (const listener of listeners) listener("w")
+    if (paused) for (const listener of listeners) listener("p")
     return reply
   }
   return {

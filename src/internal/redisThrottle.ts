@@ -64,25 +64,26 @@ export const resolve = (options: InputOptions): Effect.Effect<Resolved, Rate.Inv
     if (typeof options !== "object" || options === null) {
       return check.die(check.expected("options to be an object with key and rate", options))
     }
-    const invalid = core.checkKey(options.key, "key") ??
-      (options.prefix === undefined ? undefined : core.checkKey(options.prefix, "prefix")) ??
-      (options.measure === undefined || options.measure === "start"
-        ? undefined
-        : check.expected(`measure to be "start" (the Redis backend does not support "release" yet)`, options.measure)) ??
-      (options.maxConcurrent === undefined ? undefined : check.int(options.maxConcurrent, "maxConcurrent", 1)) ??
+    const invalid = core.checkKey(options.key, "option key") ??
+      (options.prefix === undefined ? undefined : core.checkKey(options.prefix, "option prefix")) ??
+      (options.measure === undefined ? undefined : check.oneOf(options.measure, "option measure", ["start", "release"])) ??
+      (options.measure === "release"
+        ? check.expected(`option measure to be "start" (the Redis backend does not support "release" yet)`, "release")
+        : undefined) ??
+      (options.maxConcurrent === undefined ? undefined : check.int(options.maxConcurrent, "option maxConcurrent", 1)) ??
       (options.onStoreError === undefined
         ? undefined
-        : check.oneOf(options.onStoreError, "onStoreError", ["local", "allow", "wait", "fail"])) ??
-      (options.name === undefined ? undefined : check.string(options.name, "name")) ??
+        : check.oneOf(options.onStoreError, "option onStoreError", ["local", "allow", "wait", "fail"])) ??
+      (options.name === undefined ? undefined : check.string(options.name, "option name")) ??
       (options.smooth === undefined || typeof options.smooth === "boolean"
         ? undefined
         : typeof options.smooth === "object" && options.smooth !== null
-        ? check.int(options.smooth.burst, "smooth.burst", 1)
-        : check.expected("smooth to be a boolean or { burst }", options.smooth))
+        ? check.int(options.smooth.burst, "option smooth.burst", 1)
+        : check.expected("option smooth to be a boolean or { burst }", options.smooth))
     if (invalid !== undefined) return check.die(invalid)
-    const leaseTtl = check.duration(options.leaseTtl ?? "30 seconds", "leaseTtl")
+    const leaseTtl = check.duration(options.leaseTtl ?? "30 seconds", "option leaseTtl")
     if (typeof leaseTtl === "string") return check.die(leaseTtl)
-    const storeTimeout = check.duration(options.storeTimeout ?? "1 second", "storeTimeout")
+    const storeTimeout = check.duration(options.storeTimeout ?? "1 second", "option storeTimeout")
     if (typeof storeTimeout === "string") return check.die(storeTimeout)
     return Effect.map(Rate.decodeAll(options.rate), (rates): Resolved => {
       let interval = 0
@@ -217,7 +218,10 @@ export const makeWithStore = (
 
     const localStore = (now: number): MemoryStore => {
       if (local === undefined) {
-        local = makeMemoryStore(config, signal.fire)
+        local = makeMemoryStore(config, (message) => {
+          if (message === "p") pauseEpoch++
+          else signal.fire()
+        })
         recent.forEach(now - maxPeriod, (at, n) => {
           local?.callAt(at, "acquire", core.acquireArgs([{ n, id: nextId(), maxWait: -1, mode: "w" }]))
         })
@@ -270,6 +274,26 @@ export const makeWithStore = (
             if (local !== undefined) local.callAt(now, op, args)
           }))
         : Effect.ignore(shared.call(op, args))
+
+    /** Incremented on every pause (this process's, or another's through pub/sub): sleepers then confirm. */
+    let pauseEpoch = 0
+
+    /** Asks the store whether a woken reservation still stands after a pause: `undefined` if so (or unknown). */
+    const confirm = (
+      source: Source,
+      args: ReadonlyArray<string>
+    ): Effect.Effect<Extract<core.Outcome, { _tag: "Reserved" }> | undefined> => {
+      const call: Effect.Effect<core.Reply | undefined> = source === "local"
+        ? Effect.flatMap(clientMillis, (now) =>
+          Effect.sync(() => local === undefined ? undefined : local.callAt(now, "confirm", args)))
+        : Effect.orElseSucceed(shared.call("confirm", args), () => undefined)
+      return Effect.map(call, (reply) => {
+        const out = reply?.[1] as core.Reply | undefined
+        if (out === undefined || out[0] !== "moved") return undefined
+        const outcome = core.decodeOutcome(["ok", ...out.slice(1)], "w")
+        return outcome._tag === "Reserved" ? outcome : undefined
+      })
+    }
 
     // -- batching: concurrent acquisitions of this process go to the store in one script call per turn; the calls
     // of successive turns are pipelined on the connection (Redis runs them in the order they were sent)
@@ -411,6 +435,7 @@ export const makeWithStore = (
               const now = yield* clientMillis
               const elapsed = now - startedAt
               const remaining = maxWaitMillis < 0 ? -1 : Math.max(0, maxWaitMillis - elapsed)
+              const epochAtSubmit = pauseEpoch
               const result = yield* Effect.either(submit({ n, id, maxWait: remaining, mode: "w" }))
               if (result._tag === "Left") {
                 switch (onStoreError) {
@@ -437,23 +462,34 @@ export const makeWithStore = (
                 case "Reserved": {
                   const lease: Lease | undefined = maxC > 0 ? { member, n, source } : undefined
                   if (lease !== undefined) sleeping.add(lease)
-                  if (outcome.wait > 0) {
+                  let reserved = outcome
+                  let epoch = epochAtSubmit
+                  let slept = false
+                  while (reserved.wait > 0) {
+                    slept = true
                     const receivedAt = yield* clientMillis
-                    yield* restore(orClosed(sleepUntil(receivedAt + outcome.wait))).pipe(
+                    const current = reserved
+                    yield* restore(orClosed(sleepUntil(receivedAt + current.wait))).pipe(
                       Effect.onInterrupt(() =>
                         Effect.suspend(() => {
                           if (lease !== undefined) sleeping.delete(lease)
-                          return followUp(source, "cancel", core.cancelArgs(n, id, outcome, member))
+                          return followUp(source, "cancel", core.cancelArgs(n, id, current, member))
                         })
                       )
                     )
+                    // a pause was set while it slept: the store says whether its slot still stands
+                    if (pauseEpoch === epoch) break
+                    epoch = pauseEpoch
+                    const confirmed = yield* confirm(source, core.cancelArgs(n, id, current, member))
+                    if (confirmed === undefined) break
+                    reserved = confirmed
                   }
                   if (lease !== undefined) {
                     sleeping.delete(lease)
                     held.push(lease)
                   }
-                  if (onGrant !== undefined) onGrant(outcome.at, n)
-                  const at = outcome.wait > 0 ? yield* clientMillis : now
+                  if (onGrant !== undefined) onGrant(reserved.at, n)
+                  const at = slept ? yield* clientMillis : now
                   yield* noteGrant(n, at, at - startedAt)
                   // interrupted at the moment of the grant: the permits go back
                   return yield* restore(Effect.void).pipe(Effect.onInterrupt(() => Effect.ignore(release(n))))
@@ -561,6 +597,7 @@ export const makeWithStore = (
     const pause = (duration: Duration.Duration): Effect.Effect<void, ThrottleStoreError> =>
       Effect.gen(function*() {
         const result = yield* Effect.either(route("pause", [core.num(Duration.toMillis(duration))]))
+        pauseEpoch++
         const now = yield* clientMillis
         if (result._tag === "Left") {
           if (onStoreError === "fail") return yield* Effect.fail(toStoreError(result.left))
@@ -588,8 +625,11 @@ export const makeWithStore = (
     })
 
     // -- leases: renewed while held, wake-ups from other processes -----------------------------------------------
+    yield* shared.subscribe((message) => {
+      if (message === "p") pauseEpoch++
+      else signal.fire()
+    })
     if (maxC > 0) {
-      yield* shared.subscribe(signal.fire)
       const renew = Effect.suspend(() => {
         const bySource: Record<Source, Array<string>> = { shared: [], local: [] }
         for (const lease of held) bySource[lease.source].push(lease.member)
