@@ -27,6 +27,8 @@ export class StoreFailure extends Data.TaggedError("StoreFailure")<{ readonly ca
 
 /** The state of one throttle, somewhere. */
 export interface Store {
+  /** Whether the store's times are the caller's Effect Clock (the memory store; Redis in the tests' clock mode). */
+  readonly onClientClock: boolean
   /** Runs one script operation. */
   readonly call: (op: core.Op, args: ReadonlyArray<string>) => Effect.Effect<core.Reply, StoreFailure>
   /**
@@ -149,7 +151,7 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
       (remove) => Effect.promise(remove)
     )
 
-  return { call, subscribe }
+  return { call, subscribe, onClientClock: options.clock === "client" }
 }
 
 /** One subscriber connection per client, shared by every throttle on it (a channel per throttle). */
@@ -223,6 +225,7 @@ export const makeMemoryStore = (config: core.Config, onMessage?: (message: strin
     return reply
   }
   return {
+    onClientClock: true,
     state,
     callAt,
     setFailing: (f) => {

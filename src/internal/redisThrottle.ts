@@ -180,7 +180,8 @@ const nextId = (): string => `${idPrefix}${(idCounter++).toString(36)}`
 export const makeWithStore = (
   shared: Store,
   resolved: Resolved,
-  onGrant?: (at: number, n: number) => void
+  onGrant?: (at: number, n: number) => void,
+  onSettle?: () => void
 ): Effect.Effect<Throttle.Service<ThrottleStoreError>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
@@ -362,12 +363,13 @@ export const makeWithStore = (
       }
     })
     /** Waits until `at` (client milliseconds); interrupted, it leaves the line. */
-    const sleepUntil = (at: number): Effect.Effect<void> =>
+    const sleepUntil = (at: number, onSettle: (() => void) | undefined): Effect.Effect<void> =>
       Effect.suspend(() => {
         const sleeper: Sleeper = { at, deferred: Deferred.unsafeMake<void>(FiberId.none), done: false }
         let i = sleepers.length
         while (i > 0 && (sleepers[i - 1] as Sleeper).at > at) i--
         sleepers.splice(i, 0, sleeper)
+        if (onSettle !== undefined) onSettle()
         const wait = Effect.onInterrupt(Deferred.await(sleeper.deferred), () =>
           Effect.sync(() => {
             sleeper.done = true
@@ -469,7 +471,10 @@ export const makeWithStore = (
                     slept = true
                     const receivedAt = yield* clientMillis
                     const current = reserved
-                    yield* restore(orClosed(sleepUntil(receivedAt + current.wait))).pipe(
+                    // on the caller's clock (memory store, tests) the grant time is exact; otherwise the wait runs
+                    // from the reply, so the caller never starts before its slot on the server's clock
+                    const due = source === "local" || shared.onClientClock ? current.at : receivedAt + current.wait
+                    yield* restore(orClosed(sleepUntil(due, onSettle))).pipe(
                       Effect.onInterrupt(() =>
                         Effect.suspend(() => {
                           if (lease !== undefined) sleeping.delete(lease)
@@ -506,6 +511,7 @@ export const makeWithStore = (
                     }
                     timeout = Math.min(timeout, remaining)
                   }
+                  if (onSettle !== undefined) onSettle()
                   yield* restore(
                     orClosed(Effect.ignore(Effect.timeout(Deferred.await(gate), Duration.millis(Math.max(0, timeout)))))
                   ).pipe(
@@ -665,6 +671,9 @@ export const ClockMode: unique symbol = Symbol.for("effect-throttles/redis/Clock
 /** The hidden option of the tests: called with the store's grant time (ms) of every grant. */
 export const OnGrant: unique symbol = Symbol.for("effect-throttles/redis/OnGrant") as never
 
+/** The hidden option of the tests: called when a caller starts waiting (its store call is done). */
+export const OnSettle: unique symbol = Symbol.for("effect-throttles/redis/OnSettle") as never
+
 /** Builds a Redis throttle over the `Redis` client in context. */
 export const make = (
   options: InputOptions
@@ -678,6 +687,7 @@ export const make = (
     const hidden = options as {
       readonly [ClockMode]?: "server" | "client"
       readonly [OnGrant]?: (at: number, n: number) => void
+      readonly [OnSettle]?: () => void
     }
     const clock = hidden[ClockMode] ?? "server"
     const store = makeRedisStore({
@@ -689,5 +699,5 @@ export const make = (
       clock,
       name: resolved.name
     })
-    return yield* makeWithStore(store, resolved, hidden[OnGrant])
+    return yield* makeWithStore(store, resolved, hidden[OnGrant], hidden[OnSettle])
   })
