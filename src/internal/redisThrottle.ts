@@ -21,6 +21,7 @@ import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Rate from "../Rate.js"
+import type { ThrottleRedis } from "../redis.js"
 import type { Throttle } from "../Throttle.js"
 import * as check from "./options.js"
 import * as core from "./redisCore.js"
@@ -44,19 +45,8 @@ export interface Resolved {
   readonly leaseTtl: Duration.Duration
 }
 
-/** The options a user passes (see `ThrottleRedis.Options`). */
-export interface InputOptions {
-  readonly key: string
-  readonly rate: Rate.RatesInput
-  readonly measure?: "start" | "release" | undefined
-  readonly smooth?: boolean | { readonly burst: number } | undefined
-  readonly maxConcurrent?: number | undefined
-  readonly leaseTtl?: Duration.DurationInput | undefined
-  readonly prefix?: string | undefined
-  readonly onStoreError?: OnStoreError | undefined
-  readonly storeTimeout?: Duration.DurationInput | undefined
-  readonly name?: string | undefined
-}
+/** The options a user passes (validated here: any shape may arrive at run time). */
+export type InputOptions = ThrottleRedis.Options
 
 /** Checks the options (a message for the first bad one) and the rates; nothing touches Redis. */
 export const resolve = (options: InputOptions): Effect.Effect<Resolved, Rate.InvalidRateError> =>
@@ -67,7 +57,7 @@ export const resolve = (options: InputOptions): Effect.Effect<Resolved, Rate.Inv
     const invalid = core.checkKey(options.key, "option key") ??
       (options.prefix === undefined ? undefined : core.checkKey(options.prefix, "option prefix")) ??
       (options.measure === undefined ? undefined : check.oneOf(options.measure, "option measure", ["start", "release"])) ??
-      (options.measure === "release"
+      ((options.measure as string | undefined) === "release"
         ? check.expected(`option measure to be "start" (the Redis backend does not support "release" yet)`, "release")
         : undefined) ??
       (options.maxConcurrent === undefined ? undefined : check.int(options.maxConcurrent, "option maxConcurrent", 1)) ??

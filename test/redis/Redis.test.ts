@@ -7,9 +7,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Exit, Fiber, Layer, TestClock } from "effect"
 import { InvalidRateError, Throttle, ThrottleReleaseError } from "effect-throttles"
 import { Redis, ThrottleRedis, ThrottleStoreError } from "effect-throttles/redis"
-import type { Redis as IORedis } from "ioredis"
-import { afterAll, beforeAll, test } from "vitest"
-import { client, redisAvailable, redisRequired, type RedisServer, skipLine, startServer } from "./server.js"
+import { test } from "vitest"
+import { redisAvailable, redisRequired, skipLine, useServer } from "./server.js"
 import { forkSettled, freshKey, makeOnTestClock, nowMillis, realSleep, withRedis } from "./support.js"
 
 if (!redisAvailable) {
@@ -24,17 +23,8 @@ if (!redisAvailable) {
 }
 
 describe.skipIf(!redisAvailable)("ThrottleRedis on a real Redis", () => {
-  let server: RedisServer
-  let admin: IORedis
-  beforeAll(async () => {
-    server = await startServer()
-    admin = client(server.url)
-  })
-  afterAll(async () => {
-    admin?.disconnect()
-    await server?.stop()
-  })
-  const provide = withRedis(() => server)
+  const redis = useServer()
+  const provide = withRedis(redis.server)
 
   /** Every key of the throttle `key` and its PTTL. */
   const ttls = (key: string) =>
@@ -42,9 +32,9 @@ describe.skipIf(!redisAvailable)("ThrottleRedis on a real Redis", () => {
       const out: Array<[string, number]> = []
       let cursor = "0"
       do {
-        const [next, keys] = await admin.scan(cursor, "MATCH", `{effect-throttles:${key}}*`, "COUNT", 1000)
+        const [next, keys] = await redis.admin().scan(cursor, "MATCH", `{effect-throttles:${key}}*`, "COUNT", 1000)
         cursor = next
-        for (const k of keys) out.push([k, await admin.pttl(k)])
+        for (const k of keys) out.push([k, await redis.admin().pttl(k)])
       } while (cursor !== "0")
       return out
     })
@@ -194,7 +184,7 @@ describe.skipIf(!redisAvailable)("ThrottleRedis on a real Redis", () => {
     Effect.gen(function*() {
       const t = yield* ThrottleRedis.make({ key: freshKey("flush"), rate: "100/s", onStoreError: "fail" })
       yield* t.acquire()
-      yield* Effect.promise(() => admin.script("FLUSH"))
+      yield* Effect.promise(() => redis.admin().script("FLUSH"))
       yield* t.acquire()
       expect(yield* t.tryAcquire()).toBe(true)
       expect((yield* t.stats).granted).toBe(3)
@@ -234,7 +224,7 @@ describe.skipIf(!redisAvailable)("ThrottleRedis on a real Redis", () => {
       expect(decisions.map((d) => d.granted)).toEqual([true, true, false])
     }).pipe(
       Effect.provide(
-        ThrottleRedis.layer({ key: freshKey("layer"), rate: "2/min" }).pipe(Layer.provide(Redis.layer(server.url)))
+        ThrottleRedis.layer({ key: freshKey("layer"), rate: "2/min" }).pipe(Layer.provide(Redis.layer(redis.server().url)))
       )
     ))
 

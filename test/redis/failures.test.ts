@@ -6,8 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Logger, LogLevel, Option, Schedule } from "effect"
 import { Redis, ThrottleRedis, ThrottleStoreError } from "effect-throttles/redis"
-import { afterAll, beforeAll } from "vitest"
-import { type RedisServer, serverAvailable, startServer } from "./server.js"
+import { serverAvailable, useServer } from "./server.js"
 import { freshKey, realSleep } from "./support.js"
 
 /** Retries `self` every 50 ms (real time), at most 100 times. */
@@ -15,22 +14,16 @@ const eventually = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
   Effect.retry(self, { times: 100, schedule: Schedule.spaced("50 millis") })
 
 describe.skipIf(!serverAvailable)("ThrottleRedis when Redis dies", () => {
-  let server: RedisServer
-  beforeAll(async () => {
-    server = await startServer(true)
-  })
-  afterAll(async () => {
-    await server?.stop()
-  })
+  const redis = useServer(true)
 
   /** Runs `body` with Redis killed after `before`, and restarted before `after`. */
   const outage = <A, E, R>(body: (redis: { kill: Effect.Effect<void>; restart: Effect.Effect<void> }) => Effect.Effect<A, E, R>) =>
     body({
-      kill: Effect.promise(() => server.kill()),
-      restart: Effect.promise(() => server.restart())
+      kill: Effect.promise(() => redis.server().kill()),
+      restart: Effect.promise(() => redis.server().restart())
     }).pipe(
       Effect.scoped,
-      Effect.provide(Redis.layer({ url: server.url, retryStrategy: () => 50 })),
+      Effect.provide(Redis.layer({ url: redis.server().url, retryStrategy: () => 50 })),
       // the once-per-outage warning is expected here
       Logger.withMinimumLogLevel(LogLevel.Error)
     )

@@ -8,8 +8,7 @@ import { type ChildProcess, fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { ThrottleRedis } from "effect-throttles/redis"
-import { afterAll, beforeAll } from "vitest"
-import { redisAvailable, type RedisServer, startServer } from "./server.js"
+import { redisAvailable, useServer } from "./server.js"
 import { freshKey, realSleep, withRedis } from "./support.js"
 import type { Grant, WorkerConfig } from "./worker.js"
 
@@ -78,18 +77,12 @@ const runWorkers = async (count: number, config: Omit<WorkerConfig, "mode">) => 
 }
 
 describe.skipIf(!redisAvailable)("ThrottleRedis across processes", () => {
-  let server: RedisServer
-  beforeAll(async () => {
-    server = await startServer()
-  })
-  afterAll(async () => {
-    await server?.stop()
-  })
+  const redis = useServer()
 
   it.live("3 processes sharing \"50/s\": no window over 50, at least 95% of the rate", () =>
     Effect.gen(function*() {
       const reports = yield* Effect.promise(() =>
-        runWorkers(3, { url: server.url, key: freshKey("p50"), rate: "50/s", durationMs: 3000, concurrency: 5, holdMs: 0 })
+        runWorkers(3, { url: redis.server().url, key: freshKey("p50"), rate: "50/s", durationMs: 3000, concurrency: 5, holdMs: 0 })
       )
       const ats = reports.flatMap((r) => r.ats)
       expect(reports.every((r) => r.ats.length > 0)).toBe(true)
@@ -103,7 +96,7 @@ describe.skipIf(!redisAvailable)("ThrottleRedis across processes", () => {
     Effect.gen(function*() {
       const reports = yield* Effect.promise(() =>
         runWorkers(3, {
-          url: server.url,
+          url: redis.server().url,
           key: freshKey("p12"),
           rate: "5/s, 12/3s",
           durationMs: 3500,
@@ -122,7 +115,7 @@ describe.skipIf(!redisAvailable)("ThrottleRedis across processes", () => {
     Effect.gen(function*() {
       const reports = yield* Effect.promise(() =>
         runWorkers(3, {
-          url: server.url,
+          url: redis.server().url,
           key: freshKey("lease"),
           rate: "40/s",
           durationMs: 1500,
@@ -147,7 +140,7 @@ describe.skipIf(!redisAvailable)("ThrottleRedis across processes", () => {
           const path = fileURLToPath(new URL("../../examples/redis-quickstart.ts", import.meta.url))
           const child = fork(path, [], {
             execArgv: ["--import", "tsx"],
-            env: { ...process.env, REDIS_URL: server.url },
+            env: { ...process.env, REDIS_URL: redis.server().url },
             stdio: ["ignore", "pipe", "pipe", "ipc"]
           })
           let text = ""
@@ -165,7 +158,7 @@ describe.skipIf(!redisAvailable)("ThrottleRedis across processes", () => {
       const key = freshKey("killed")
       const worker = spawnWorker({
         mode: "hold",
-        url: server.url,
+        url: redis.server().url,
         key,
         rate: "100/s",
         durationMs: 0,
@@ -183,5 +176,5 @@ describe.skipIf(!redisAvailable)("ThrottleRedis across processes", () => {
       // nobody releases it: the dead lease expires (within leaseTtl of its last renewal) and the waiter gets it
       yield* t.acquire(1, { maxWait: "5 seconds" })
       expect((yield* t.stats).inFlight).toBe(1)
-    }).pipe(withRedis(() => server)), 30_000)
+    }).pipe(withRedis(redis.server)), 30_000)
 })

@@ -4,32 +4,21 @@
  * each step's time in ARGV (the clock injection of the tests), so both run on the same clock.
  */
 import { describe, expect, it } from "@effect/vitest"
-import type { Redis as IORedis } from "ioredis"
-import { afterAll, beforeAll } from "vitest"
 import * as core from "../../src/internal/redisCore.js"
 import { SCRIPT } from "../../src/internal/redisScript.js"
-import { client, redisAvailable, type RedisServer, startServer } from "./server.js"
+import { redisAvailable, useServer } from "./server.js"
 import { freshKey } from "./support.js"
 import { parse, randomTable, runCore, type Table, tables } from "./tables.js"
 
 describe.skipIf(!redisAvailable)("redisScript (Lua) on a real Redis", () => {
-  let server: RedisServer
-  let redis: IORedis
-  beforeAll(async () => {
-    server = await startServer()
-    redis = client(server.url)
-  })
-  afterAll(async () => {
-    redis?.disconnect()
-    await server?.stop()
-  })
+  const { admin } = useServer()
 
   const runScript = async (table: Table): Promise<Array<unknown>> => {
     const keys = core.keys("effect-throttles", freshKey("script"), table.config.limits.length)
     const out: Array<unknown> = []
     for (const step of table.steps) {
       const argv = core.argv(table.config, step.op, step.now, undefined, "wake", step.args)
-      out.push(parse(await redis.eval(SCRIPT, keys.length, ...keys, ...argv)))
+      out.push(parse(await admin().eval(SCRIPT, keys.length, ...keys, ...argv)))
     }
     return out
   }
@@ -65,8 +54,8 @@ describe.skipIf(!redisAvailable)("redisScript (Lua) on a real Redis", () => {
     const config = configs[0] as core.Config
     const keys = core.keys("effect-throttles", freshKey("stale"), 1)
     const args = core.acquireArgs([{ n: 1, id: "a", maxWait: -1, mode: "w" }])
-    const reply = await redis.eval(SCRIPT, keys.length, ...keys, ...core.argv(config, "acquire", 2000, 1999, "w", args))
+    const reply = await admin().eval(SCRIPT, keys.length, ...keys, ...core.argv(config, "acquire", 2000, 1999, "w", args))
     expect(parse(reply)).toEqual(["stale", 2000])
-    expect(await redis.exists(...keys)).toBe(0)
+    expect(await admin().exists(...keys)).toBe(0)
   })
 })
