@@ -9,7 +9,16 @@ import { InvalidRateError, Throttle, ThrottleReleaseError } from "effect-throttl
 import { Redis, ThrottleRedis, ThrottleStoreError } from "effect-throttles/redis"
 import { test } from "vitest"
 import { redisAvailable, redisRequired, skipLine, useServer } from "./server.js"
-import { forkSettled, freshKey, makeOnTestClock, nowMillis, realSleep, withRedis } from "./support.js"
+import {
+  forkSettled,
+  freshKey,
+  makeOnTestClock,
+  nowMillis,
+  realSleep,
+  settledSoFar,
+  waitSettled,
+  withRedis
+} from "./support.js"
 
 if (!redisAvailable) {
   if (redisRequired) {
@@ -141,6 +150,23 @@ describe.skipIf(!redisAvailable)("ThrottleRedis on a real Redis", () => {
       const fiber = yield* forkSettled(Effect.zipRight(t.acquire(), nowMillis))
       yield* TestClock.adjust("3 seconds")
       expect(yield* Fiber.join(fiber)).toBe(2100)
+    }).pipe(provide))
+
+  it.effect("a pause in one process reaches a waiter already reserved in another: it is moved after the pause", () =>
+    Effect.gen(function*() {
+      const key = freshKey("pause-across")
+      const a = yield* makeOnTestClock({ key, rate: "1/s" })
+      const b = yield* makeOnTestClock({ key, rate: "1/s" })
+      yield* b.acquire()
+      const waiter = yield* forkSettled(Effect.zipRight(b.acquire(), nowMillis)) // reserved at 1000
+      yield* TestClock.adjust("500 millis")
+      yield* a.pause("3 seconds") // until 3500
+      yield* realSleep(100) // the pub/sub message reaches b's process
+      const before = settledSoFar()
+      yield* TestClock.adjust("500 millis") // b wakes at 1000, asks Redis, and waits again
+      yield* waitSettled(before, 1, waiter)
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* Fiber.join(waiter)).toBe(3500)
     }).pipe(provide))
 
   it.effect("smooth: GCRA spacing across services", () =>

@@ -32,6 +32,20 @@ export const makeOnTestClock = (options: ThrottleRedis.Options<"fail">) =>
 export const realSleep = (ms: number): Effect.Effect<void> =>
   Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
 
+/** Waits (in real time) until `count` more callers started waiting than `since`, or `fiber` is done. */
+export const waitSettled = (since: number, count: number, fiber?: Fiber.RuntimeFiber<unknown, unknown>) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 5000; i++) {
+      if (settledCount >= since + count) return
+      if (fiber !== undefined && (yield* Fiber.poll(fiber))._tag === "Some") return
+      yield* realSleep(2)
+    }
+    return yield* Effect.die(new Error("callers did not reach Redis"))
+  })
+
+/** How many callers of the test throttles have started waiting so far. */
+export const settledSoFar = (): number => settledCount
+
 /** Forks `self` and waits (in real time) until it has reached Redis: finished, or waiting. */
 export const forkSettled = <A, E, R>(
   self: Effect.Effect<A, E, R>
