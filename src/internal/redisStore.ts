@@ -27,8 +27,13 @@ export class StoreFailure extends Data.TaggedError("StoreFailure")<{ readonly ca
 
 /** The state of one throttle, somewhere. */
 export interface Store {
-  /** Whether the store's times are the caller's Effect Clock (the memory store; Redis in the tests' clock mode). */
-  readonly onClientClock: boolean
+  /**
+   * The caller's clock time (Effect's `Clock`, ms) at which the store's time `at` has surely passed: the identity
+   * when the store runs on the caller's clock (the memory store; Redis in the tests' clock mode). For Redis's own
+   * clock it uses the tightest lower bound of the clock offset seen in recent replies (the fastest round trip), so
+   * a waiter never starts before its slot, and does not inherit the latency of its own reply.
+   */
+  readonly toClientTime: (at: number) => number
   /** Runs one script operation. */
   readonly call: (op: core.Op, args: ReadonlyArray<string>) => Effect.Effect<core.Reply, StoreFailure>
   /**
@@ -81,6 +86,21 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
   let offset: number | undefined
   const errors = storeErrors.pipe(Metric.tagged("name", options.name), Metric.tagged("backend", "redis"))
   const latency = storeLatency.pipe(Metric.tagged("name", options.name), Metric.tagged("backend", "redis"))
+
+  // The offset server - client is at least (server time at the script) - (client time at the reply). The largest
+  // such bound (the fastest round trip) is kept, aged by 100 ppm of clock drift per elapsed millisecond.
+  let lowerOffset = Number.NEGATIVE_INFINITY
+  let lowerAt = 0
+  const aged = (now: number): number => lowerOffset - (now - lowerAt) * 1e-4
+  const noteOffset = (bound: number): void => {
+    const now = performance.now()
+    if (bound >= aged(now)) {
+      lowerOffset = bound
+      lowerAt = now
+    }
+  }
+  const toClientTime = (at: number): number =>
+    options.clock === "client" ? at : at - aged(performance.now())
 
   const send = (argv: ReadonlyArray<string>): Promise<unknown> =>
     (client.evalsha(SHA, keys.length, ...keys, ...argv) as Promise<unknown>).catch((e) =>
@@ -138,7 +158,9 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
           if (reply[0] === "stale") {
             return Effect.fail(new StoreFailure({ cause: new Error("the call reached Redis after its deadline") }))
           }
-          offset = Number(reply[0]) - clientNow
+          const serverNow = Number(reply[0])
+          offset = serverNow - clientNow
+          noteOffset(serverNow - (clientNow + (performance.now() - started)))
           return Effect.as(latency(Effect.succeed((performance.now() - started) / 1000)), reply as core.Reply)
         }),
         Effect.tapError(() => errors(Effect.succeed(1)))
@@ -151,7 +173,7 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
       (remove) => Effect.promise(remove)
     )
 
-  return { call, subscribe, onClientClock: options.clock === "client" }
+  return { call, subscribe, toClientTime }
 }
 
 /** One subscriber connection per client, shared by every throttle on it (a channel per throttle). */
@@ -225,7 +247,7 @@ export const makeMemoryStore = (config: core.Config, onMessage?: (message: strin
     return reply
   }
   return {
-    onClientClock: true,
+    toClientTime: (at) => at,
     state,
     callAt,
     setFailing: (f) => {

@@ -190,6 +190,11 @@ export const makeWithStore = (
         return Deferred.interrupt(closed)
       })
     )
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        for (const { deferred } of pending.splice(0)) Deferred.unsafeDone(deferred, Exit.interrupt(FiberId.none))
+      })
+    )
     const orClosed = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
       Effect.raceFirst(self, Deferred.await(closed) as Effect.Effect<never>)
     const events = yield* PubSub.sliding<Throttle.Event>(256)
@@ -311,13 +316,15 @@ export const makeWithStore = (
     })
     const submit = (request: core.Request): Effect.Effect<Routed, StoreFailure> =>
       Effect.suspend(() => {
+        if (isClosed) return Effect.interrupt
         const deferred = Deferred.unsafeMake<Routed, StoreFailure>(FiberId.none)
         pending.push({ request, deferred })
         if (scheduled) return Deferred.await(deferred)
         scheduled = true
         // the flusher is forked: it starts once this fiber yields, so the calls made meanwhile join its batch, and
-        // every caller resumes in the batch's order
-        return Effect.zipRight(Effect.forkIn(flush, scope), Deferred.await(deferred))
+        // every caller resumes in the batch's order (uninterruptible: a batch in flight when the scope closes still
+        // answers its callers, within storeTimeout; one not sent yet is interrupted by the finalizer below)
+        return Effect.zipRight(Effect.forkIn(Effect.uninterruptible(flush), scope), Deferred.await(deferred))
       })
 
     // -- sleepers: the reserved callers of this process wait on one timer, set for the earliest, and resume in the
@@ -461,9 +468,10 @@ export const makeWithStore = (
                     slept = true
                     const receivedAt = yield* clientMillis
                     const current = reserved
-                    // on the caller's clock (memory store, tests) the grant time is exact; otherwise the wait runs
-                    // from the reply, so the caller never starts before its slot on the server's clock
-                    const due = source === "local" || shared.onClientClock ? current.at : receivedAt + current.wait
+                    // never before the slot on the store's clock, and at the latest its wait after the reply
+                    const due = source === "local"
+                      ? current.at
+                      : Math.min(shared.toClientTime(current.at), receivedAt + current.wait)
                     yield* restore(orClosed(sleepUntil(due, onSettle))).pipe(
                       Effect.onInterrupt(() =>
                         Effect.suspend(() => {

@@ -8,7 +8,7 @@ import { Clock, Duration, Effect, Exit, Fiber, Layer, TestClock } from "effect"
 import { InvalidRateError, Throttle, ThrottleReleaseError } from "effect-throttles"
 import { Redis, ThrottleRedis, ThrottleStoreError } from "effect-throttles/redis"
 import { test } from "vitest"
-import { redisAvailable, redisRequired, skipLine, useServer } from "./server.js"
+import { redisAvailable, redisRequired, skipLine } from "./server.js"
 import {
   forkSettled,
   freshKey,
@@ -16,6 +16,7 @@ import {
   nowMillis,
   realSleep,
   settledSoFar,
+  useServer,
   waitSettled,
   withRedis
 } from "./support.js"

@@ -6,8 +6,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Logger, LogLevel, Option, Schedule } from "effect"
 import { Redis, ThrottleRedis, ThrottleStoreError } from "effect-throttles/redis"
-import { serverAvailable, useServer } from "./server.js"
-import { freshKey, realSleep } from "./support.js"
+import { serverAvailable } from "./server.js"
+import { freshKey, realSleep, useServer } from "./support.js"
 
 /** Retries `self` every 50 ms (real time), at most 100 times. */
 const eventually = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>

@@ -8,8 +8,8 @@ import { type ChildProcess, fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { ThrottleRedis } from "effect-throttles/redis"
-import { redisAvailable, useServer } from "./server.js"
-import { freshKey, realSleep, withRedis } from "./support.js"
+import { redisAvailable } from "./server.js"
+import { freshKey, realSleep, withRedis, useServer } from "./support.js"
 import type { Grant, WorkerConfig } from "./worker.js"
 
 const workerPath = fileURLToPath(new URL("./worker.ts", import.meta.url))

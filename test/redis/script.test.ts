@@ -6,8 +6,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as core from "../../src/internal/redisCore.js"
 import { SCRIPT } from "../../src/internal/redisScript.js"
-import { redisAvailable, useServer } from "./server.js"
-import { freshKey } from "./support.js"
+import { redisAvailable } from "./server.js"
+import { freshKey, useServer } from "./support.js"
 import { parse, randomTable, runCore, type Table, tables } from "./tables.js"
 
 describe.skipIf(!redisAvailable)("redisScript (Lua) on a real Redis", () => {

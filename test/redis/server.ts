@@ -8,7 +8,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as net from "node:net"
 import { Cluster, Redis as IORedis } from "ioredis"
-import { afterAll, beforeAll } from "vitest"
 
 const onPath = (command: string): boolean => {
   try {
@@ -188,23 +187,3 @@ export const client = (url: string): IORedis => new IORedis(url, { maxRetriesPer
 export const clusterClient = (nodes: RedisCluster["nodes"]): Cluster =>
   new Cluster(nodes.map((n) => ({ host: n.host, port: n.port })))
 
-/**
- * A server for the tests of one `describe` (started before them, stopped after them) and a plain client to it:
- * `const redis = useServer()`, then `redis.server()` / `redis.admin()` inside the tests. `own`: never the
- * `REDIS_URL` one (for tests that kill and restart it).
- */
-export const useServer = (own = false): { readonly server: () => RedisServer; readonly admin: () => IORedis } => {
-  let server: RedisServer | undefined
-  let admin: IORedis | undefined
-  beforeAll(async () => {
-    server = await startServer(own)
-  })
-  afterAll(async () => {
-    admin?.disconnect()
-    await server?.stop()
-  })
-  return {
-    server: () => server as RedisServer,
-    admin: () => (admin ??= client((server as RedisServer).url))
-  }
-}

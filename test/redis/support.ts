@@ -4,8 +4,10 @@
  */
 import { Clock, Effect, Fiber, type Scope } from "effect"
 import { Redis, ThrottleRedis } from "effect-throttles/redis"
+import type { Redis as IORedis } from "ioredis"
 import { ClockMode, OnSettle } from "../../src/internal/redisThrottle.js"
-import type { RedisServer } from "./server.js"
+import { afterAll, beforeAll } from "vitest"
+import { client, type RedisServer, startServer } from "./server.js"
 
 let counter = 0
 /** A key no other test uses. */
@@ -68,3 +70,24 @@ export const nowMillis = Clock.currentTimeMillis
 export const withRedis = (server: () => RedisServer) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, Exclude<R, Redis | Scope.Scope>> =>
   Effect.scoped(Effect.provide(self, Redis.layer(server().url))) as any
+
+/**
+ * A server for the tests of one `describe` (started before them, stopped after them) and a plain client to it:
+ * `const redis = useServer()`, then `redis.server()` / `redis.admin()` inside the tests. `own`: never the
+ * `REDIS_URL` one (for tests that kill and restart it).
+ */
+export const useServer = (own = false): { readonly server: () => RedisServer; readonly admin: () => IORedis } => {
+  let server: RedisServer | undefined
+  let admin: IORedis | undefined
+  beforeAll(async () => {
+    server = await startServer(own)
+  })
+  afterAll(async () => {
+    admin?.disconnect()
+    await server?.stop()
+  })
+  return {
+    server: () => server as RedisServer,
+    admin: () => (admin ??= client((server as RedisServer).url))
+  }
+}
