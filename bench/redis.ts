@@ -9,8 +9,9 @@
  *    script call.
  * 2. Exactness: 4 processes share "50/s" on one key for a few seconds, callers as fast as they are let through.
  *    The starts the processes saw, merged, are checked for windows holding more than 50 (a window of 1 s minus
- *    2 ms, so that a client's wake-up jitter is not counted). For ours, the grant times the script decided (on the
- *    server's clock) are checked too, with the exact 1 s window.
+ *    2 ms). What a process sees carries its reply latency and wake-up jitter (a few ms, more on a loaded machine),
+ *    so a burst granted at a period boundary can spill into the neighbouring window as seen; for ours, the grant
+ *    times the script decided (on the server's clock: the guarantee) are checked with the exact 1 s window.
  *
  * The same file is the worker of scenario 2 (`--worker=<json>`).
  */
@@ -237,8 +238,9 @@ const exactness = async (kind: Kind, url: string, seconds: number) => {
   const starts = reports.flatMap((r) => r.starts)
   const observed = violations(starts, 1000 - 2, LIMIT)
   const decided = kind === "ours" ? violations(reports.flatMap((r) => r.grants), 1000, LIMIT) : undefined
+  // the steady rate: whole periods from the middle of the first one (grants come in bursts at period boundaries)
   const first = Math.min(...starts)
-  const achieved = starts.filter((t) => t >= first + 1000 && t < first + 1000 + (seconds - 1) * 1000).length /
+  const achieved = starts.filter((t) => t >= first + 500 && t < first + 500 + (seconds - 1) * 1000).length /
     (seconds - 1)
   return { kind, starts: starts.length, observed, decided, achievedPerSecond: achieved }
 }
