@@ -23,6 +23,7 @@ import * as Stream from "effect/Stream"
 import * as Rate from "../Rate.js"
 import type { ThrottleRedis } from "../redis.js"
 import type { Throttle } from "../Throttle.js"
+import * as live from "./liveTimer.js"
 import * as check from "./options.js"
 import * as core from "./redisCore.js"
 import { Redis, settled } from "./redisClient.js"
@@ -338,6 +339,11 @@ export const makeWithStore = (
     let kick = Deferred.unsafeMake<void>(FiberId.none)
     let timerRunning = false
     const timerLoop: Effect.Effect<void> = Effect.gen(function*() {
+      // on the live clock the last millisecond is waited out in event-loop turns (as in memory): a timer alone
+      // fires up to a tick late, and the starts of a burst would carry it
+      const clock = yield* Effect.clock
+      const settle = live.settleFor(clock, Number.POSITIVE_INFINITY)
+      const preciseMillis = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
       for (;;) {
         while (sleepers.length > 0 && (sleepers[0] as Sleeper).done) sleepers.shift()
         const head = sleepers[0]
@@ -356,7 +362,11 @@ export const makeWithStore = (
           }
           continue
         }
-        yield* Effect.raceFirst(Effect.sleep(Duration.millis(head.at - now)), Deferred.await(kick))
+        const step = live.stepTowards(head.at, preciseMillis, (d) => clock.sleep(d), settle)
+        // a turn is short; a timer is raced with a new earliest sleeper
+        yield* settle !== undefined && head.at - now < settle.lead + settle.minTimer
+          ? step
+          : Effect.raceFirst(step, Deferred.await(kick))
       }
     })
     /** Waits until `at` (client milliseconds); interrupted, it leaves the line. */
