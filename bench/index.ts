@@ -1,23 +1,38 @@
 /**
  * `npm run bench` — the benchmark suite (issue 2 § 4), on the real clock, against peers, in one process run.
  *
- * Runs the Throttle scenarios (bench/throttle.ts), then the Scheduler ones (bench/scheduler.ts, if present), prints
- * a table per scenario, a compact markdown summary for the README, and writes everything with the machine it ran
- * on to `bench/results.json`.
+ * Runs the Throttle scenarios (bench/throttle.ts, then the wave-2 ones of bench/throttle2.ts), then the Scheduler
+ * ones (bench/scheduler.ts, if present), prints a table per scenario, a compact markdown summary for the README,
+ * writes everything with the machine it ran on to `bench/results.json`, and the charts of the accuracy runs to
+ * `bench/results/*.svg` (see bench/charts.ts).
  *
  * Flags (after `npm run bench --`):
  * - `--quick`       fewer operations and repetitions, shorter accuracy runs (a smoke run, ~30 s)
  * - `--sequential`  run the slow accuracy rates one limiter at a time instead of side by side
- * - `--only=a,b`    a subset of `overhead`, `contention`, `memory`, `accuracy`, `scheduler`
+ * - `--only=a,b`    a subset of `overhead`, `contention`, `memory`, `accuracy`, `multiwindow`, `keyed`, `smooth`,
+ *                   `metrics`, `scheduler`
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import type { Machine } from "./harness.js"
 import { bytes, fmt, machine, pct, ratio, table } from "./harness.js"
-import type { AccuracyData, ContentionData, MemoryRow, Options, OverheadData } from "./throttle.js"
-import { allRuns, CEILING, runAccuracy, runContention, runMemory, runOverhead } from "./throttle.js"
+import { writeAccuracyCharts } from "./charts.js"
+import type { AccuracyData, AccuracyTrace, ContentionData, MemoryRow, Options, OverheadData } from "./throttle.js"
+import { allRuns, CEILING, runAccuracy, runContention, runMemory, runOverhead, traceOf } from "./throttle.js"
+import type { KeyedData, MetricsData, MultiWindowData, SmoothData } from "./throttle2.js"
+import { runKeyed, runMetrics, runMultiWindow, runSmooth } from "./throttle2.js"
 
-const SCENARIOS = ["overhead", "contention", "memory", "accuracy", "scheduler"] as const
+const SCENARIOS = [
+  "overhead",
+  "contention",
+  "memory",
+  "accuracy",
+  "multiwindow",
+  "keyed",
+  "smooth",
+  "metrics",
+  "scheduler"
+] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 const parseArgs = (argv: ReadonlyArray<string>): Options & { readonly only: ReadonlySet<Scenario> } => {
@@ -70,6 +85,11 @@ interface Results {
   contention?: ContentionData
   memory?: ReadonlyArray<MemoryRow>
   accuracy?: AccuracyData
+  charts?: ReadonlyArray<string>
+  multiwindow?: MultiWindowData
+  keyed?: KeyedData
+  smooth?: SmoothData
+  metrics?: MetricsData
   scheduler?: Record<string, unknown>
 }
 
@@ -192,6 +212,63 @@ const readmeSummary = (results: Results): string => {
       ])
     }
   }
+  const mw = results.multiwindow
+  if (mw !== undefined) {
+    rows.push([
+      "Multi-window: uncontended `withPermit`, [\"1000000/s\", \"100000000/min\"] vs one window",
+      `${fmt(mw.rows[1]?.median)} vs ${fmt(mw.rows[0]?.median)} ns/op = ${ratio(mw.ratio.value)}`,
+      "",
+      "≤ 1.2×",
+      status(mw.ratio.met)
+    ])
+  }
+  const k = results.keyed
+  if (k !== undefined) {
+    rows.push([
+      `Keyed: uncontended \`withPermit\` over ${fmt(k.keys)} live keys vs a single throttle`,
+      `${fmt(k.rows[1]?.median)} vs ${fmt(k.rows[0]?.median)} ns/op = ${ratio(k.ratio.value)}`,
+      `first use of a key (builds its throttle): ${fmt(k.createUsPerKey, 1)} µs`,
+      "≤ 1.5×",
+      status(k.ratio.met)
+    ])
+  }
+  const sm = results.smooth
+  if (sm !== undefined) {
+    for (const r of sm.rows) {
+      rows.push([
+        `Smooth vs window: achieved rate at ${r.rate}`,
+        `smooth ${pct(r.smoothAchieved)} vs window ${pct(r.windowAchieved)} ` +
+          `(${r.differencePoints >= 0 ? "+" : ""}${r.differencePoints.toFixed(1)} pts)`,
+        `GCRA burst ${r.burst}`,
+        "within 2 pts",
+        status(r.met)
+      ])
+    }
+    rows.push([
+      "Smooth at 50/s: smallest gap between starts",
+      `${fmt(sm.gaps.minGapMs, 2)} ms`,
+      "interval 20 ms",
+      "≥ 19 ms",
+      status(sm.gaps.met)
+    ])
+  }
+  const me = results.metrics
+  if (me !== undefined) {
+    rows.push([
+      "Metrics on vs `metrics: false`, uncontended `withPermit`",
+      `${fmt(me.uncontended[1]?.median)} vs ${fmt(me.uncontended[0]?.median)} ns/op = ${ratio(me.metricsRatio.value)}`,
+      "",
+      "≤ 1.10×",
+      status(me.metricsRatio.met)
+    ])
+    rows.push([
+      "10 000 waiters: events subscriber / metrics on, vs neither",
+      `${ratio(me.subscriberRatio)} / ${ratio(me.contendedMetricsRatio)}`,
+      "no-subscriber events cannot be switched off (not separable)",
+      "≤ 1.05× (events, no subscriber)",
+      ""
+    ])
+  }
   lines.push(table(["scenario", "ours", "reference", "target", ""], rows))
   if (a !== undefined) {
     const rates = [...new Set(a.rows.map((r) => r.rate))]
@@ -240,26 +317,31 @@ const main = async (): Promise<void> => {
     console.log(`\n${report}\n\n(${name}: ${durations[name]} s)`)
     sectionStart = Date.now()
   }
-  if (options.only.has("overhead")) {
-    const r = await runOverhead(options)
-    results.overhead = r.data
-    section(r.report, "overhead")
+  /** Runs one scenario if selected, keeps its data under its name, and prints its report. */
+  const run = async <A>(
+    name: Scenario,
+    scenario: (options: Options) => Promise<{ readonly data: A; readonly report: string }>,
+    after: (data: A, report: string) => string = (_, report) => report
+  ): Promise<void> => {
+    if (!options.only.has(name)) return
+    const r = await scenario(options)
+    ;(results as unknown as Record<string, unknown>)[name] = r.data
+    section(after(r.data, r.report), name)
   }
-  if (options.only.has("contention")) {
-    const r = await runContention(options)
-    results.contention = r.data
-    section(r.report, "contention")
-  }
-  if (options.only.has("memory")) {
-    const r = await runMemory(options)
-    results.memory = r.data
-    section(r.report, "memory")
-  }
-  if (options.only.has("accuracy")) {
-    const r = await runAccuracy(options)
-    results.accuracy = r.data
-    section(r.report, "accuracy")
-  }
+  await run("overhead", runOverhead)
+  await run("contention", runContention)
+  await run("memory", runMemory)
+  await run("accuracy", runAccuracy, (data, report) => {
+    const traces = data.rows.map(traceOf).filter((t): t is AccuracyTrace => t !== undefined)
+    const dir = fileURLToPath(new URL("./results", import.meta.url))
+    const note = `${results.startedAt.slice(0, 10)}, ${m.cpu} (${m.cores} cores), Node ${m.node}.`
+    results.charts = writeAccuracyCharts(traces, dir, note).map((file) => `bench/results/${file}`)
+    return `${report}\n\nCharts: ${results.charts.join(", ")}`
+  })
+  await run("multiwindow", runMultiWindow)
+  await run("keyed", runKeyed)
+  await run("smooth", runSmooth)
+  await run("metrics", runMetrics)
   if (options.only.has("scheduler")) {
     sectionStart = Date.now()
     try {

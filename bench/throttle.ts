@@ -804,6 +804,22 @@ export const allRuns = (
     r.repetitions ?? [r]
   )
 
+/** The raw start times behind an accuracy row (kept in memory for the charts, not written to results.json). */
+export interface AccuracyTrace {
+  readonly limiter: string
+  readonly rate: string
+  readonly limit: number
+  readonly period: number
+  /** Submission time, ms (`performance.now()`). */
+  readonly t0: number
+  readonly starts: ReadonlyArray<number>
+}
+
+const startsOf = new WeakMap<AccuracyRow, AccuracyTrace>()
+
+/** The start times of the run behind `row` (a limiter's row; the ceiling's synthetic rows have none). */
+export const traceOf = (row: AccuracyRow): AccuracyTrace | undefined => startsOf.get(row)
+
 export interface AccuracyData {
   readonly selfTest: string
   readonly configs: Record<string, string>
@@ -866,7 +882,7 @@ export const runAccuracy = async (options: Options): Promise<ScenarioResult<Accu
       limit: rate.limit,
       period: PERIOD
     })
-    return {
+    const row: AccuracyRow = {
       limiter: limiter.name,
       rate: rate.label,
       limit: rate.limit,
@@ -876,6 +892,16 @@ export const runAccuracy = async (options: Options): Promise<ScenarioResult<Accu
       wallMs,
       ...report
     }
+    // A copy: an abandoned Promise-facing run may still record starts after it was cut.
+    startsOf.set(row, {
+      limiter: limiter.name,
+      rate: rate.label,
+      limit: rate.limit,
+      period: PERIOD,
+      t0: result.t0,
+      starts: result.starts.slice()
+    })
+    return row
   }
   const [oursLimiter, ...peers] = limiters as [Limiter, ...Array<Limiter>]
   const allSideBySide = (rate: RateCase) => !options.sequential && rate.limit <= 3
@@ -908,7 +934,11 @@ export const runAccuracy = async (options: Options): Promise<ScenarioResult<Accu
       violations: r.violations,
       violationsBeyondTolerance: r.violationsBeyondTolerance
     }))
-    return { ...(sorted[Math.floor((sorted.length - 1) / 2)] as AccuracyRow), repetitions }
+    const chosen = sorted[Math.floor((sorted.length - 1) / 2)] as AccuracyRow
+    const row = { ...chosen, repetitions }
+    const trace = startsOf.get(chosen)
+    if (trace !== undefined) startsOf.set(row, trace)
+    return row
   }
   // Ours and the ceiling run as pairs (ceiling, then ours), `REPEAT` times per rate, so that both see the machine in
   // the same state; on a shared machine one run can be off by several milliseconds of someone else's work.

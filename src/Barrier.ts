@@ -34,14 +34,31 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
-import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
-import * as core from "./internal/barrier.js"
+import type * as Metric from "effect/Metric"
+import * as internal from "./internal/barrier.js"
+import type { BarrierBrokenError, BarrierTimeoutError } from "./internal/barrier.js"
+
+export {
+  /**
+   * A `wait` failed because the barrier is broken (see {@link BarrierBrokenReason}), or was broken or reset while
+   * the fiber was waiting. `key` is the barrier's name.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  BarrierBrokenError,
+  /**
+   * This fiber's `wait` timed out before the barrier tripped. The barrier is now broken: every other current
+   * waiter failed with `BarrierBrokenError` (reason `"timeout"`) and later waits fail until `reset`.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  BarrierTimeoutError
+} from "./internal/barrier.js"
 
 /**
  * Why a barrier is broken, as carried by {@link BarrierBrokenError}:
@@ -55,63 +72,6 @@ import * as core from "./internal/barrier.js"
  */
 export type BarrierBrokenReason = "aborted" | "timeout" | "reset" | "tripped"
 
-const describeReason = (reason: BarrierBrokenReason): string => {
-  switch (reason) {
-    case "aborted":
-      return "it was aborted"
-    case "timeout":
-      return "a waiting party timed out"
-    case "reset":
-      return "it was reset while this party was waiting"
-    case "tripped":
-      return "it is one-shot (cyclic: false) and has already tripped"
-  }
-}
-
-/**
- * A `wait` failed because the barrier is broken (see {@link BarrierBrokenReason}), or was broken or reset while the
- * fiber was waiting. `key` is the barrier's name.
- *
- * @since 0.1.0
- * @category errors
- */
-export class BarrierBrokenError extends Data.TaggedError("BarrierBrokenError")<{
-  readonly key: string
-  readonly reason: BarrierBrokenReason
-}> {
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return `Barrier "${this.key}" is broken: ${describeReason(this.reason)}`
-  }
-}
-
-/**
- * This fiber's `wait` timed out before the barrier tripped. The barrier is now broken: every other current waiter
- * failed with `BarrierBrokenError` (reason `"timeout"`) and later waits fail until `reset`.
- *
- * @since 0.1.0
- * @category errors
- */
-export class BarrierTimeoutError extends Data.TaggedError("BarrierTimeoutError")<{
-  /** The barrier's name. */
-  readonly key: string
-  /** The timeout that elapsed. */
-  readonly timeout: Duration.Duration
-  /** The number of parties needed to trip. */
-  readonly parties: number
-  /** The live arrivals (including this one) when the timeout elapsed. */
-  readonly arrived: number
-}> {
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return `Barrier "${this.key}" timed out after ${Duration.format(this.timeout)} with ${this.arrived} of ${this.parties} parties arrived; the barrier is now broken`
-  }
-}
-
 /**
  * The barrier service. `S` is the type of the states parties bring.
  *
@@ -119,20 +79,23 @@ export class BarrierTimeoutError extends Data.TaggedError("BarrierTimeoutError")
  * (`class Phases extends Context.Tag("app/Phases")<Phases, Barrier.Service<number>>() {}`) and build it with
  * `Barrier.layerAs(Phases, options)`, or keep the service from `Barrier.make<S>` in a variable.
  *
+ * Metrics (unless `metrics: false`; tag `name`): `effect_throttles_barrier_trips_total` counts releases,
+ * `effect_throttles_barrier_broken_total` (tag `reason` = `"aborted"` / `"timeout"`) counts breaks. A reset and the
+ * end of a one-shot barrier's only generation are not breaks.
+ *
  * @since 0.1.0
  * @category tags
  */
 export class Barrier extends Context.Tag("effect-throttles/Barrier")<Barrier, Barrier.Service<unknown>>() {
   /**
-   * Builds a barrier. Dies with an "Expected ..., got ..." message when `parties` is not an integer >= 1 or
-   * `maxState` is not an integer >= 0. Needs no `Scope` (nothing runs in the background).
+   * Builds a barrier. Dies with an "Expected ..., got ..." message when `parties` is not an integer >= 1,
+   * `maxState` not an integer >= 0, `initialState` not iterable, `name` not a string, or `cyclic` / `metrics` not
+   * booleans. Needs no `Scope` (nothing runs in the background).
    *
    * @since 0.1.0
    * @category constructors
    */
-  static readonly make: <S = unknown>(options: Barrier.Options<S>) => Effect.Effect<Barrier.Service<S>> = (
-    options
-  ) => make(options)
+  static readonly make: <S = unknown>(options: Barrier.Options<S>) => Effect.Effect<Barrier.Service<S>> = internal.make
 
   /**
    * A layer providing the `Barrier` tag (states of type `unknown`).
@@ -140,13 +103,16 @@ export class Barrier extends Context.Tag("effect-throttles/Barrier")<Barrier, Ba
    * @since 0.1.0
    * @category layers
    */
-  static readonly layer: (options: Barrier.Options<unknown>) => Layer.Layer<Barrier> = (options) =>
-    Layer.effect(Barrier, make(options))
+  static readonly layer = (options: Barrier.Options<unknown>): Layer.Layer<Barrier> =>
+    Layer.effect(Barrier, internal.make(options))
 
   /**
    * A layer providing a barrier under your own tag, so the state type is kept:
    *
    * ```ts
+   * import { Context } from "effect"
+   * import { Barrier } from "effect-throttles"
+   *
    * class Phases extends Context.Tag("app/Phases")<Phases, Barrier.Service<number>>() {}
    * const PhasesLive = Barrier.layerAs(Phases, { parties: 4 })
    * ```
@@ -154,13 +120,14 @@ export class Barrier extends Context.Tag("effect-throttles/Barrier")<Barrier, Ba
    * @since 0.1.0
    * @category layers
    */
-  static readonly layerAs: <I, S>(
-    tag: Context.Tag<I, Barrier.Service<S>>,
-    options: Barrier.Options<S>
-  ) => Layer.Layer<I> = (tag, options) => Layer.effect(tag, make(options))
+  static readonly layerAs = <I, S>(tag: Context.Tag<I, Barrier.Service<S>>, options: Barrier.Options<S>): Layer.Layer<I> =>
+    Layer.effect(tag, internal.make(options))
 
   /**
-   * Accessor: `wait` on the barrier in context.
+   * `wait` on the barrier in context: arrives with an optional state (`undefined` is not recorded) and waits for
+   * the others. Fails at once with `BarrierBrokenError` when the barrier is broken. Interrupting a waiting fiber
+   * withdraws its arrival and its state, as if it had never arrived. With `{ timeout }`: when it elapses before the
+   * barrier trips, this fiber fails with `BarrierTimeoutError` and the barrier breaks for everybody.
    *
    * @since 0.1.0
    * @category accessors
@@ -172,7 +139,8 @@ export class Barrier extends Context.Tag("effect-throttles/Barrier")<Barrier, Ba
     Effect.flatMap(Barrier, (barrier) => barrier.wait(state, options))
 
   /**
-   * Accessor: `abort` on the barrier in context.
+   * `abort` on the barrier in context: breaks the barrier; current waiters fail with `BarrierBrokenError`, later
+   * waits too, until `reset`.
    *
    * @since 0.1.0
    * @category accessors
@@ -180,7 +148,8 @@ export class Barrier extends Context.Tag("effect-throttles/Barrier")<Barrier, Ba
   static readonly abort: Effect.Effect<void, never, Barrier> = Effect.flatMap(Barrier, (b) => b.abort)
 
   /**
-   * Accessor: `reset` on the barrier in context.
+   * `reset` on the barrier in context: fails the current waiters with `BarrierBrokenError` (reason `"reset"`) and
+   * makes the barrier usable.
    *
    * @since 0.1.0
    * @category accessors
@@ -188,7 +157,8 @@ export class Barrier extends Context.Tag("effect-throttles/Barrier")<Barrier, Ba
   static readonly reset: Effect.Effect<void, never, Barrier> = Effect.flatMap(Barrier, (b) => b.reset)
 
   /**
-   * Accessor: `broken` on the barrier in context.
+   * `broken` of the barrier in context: `true` after an abort, a timeout, or the release of a one-shot barrier,
+   * until `reset`.
    *
    * @since 0.1.0
    * @category accessors
@@ -196,7 +166,7 @@ export class Barrier extends Context.Tag("effect-throttles/Barrier")<Barrier, Ba
   static readonly broken: Effect.Effect<boolean, never, Barrier> = Effect.flatMap(Barrier, (b) => b.broken)
 
   /**
-   * Accessor: `waiting` on the barrier in context.
+   * `waiting` of the barrier in context: the number of parties waiting now.
    *
    * @since 0.1.0
    * @category accessors
@@ -204,7 +174,7 @@ export class Barrier extends Context.Tag("effect-throttles/Barrier")<Barrier, Ba
   static readonly waiting: Effect.Effect<number, never, Barrier> = Effect.flatMap(Barrier, (b) => b.waiting)
 
   /**
-   * Accessor: `remaining` on the barrier in context.
+   * `remaining` of the barrier in context: `parties - waiting`, how many more arrivals trip the barrier.
    *
    * @since 0.1.0
    * @category accessors
@@ -212,7 +182,7 @@ export class Barrier extends Context.Tag("effect-throttles/Barrier")<Barrier, Ba
   static readonly remaining: Effect.Effect<number, never, Barrier> = Effect.flatMap(Barrier, (b) => b.remaining)
 
   /**
-   * Accessor: `parties` of the barrier in context.
+   * `parties` of the barrier in context: the number of parties needed to trip (fixed configuration).
    *
    * @since 0.1.0
    * @category accessors
@@ -239,7 +209,10 @@ export declare namespace Barrier {
      * Required. Example: `3` — the third concurrent `wait` releases all three.
      */
     readonly parties: number
-    /** Shown in error messages. Default `"barrier"`. */
+    /**
+     * The barrier's name: shown in error messages (`key` of the errors) and used as the `name` tag of its metrics.
+     * A string; default `"barrier"`. Example: `"phase"`.
+     */
     readonly name?: string | undefined
     /**
      * States placed before the parties' states in the first release (only the first: each later generation
@@ -258,6 +231,11 @@ export declare namespace Barrier {
      * until `reset`.
      */
     readonly cyclic?: boolean | undefined
+    /**
+     * `false` records nothing in the barrier's metrics (`effect_throttles_barrier_trips_total`,
+     * `effect_throttles_barrier_broken_total`). Default `true`.
+     */
+    readonly metrics?: boolean | undefined
   }
 
   /**
@@ -320,114 +298,46 @@ export declare namespace Barrier {
   }
 }
 
-// -----------------------------------------------------------------------------
-// The thin shell: one Ref holding the pure core's state, one Deferred per waiter.
-// -----------------------------------------------------------------------------
+/**
+ * Builds a barrier (the same as `Barrier.make`): `import { make } from "effect-throttles/Barrier"`.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make: <S = unknown>(options: Barrier.Options<S>) => Effect.Effect<Barrier.Service<S>> = internal.make
 
-type Waiter<S> = Deferred.Deferred<Barrier.Result<S>, BarrierBrokenError>
+/**
+ * A layer providing the `Barrier` tag (the same as `Barrier.layer`).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer: (options: Barrier.Options<unknown>) => Layer.Layer<Barrier> = Barrier.layer
 
-function make<S>(options: Barrier.Options<S>): Effect.Effect<Barrier.Service<S>> {
-  return Effect.suspend(() => {
-    const config = core.validate<S>(options)
-    if (typeof config === "string") return Effect.dieMessage(config)
-    const name = options.name ?? "barrier"
-    return Effect.map(Ref.make(core.initial<S, Waiter<S>>()), (ref) => service(name, config, ref))
-  })
-}
+/**
+ * A layer providing a barrier under your own tag (the same as `Barrier.layerAs`).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerAs: <I, S>(tag: Context.Tag<I, Barrier.Service<S>>, options: Barrier.Options<S>) => Layer.Layer<I> =
+  Barrier.layerAs
 
-function service<S>(
-  name: string,
-  config: core.Config<S>,
-  ref: Ref.Ref<core.State<S, Waiter<S>>>
-): Barrier.Service<S> {
-  const broken = (reason: BarrierBrokenReason) => new BarrierBrokenError({ key: name, reason })
+/**
+ * `effect_throttles_barrier_trips_total`: generations released (the `parties`-th live arrival tripped the
+ * barrier), tagged `name`. Read one barrier's count with
+ * `Metric.value(Metric.tagged(Barrier.tripsTotal, "name", "phase"))`.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const tripsTotal: Metric.Metric.Counter<number> = internal.tripsTotal
 
-  const failAll = (waiters: ReadonlyArray<Waiter<S>>, reason: BarrierBrokenReason): Effect.Effect<void> =>
-    waiters.length === 0
-      ? Effect.void
-      : Effect.forEach(waiters, (waiter) => Deferred.fail(waiter, broken(reason)), { discard: true })
-
-  const withdraw = (ticket: number) => Ref.update(ref, (state) => core.withdraw(state, ticket))
-
-  const onTimeout = (
-    waiter: Waiter<S>,
-    ticket: number,
-    timeout: Duration.Duration
-  ): Effect.Effect<Barrier.Result<S>, BarrierBrokenError | BarrierTimeoutError> =>
-    Effect.flatMap(Ref.modify(ref, (state) => core.timeout(state, ticket)), (
-      decision
-    ): Effect.Effect<Barrier.Result<S>, BarrierBrokenError | BarrierTimeoutError> =>
-      decision._tag === "Settled"
-        // Released (or failed) at the same instant: the outcome is already in the Deferred.
-        ? Deferred.await(waiter)
-        : Effect.zipRight(
-          failAll(decision.others, "timeout"),
-          Effect.fail(
-            new BarrierTimeoutError({ key: name, timeout, parties: config.parties, arrived: decision.arrived })
-          )
-        ))
-
-  const wait = (
-    value?: S,
-    options?: Barrier.WaitOptions
-  ): Effect.Effect<Barrier.Result<S>, BarrierBrokenError | BarrierTimeoutError> => {
-    // Decode the timeout before arriving, so a bad input can never leave a ghost arrival behind.
-    const timeoutInput = options?.timeout
-    const decoded = timeoutInput === undefined ? Option.none() : Duration.decodeUnknown(timeoutInput)
-    if (timeoutInput !== undefined && Option.isNone(decoded)) {
-      return Effect.dieMessage(`Expected timeout to be a Duration input, got ${String(timeoutInput)}`)
-    }
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Deferred.make<Barrier.Result<S>, BarrierBrokenError>(), (waiter) =>
-        Effect.flatMap(Ref.modify(ref, (state) => core.arrive(config, state, value, waiter)), (decision) => {
-          switch (decision._tag) {
-            case "Rejected":
-              return Effect.fail(broken(decision.reason))
-            case "Tripped": {
-              const { position, states } = decision
-              return Effect.as(
-                Effect.forEach(
-                  decision.released,
-                  (released) => Deferred.succeed(released.waiter, { position: released.position, states }),
-                  { discard: true }
-                ),
-                { position, states }
-              )
-            }
-            case "Waiting": {
-              const ticket = decision.ticket
-              if (Option.isNone(decoded)) {
-                return Effect.onInterrupt(restore(Deferred.await(waiter)), () => withdraw(ticket))
-              }
-              const timeout = decoded.value
-              return Effect.flatMap(
-                Effect.onInterrupt(
-                  restore(Effect.timeoutOption(Deferred.await(waiter), timeout)),
-                  () => withdraw(ticket)
-                ),
-                (result): Effect.Effect<Barrier.Result<S>, BarrierBrokenError | BarrierTimeoutError> =>
-                  Option.isSome(result) ? Effect.succeed(result.value) : onTimeout(waiter, ticket, timeout)
-              )
-            }
-          }
-        }))
-    )
-  }
-
-  const waiting = Effect.map(Ref.get(ref), core.waiting)
-
-  return {
-    name,
-    parties: config.parties,
-    wait,
-    abort: Effect.uninterruptible(
-      Effect.flatMap(Ref.modify(ref, core.abort), (waiters) => failAll(waiters, "aborted"))
-    ),
-    reset: Effect.uninterruptible(
-      Effect.flatMap(Ref.modify(ref, core.reset), (waiters) => failAll(waiters, "reset"))
-    ),
-    broken: Effect.map(Ref.get(ref), (state) => state.broken !== undefined),
-    waiting,
-    remaining: Effect.map(waiting, (n) => config.parties - n)
-  }
-}
+/**
+ * `effect_throttles_barrier_broken_total`: times a barrier broke, tagged `name` and `reason` (`"aborted"`: `abort`
+ * on a usable barrier; `"timeout"`: a waiter's timeout). Resets and a one-shot barrier's release are not counted.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const brokenTotal: Metric.Metric.Counter<number> = internal.brokenTotal

@@ -38,101 +38,67 @@
  *
  * @since 0.1.0
  */
-import * as Data from "effect/Data"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
+import type { LockNotHeldError } from "./internal/releasing.js"
+import * as internal from "./internal/releasing.js"
 import type { Throttle } from "./Throttle.js"
 
-/**
- * `releasing` on a `Throttle` found fewer than `permits` permits in flight: there is nothing (or not enough) to
- * give back. `self` was not run and the throttle is unchanged.
- *
- * @since 0.1.0
- * @category errors
- */
-export class LockNotHeldError extends Data.TaggedError("LockNotHeldError")<{
-  /** The permits `releasing` was asked to give back. */
-  readonly permits: number
-  /** The permits in flight on the throttle at that moment. */
-  readonly inFlight: number
-}> {
+export {
   /**
+   * `releasing` on a `Throttle` found fewer than `permits` permits in flight: there is nothing (or not enough) to
+   * give back. `self` was not run and the throttle is unchanged.
+   *
    * @since 0.1.0
+   * @category errors
    */
-  override get message(): string {
-    return `Cannot release ${this.permits} permit(s) of a lock that is not held: ${this.inFlight} in flight`
-  }
-}
+  LockNotHeldError
+} from "./internal/releasing.js"
 
 /**
- * What `releasing` accepts: a `Throttle` service or an Effect `Semaphore`.
+ * What `releasing` accepts: a `Throttle` service (of any backend, recognised by its brand, `Throttle.isThrottle`)
+ * or an Effect `Semaphore`.
  *
  * @since 0.1.0
  * @category models
  */
-export type Lock = Throttle.Service | Effect.Semaphore
-
-const isSemaphore = (lock: Lock): lock is Effect.Semaphore => "take" in lock && typeof lock.take === "function"
+export type Lock = Throttle.Service<any> | Effect.Semaphore
 
 /**
  * Gives back `permits` (default 1, an integer >= 1) of `lock` for the duration of `self`, and takes them again
  * afterwards, whatever the outcome and whatever the interruption. On a `Throttle` with fewer than `permits` in
- * flight it fails with {@link LockNotHeldError} without running `self`. A bad `permits` is a defect
- * ("Expected permits to be an integer >= 1, got ...").
+ * flight it fails with {@link LockNotHeldError} without running `self`. A bad `permits`, or a `lock` that is
+ * neither a Throttle nor a Semaphore, is a defect ("Expected permits to be an integer >= 1, got ..."). On a
+ * store-backed throttle whose errors are typed (`Throttle.Service<E>`), `E` is added to the result: releasing or
+ * taking the permits again may fail with it.
  *
  * @example
  * ```ts
- * // holding 1 permit of `throttle`:
- * throttle.withPermit(
- *   Effect.gen(function*() {
- *     const page = yield* fetchPage
- *     yield* Releasing.releasing(throttle)(parse(page)) // parse without holding the permit
- *   })
- * )
+ * import { Effect } from "effect"
+ * import { Releasing, Throttle } from "effect-throttles"
+ *
+ * const fetchPage = Effect.succeed("<html>...</html>")
+ * const parse = (page: string) => Effect.sync(() => page.length)
+ *
+ * const program = Effect.gen(function*() {
+ *   const throttle = yield* Throttle.make("10/s", { maxConcurrent: 2 })
+ *   return yield* throttle.withPermit(
+ *     Effect.gen(function*() {
+ *       const page = yield* fetchPage
+ *       // parse without holding the permit (LockNotHeldError if the permit were not held)
+ *       return yield* Releasing.releasing(throttle)(parse(page))
+ *     })
+ *   )
+ * })
  * ```
  *
  * @since 0.1.0
  * @category combinators
  */
-export function releasing(
-  lock: Effect.Semaphore,
-  permits?: number
-): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-export function releasing(
-  lock: Throttle.Service,
-  permits?: number
-): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LockNotHeldError, R>
-export function releasing(
-  lock: Lock,
-  permits?: number
-): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LockNotHeldError, R>
-export function releasing(
-  lock: Lock,
-  permits: number = 1
-): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LockNotHeldError, R> {
-  return <A, E, R>(self: Effect.Effect<A, E, R>) => releasingImpl(lock, permits, self)
-}
-
-const releasingImpl = <A, E, R>(
-  lock: Lock,
-  permits: number,
-  self: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | LockNotHeldError, R> => {
-  if (!Number.isSafeInteger(permits) || permits < 1) {
-    return Effect.dieMessage(`Expected permits to be an integer >= 1, got ${String(permits)}`)
-  }
-  if (isSemaphore(lock)) {
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.zipRight(lock.release(permits), Effect.ensuring(restore(self), lock.take(permits)))
-    )
-  }
-  return Effect.uninterruptibleMask((restore) =>
-    Effect.zipRight(
-      Effect.catchTag(
-        lock.release(permits),
-        "ThrottleReleaseError",
-        (error) => Effect.fail(new LockNotHeldError({ permits, inFlight: error.inFlight }))
-      ),
-      Effect.ensuring(restore(self), lock.acquire(permits))
-    )
-  )
-}
+export const releasing: {
+  (lock: Effect.Semaphore, permits?: number): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <E2 = never>(
+    lock: Throttle.Service<E2>,
+    permits?: number
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | E2 | LockNotHeldError, R>
+  (lock: Lock, permits?: number): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | LockNotHeldError, R>
+} = internal.releasing as any

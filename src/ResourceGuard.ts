@@ -28,29 +28,20 @@
  *
  * @since 0.1.0
  */
-import * as Data from "effect/Data"
-import * as Effect from "effect/Effect"
-import * as Ref from "effect/Ref"
+import type * as Effect from "effect/Effect"
+import type { ResourceBusyError } from "./internal/resourceGuard.js"
 import * as internal from "./internal/resourceGuard.js"
 
-/**
- * `use` found the guard held. `resource` is the rendered resource name, `action` the guard's action.
- * Message: "another fiber is already {action} resource: {resource}".
- *
- * @since 0.1.0
- * @category errors
- */
-export class ResourceBusyError extends Data.TaggedError("ResourceBusyError")<{
-  readonly resource: string
-  readonly action: string
-}> {
+export {
   /**
+   * `use` found the guard held. `resource` is the rendered resource name, `action` the guard's action.
+   * Message: "another fiber is already {action} resource: {resource}".
+   *
    * @since 0.1.0
+   * @category errors
    */
-  override get message(): string {
-    return `another fiber is already ${this.action} resource: ${this.resource}`
-  }
-}
+  ResourceBusyError
+} from "./internal/resourceGuard.js"
 
 /**
  * A fail-fast guard around one resource of type `R`.
@@ -110,29 +101,6 @@ export declare namespace ResourceGuard {
   }
 }
 
-const unsafeMakeGuard = <R>(resource: R, name: string, action: string): ResourceGuard<R> => {
-  const ref = Ref.unsafeMake(internal.initial)
-  const use = <A, E, Env>(self: Effect.Effect<A, E, Env>): Effect.Effect<A, E | ResourceBusyError, Env> =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(
-        Ref.modify(ref, internal.enter),
-        (granted): Effect.Effect<A, E | ResourceBusyError, Env> =>
-          granted
-            ? Effect.ensuring(restore(self), Ref.update(ref, internal.leave))
-            : Effect.fail(new ResourceBusyError({ resource: name, action }))
-      )
-    )
-  return {
-    resource,
-    name,
-    action,
-    use,
-    useResource: (f) => use(Effect.suspend(() => f(resource))),
-    guarded: Effect.map(Ref.get(ref), (state) => state.held),
-    successRatio: Effect.map(Ref.get(ref), internal.successRatio)
-  }
-}
-
 /**
  * Resource guards.
  *
@@ -141,20 +109,24 @@ const unsafeMakeGuard = <R>(resource: R, name: string, action: string): Resource
  */
 export const ResourceGuard: {
   /**
-   * Creates a guard, not held. Without a `resource` the guard is named `anonymous resource #N`.
+   * Creates a guard, not held. Without a `resource` the guard is named `anonymous resource #N`. A non-string
+   * `action` is a defect.
    *
    * @since 0.1.0
    * @category constructors
    */
   readonly make: <R = undefined>(options?: ResourceGuard.Options<R>) => Effect.Effect<ResourceGuard<R>>
-} = {
-  make: <R = undefined>(options?: ResourceGuard.Options<R>) =>
-    Effect.sync(() => {
-      const resource = options?.resource as R
-      const name = options?.resource === undefined ? internal.nextAnonymousName() : internal.render(resource)
-      return unsafeMakeGuard(resource, name, options?.action ?? "using")
-    })
-}
+} = { make: internal.make }
+
+/**
+ * Creates a guard, not held (the same as `ResourceGuard.make`): `import { make } from "effect-throttles/ResourceGuard"`.
+ * Without a `resource` the guard is named `anonymous resource #N`. A non-string `action` is a defect.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make: <R = undefined>(options?: ResourceGuard.Options<R>) => Effect.Effect<ResourceGuard<R>> =
+  internal.make
 
 /**
  * Types of the unique resource guard.
@@ -174,8 +146,6 @@ export declare namespace UniqueResourceGuard {
     readonly action?: string | undefined
   }
 }
-
-const registry = new internal.Registry<ResourceGuard<any>>()
 
 /**
  * One guard per object identity, shared by the whole process.
@@ -206,28 +176,4 @@ export const UniqueResourceGuard: {
    * @category commands
    */
   readonly clearCache: Effect.Effect<void>
-} = {
-  of: <O extends object>(object: O, options?: UniqueResourceGuard.Options) =>
-    Effect.suspend((): Effect.Effect<ResourceGuard<O>> => {
-      if ((typeof object !== "object" && typeof object !== "function") || object === null) {
-        return Effect.dieMessage(`Expected an object, got ${internal.render(object)}`)
-      }
-      const existing: ResourceGuard<O> | undefined = registry.get(object)
-      if (existing !== undefined) {
-        const action = options?.action
-        return action !== undefined && action !== existing.action
-          ? Effect.as(
-            Effect.logWarning(
-              `UniqueResourceGuard.of: resource ${existing.name} already has a guard (action "${existing.action}"); ignoring the options { action: "${action}" }`
-            ),
-            existing
-          )
-          : Effect.succeed(existing)
-      }
-      // Creating the guard is synchronous, so no other fiber can slip in between the lookup and the insertion.
-      const created = unsafeMakeGuard(object, internal.render(object), options?.action ?? "using")
-      registry.set(object, created)
-      return Effect.succeed(created)
-    }),
-  clearCache: Effect.sync(() => registry.clear())
-}
+} = { of: internal.of, clearCache: internal.clearCache }

@@ -5,8 +5,11 @@
  * Two knobs, usable together:
  * - `maxAtOnce: n` — at most `n` tasks running at any moment (Effect's own `concurrency`).
  * - `maxPerSecond: r` — task starts evenly spaced `1 / r` seconds apart, the first one immediately: `10` starts at
- *   0, 100, 200, … ms; `0.2` one every 5 s. Built on a smooth {@link Throttle}, so no window of one second ever
- *   holds more than `ceil(r)` starts.
+ *   0, 100, 200, … ms; `0.2` one every 5 s. Built on a smooth {@link Throttle} (GCRA), so no window of one
+ *   second ever holds more than `ceil(r)` starts. The burst it allows: none up to 250/s (every start waits its
+ *   spacing); above that, the starts of 4 ms may go together (`r = 1000`: up to 4 may start closer together than 1 ms), since
+ *   Node's timers cannot wake a fiber more often than about once a millisecond. Above 100/s, on the live clock, a start may
+ *   also come up to 1 ms early relative to a late predecessor (the schedule keeps its rate instead of drifting).
  *
  * A task first takes its place under `maxAtOnce`, then waits for its start under `maxPerSecond`. With
  * `maxAtOnce: 2, maxPerSecond: 10` and tasks of 350 ms, starts are at 0, 100, 350, 450, 700, 800 ms. Tasks start in
@@ -39,12 +42,23 @@
  * @since 0.1.0
  */
 import type * as Cause from "effect/Cause"
-import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
+import type * as Metric from "effect/Metric"
 import type * as Stream from "effect/Stream"
+import type { RunAnyError } from "./internal/scheduler.js"
 import * as internal from "./internal/scheduler.js"
 import type { Throttle } from "./Throttle.js"
+
+export {
+  /**
+   * Every task given to `runAny` failed. `errors` holds every error, in input order.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  RunAnyError
+} from "./internal/scheduler.js"
 
 /**
  * Flow-control options shared by every run function. All are optional; with none, every task starts at once.
@@ -78,6 +92,17 @@ export interface Options<RP = never> {
    * `onProgress: (p) => Effect.sync(() => process.stdout.write(`\r${p.completed}/${p.total}`))`.
    */
   readonly onProgress?: ((progress: Progress) => Effect.Effect<void, never, RP>) | undefined
+  /**
+   * The run's name: the `name` tag of its metrics. A string; default `"default"`. Runs under the same name add up
+   * in the same series (the running gauge counts the tasks of all of them). `name: "thumbnails"`.
+   */
+  readonly name?: string | undefined
+  /**
+   * `false` records nothing in the metrics (`effect_throttles_scheduler_tasks_total`,
+   * `effect_throttles_scheduler_running`) and adds nothing per task. Default `true`: a started task costs one
+   * continuation (which `runAll` also uses to store the result) and three metric updates.
+   */
+  readonly metrics?: boolean | undefined
 }
 
 /**
@@ -118,23 +143,6 @@ export interface Progress {
  * @category models
  */
 export type Input<A, E = never, R = never> = Iterable<A> | Stream.Stream<A, E, R>
-
-/**
- * Every task given to `runAny` failed. `errors` holds every error, in input order.
- *
- * @since 0.1.0
- * @category errors
- */
-export class RunAnyError<out E = unknown> extends Data.TaggedError("RunAnyError")<{
-  /** The error of every task, in input order. */
-  readonly errors: ReadonlyArray<E>
-}> {
-  override get message(): string {
-    const first = this.errors[0]
-    const shown = first instanceof Error ? first.message : String(first)
-    return `All ${this.errors.length} task(s) of runAny failed; the first with: ${shown}`
-  }
-}
 
 /**
  * Runs `f` on every item under the options, for its effects (aiometer's `run_on_each`). Tasks start in input
@@ -234,5 +242,27 @@ export const runAny = <A = never, E = never, R = never, E2 = never, R2 = never, 
   NoInfer<A>,
   RunAnyError<NoInfer<E>> | Cause.NoSuchElementException | NoInfer<E2>,
   NoInfer<R | R2 | RP>
-> =>
-  internal.runAny(effects, options, (errors) => new RunAnyError({ errors }))
+> => internal.runAny(effects, options)
+
+/**
+ * `effect_throttles_scheduler_tasks_total`: tasks that started (their `maxAtOnce` place and their permits taken)
+ * and ended, tagged `name` (the run's `name`, default `"default"`) and `outcome`: `"success"`, `"failure"` (a
+ * typed failure or a defect) or `"interrupted"` (e.g. the siblings a fail-fast run stopped, `runAny`'s losers).
+ * Read one run's successes with
+ * `Metric.value(Metric.tagged(Metric.tagged(Scheduler.tasksTotal, "name", "thumbnails"), "outcome", "success"))`.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const tasksTotal: Metric.Metric.Counter<number> = internal.tasksTotal
+
+/**
+ * `effect_throttles_scheduler_running`: tasks running now (started and not ended), tagged `name`. A task waiting
+ * for its place or its permit is not running. Tasks interrupted by the run's own teardown (a fail-fast failure,
+ * `runAny`'s winner, an `amap` stream ended early, an interrupted caller) leave the gauge, and are counted as
+ * `"interrupted"`, as the run ends — once every one of them has stopped.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const running: Metric.Metric.Gauge<number> = internal.running

@@ -37,42 +37,32 @@
  *
  * @since 0.1.0
  */
-import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Metric from "effect/Metric"
+import type { ThrottledError } from "./internal/taskThrottler.js"
 import * as internal from "./internal/taskThrottler.js"
 
-/**
- * A task's way of saying "throttled: run `retry` (the replacement task) later". The replacement goes to the front
- * of the queue and admissions pause for `retryAfter` if given, else for the run's `window`.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { ThrottledError } from "effect-throttles"
- *
- * const call: Effect.Effect<string, ThrottledError> = Effect.suspend(() =>
- *   Math.random() < 0.5 ? Effect.succeed("ok") : Effect.fail(new ThrottledError({ retry: call, retryAfter: "2 seconds" }))
- * )
- * ```
- *
- * @since 0.1.0
- * @category errors
- */
-export class ThrottledError<out A = unknown, out E = unknown, out R = unknown>
-  extends Data.TaggedError("ThrottledError")<{
-    /** The replacement task to run instead (often the same task again). */
-    readonly retry: Effect.Effect<A, E, R>
-    /** How long to pause admissions; default: the run's `window`. */
-    readonly retryAfter?: Duration.DurationInput | undefined
-  }>
-{
-  override get message(): string {
-    return this.retryAfter === undefined
-      ? "Task throttled: retry after the window"
-      : `Task throttled: retry after ${Duration.format(Duration.decode(this.retryAfter))}`
-  }
-}
+export {
+  /**
+   * A task's way of saying "throttled: run `retry` (the replacement task) later". The replacement goes to the
+   * front of the queue and admissions pause for `retryAfter` if given, else for the run's `window`.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { ThrottledError } from "effect-throttles"
+   *
+   * const call: Effect.Effect<string, ThrottledError> = Effect.suspend(() =>
+   *   Math.random() < 0.5 ? Effect.succeed("ok") : Effect.fail(new ThrottledError({ retry: call, retryAfter: "2 seconds" }))
+   * )
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ThrottledError
+} from "./internal/taskThrottler.js"
 
 /**
  * The options of {@link run}.
@@ -105,6 +95,15 @@ export interface Options<A, E = never, R = never, E2 = never, R2 = never> {
    * `maxRetries: 2` allows at most 3 attempts; then the input is recorded in `gaveUp`.
    */
   readonly maxRetries?: number | undefined
+  /**
+   * The run's name: the `name` tag of its metrics. A string; default `"default"`. Runs with the same name add up
+   * in the same series. `name: "crawler"`.
+   */
+  readonly name?: string | undefined
+  /**
+   * `false` records nothing in the metrics (`effect_throttles_task_throttler_retries_total`). Default `true`.
+   */
+  readonly metrics?: boolean | undefined
 }
 
 /**
@@ -128,7 +127,9 @@ export interface Summary<E> {
 /**
  * Runs the tasks under the window and concurrency limits, feeding successes to the consumer, and returns the
  * {@link Summary}. Invalid options (`perWindow` / `concurrency` not integers >= 1, `window` not a
- * positive duration, `maxRetries` not an integer >= 0) are defects raised before any task starts.
+ * positive duration, `maxRetries` not an integer >= 0, `name` not a string, `metrics` not a boolean) are defects
+ * raised before any task starts. Each retry is counted in `effect_throttles_task_throttler_retries_total` (tag
+ * `name`) unless `metrics: false`.
  *
  * @example
  * ```ts
@@ -155,3 +156,13 @@ export const run = <A = never, E = never, R = never, E2 = never, R2 = never>(
   NoInfer<E2>,
   NoInfer<R | R2>
 > => internal.run(options)
+
+/**
+ * `effect_throttles_task_throttler_retries_total`: replacement tasks queued after a `ThrottledError` (the
+ * `retries` of the summaries), tagged `name` (the run's `name`, default `"default"`). Read one run's count with
+ * `Metric.value(Metric.tagged(TaskThrottler.retriesTotal, "name", "crawler"))`.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const retriesTotal: Metric.Metric.Counter<number> = internal.retriesTotal

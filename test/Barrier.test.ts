@@ -10,6 +10,8 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as fc from "fast-check"
+import * as Metric from "effect/Metric"
+import * as BarrierModule from "../src/Barrier.js"
 import { Barrier, BarrierBrokenError, BarrierTimeoutError } from "../src/Barrier.js"
 
 /** Forks `self` and lets it run until it parks, so arrivals happen in program order. */
@@ -274,7 +276,8 @@ describe("Barrier", () => {
         const exit = yield* Effect.exit(barrier.wait(1, { timeout: "soon" as Duration.DurationInput }))
         expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
         expect(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "").toContain(
-          "Expected timeout to be a Duration input, got soon"
+          // The options kit prints every bad value the same way: strings quoted.
+          `Expected timeout to be a duration >= 0, got "soon"`
         )
         expect(yield* barrier.waiting).toBe(0)
       }))
@@ -321,6 +324,96 @@ describe("Barrier", () => {
         Effect.Effect<Barrier.Result<string>, BarrierBrokenError | BarrierTimeoutError>
       >()
     })
+  })
+
+  describe("module-level constructors", () => {
+    it.effect("make, layer and layerAs are exported by the module too", () =>
+      Effect.gen(function*() {
+        const barrier = yield* BarrierModule.make<number>({ parties: 1, name: "module" })
+        expect(yield* barrier.wait(7)).toEqual({ position: 0, states: [7] })
+        expect(BarrierModule.make).toBe(Barrier.make)
+        expect(yield* Effect.provide(Barrier.parties, BarrierModule.layer({ parties: 3 }))).toBe(3)
+      }))
+
+    it.effect("bad name, cyclic, metrics and initialState are defects", () =>
+      Effect.gen(function*() {
+        for (
+          const [options, message] of [
+            [{ parties: 1, name: 3 }, "Expected name to be a string, got 3"],
+            [{ parties: 1, cyclic: "yes" }, `Expected cyclic to be true or false, got "yes"`],
+            [{ parties: 1, metrics: 0 }, "Expected metrics to be true or false, got 0"],
+            [{ parties: 1, initialState: 5 }, "Expected initialState to be an iterable, got 5"]
+          ] as const
+        ) {
+          const exit = yield* Effect.exit(Barrier.make(options as unknown as Barrier.Options<unknown>))
+          expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+          expect(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "").toContain(message)
+        }
+      }))
+  })
+
+  describe("metrics", () => {
+    const trips = (name: string) => Metric.value(Metric.tagged(BarrierModule.tripsTotal, "name", name))
+    const broken = (name: string, reason: string) =>
+      Metric.value(Metric.tagged(Metric.tagged(BarrierModule.brokenTotal, "name", name), "reason", reason))
+
+    it.effect("trips and breaks are counted per name, in the step that makes them", () =>
+      Effect.gen(function*() {
+        const name = "metrics-scripted"
+        const barrier = yield* Barrier.make<number>({ parties: 2, name })
+        // Two trips.
+        for (let i = 0; i < 2; i++) {
+          yield* forkNow(barrier.wait(1))
+          expect((yield* trips(name)).count).toBe(i)
+          yield* barrier.wait(2)
+          expect((yield* trips(name)).count).toBe(i + 1)
+        }
+        // An abort breaks it once; a second abort on a broken barrier is not a new break.
+        yield* forkNow(Effect.either(barrier.wait(1)))
+        yield* barrier.abort
+        yield* barrier.abort
+        expect((yield* broken(name, "aborted")).count).toBe(1)
+        // A reset is not a break.
+        yield* barrier.reset
+        yield* forkNow(Effect.either(barrier.wait(1)))
+        yield* barrier.reset
+        expect((yield* broken(name, "aborted")).count).toBe(1)
+        // A timeout at 500 ms breaks it.
+        const waiter = yield* Effect.fork(Effect.either(barrier.wait(1, { timeout: "500 millis" })))
+        yield* TestClock.adjust("499 millis")
+        expect((yield* broken(name, "timeout")).count).toBe(0)
+        yield* TestClock.adjust("1 milli")
+        yield* Fiber.join(waiter)
+        expect((yield* broken(name, "timeout")).count).toBe(1)
+        expect((yield* trips(name)).count).toBe(2)
+      }))
+
+    it.effect("a one-shot barrier's release is a trip, not a break", () =>
+      Effect.gen(function*() {
+        const name = "metrics-one-shot"
+        const barrier = yield* Barrier.make<number>({ parties: 1, cyclic: false, name })
+        yield* barrier.wait(1)
+        expect(yield* barrier.broken).toBe(true)
+        expect((yield* trips(name)).count).toBe(1)
+        expect((yield* broken(name, "aborted")).count).toBe(0)
+        expect((yield* broken(name, "timeout")).count).toBe(0)
+      }))
+
+    it.effect("metrics: false records nothing", () =>
+      Effect.gen(function*() {
+        const name = "metrics-off"
+        const barrier = yield* Barrier.make<number>({ parties: 1, name, metrics: false })
+        yield* barrier.wait(1)
+        yield* barrier.abort
+        expect((yield* trips(name)).count).toBe(0)
+        expect((yield* broken(name, "aborted")).count).toBe(0)
+        // The same script with metrics on does record (the reads above could not miss it).
+        const on = yield* Barrier.make<number>({ parties: 1, name: "metrics-on" })
+        yield* on.wait(1)
+        yield* on.abort
+        expect((yield* trips("metrics-on")).count).toBe(1)
+        expect((yield* broken("metrics-on", "aborted")).count).toBe(1)
+      }))
   })
 
   it.effect.prop(

@@ -8,7 +8,30 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { LockNotHeldError, releasing } from "../src/Releasing.js"
+import * as Data from "effect/Data"
 import { Throttle } from "../src/Throttle.js"
+import * as ThrottleModule from "../src/Throttle.js"
+
+class StoreDown extends Data.TaggedError("StoreDown")<{}> {}
+
+/**
+ * A Throttle of another backend, built with `makeWith` over an in-memory one: its permits are the inner one's, and
+ * `acquire` fails with a typed error once `down` is set.
+ */
+const otherBackend = (inner: Throttle.Service, down: { value: boolean }): Throttle.Service<StoreDown> =>
+  ThrottleModule.makeWith<StoreDown>({
+    name: "other",
+    rates: inner.rates,
+    measure: inner.measure,
+    burst: inner.burst,
+    maxConcurrent: inner.maxConcurrent,
+    acquire: (n) => down.value ? Effect.fail(new StoreDown()) : inner.acquire(n),
+    release: (n) => inner.release(n),
+    tryAcquire: (n) => inner.tryAcquire(n),
+    attempt: (n) => inner.attempt(n),
+    pause: (d) => inner.pause(d),
+    stats: inner.stats
+  })
 
 /** Whether a permit of `sem` is free right now (takes and gives it back at once). */
 const isFree = (sem: Effect.Semaphore) => Effect.map(sem.withPermitsIfAvailable(1)(Effect.void), Option.isSome)
@@ -214,6 +237,43 @@ describe("Releasing", () => {
         yield* Fiber.interrupt(fiber)
         expect(yield* inFlight).toBe(1)
         yield* throttle.release()
+      }))
+
+    it.scoped("a Throttle of another backend is recognised by its brand; its typed errors pass through", () =>
+      Effect.gen(function*() {
+        const inner = yield* Throttle.make("10/s", { maxConcurrent: 1 })
+        const down = { value: false }
+        const other = otherBackend(inner, down)
+        const inFlight = Effect.map(inner.stats, (s) => s.inFlight)
+        // Not held: the release check of the backend answers.
+        const notHeld = yield* Effect.flip(releasing(other)(Effect.void))
+        expect(notHeld).toEqual(new LockNotHeldError({ permits: 1, inFlight: 0 }))
+        // Held: given back inside, taken again after.
+        const inside = yield* other.withPermit(releasing(other)(inFlight))
+        expect(inside).toBe(0)
+        expect(yield* inFlight).toBe(0)
+        // The store fails while the permit is given back: the typed error is the result, `self` ran.
+        yield* other.acquire()
+        let ran = false
+        const failed = yield* Effect.flip(releasing(other)(Effect.sync(() => {
+          ran = true
+          down.value = true
+        })))
+        expect(ran).toBe(true)
+        expect(failed).toBeInstanceOf(StoreDown)
+        expect(yield* inFlight).toBe(0)
+        expectTypeOf(releasing(other)(Effect.succeed(1))).toEqualTypeOf<
+          Effect.Effect<number, StoreDown | LockNotHeldError>
+        >()
+      }))
+
+    it.effect("a lock that is neither a Throttle nor a Semaphore is a defect", () =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(releasing({ acquire: 1 } as unknown as Effect.Semaphore)(Effect.void))
+        expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+        expect(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "").toContain(
+          `Expected lock to be a Throttle service or an Effect Semaphore, got {"acquire":1}`
+        )
       }))
 
     it("types: a Throttle adds LockNotHeldError", () => {

@@ -6,8 +6,9 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as ResourceGuardModule from "../src/ResourceGuard.js"
 import { ResourceBusyError, ResourceGuard, UniqueResourceGuard } from "../src/ResourceGuard.js"
-import * as internal from "../src/internal/resourceGuard.js"
+import * as internal from "../src/internal/resourceGuardCore.js"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 
@@ -128,6 +129,19 @@ describe("ResourceGuard", () => {
       )
     }))
 
+  it.effect("make is exported by the module too; a non-string action is a defect", () =>
+    Effect.gen(function*() {
+      const guard = yield* ResourceGuardModule.make({ resource: "m.txt", action: "moving" })
+      expect((yield* Effect.flip(guard.use(guard.use(Effect.void)))).message).toBe(
+        "another fiber is already moving resource: m.txt"
+      )
+      for (const make of [ResourceGuard.make, (o: ResourceGuard.Options<string>) => UniqueResourceGuard.of({}, o)]) {
+        const exit = yield* Effect.exit(make({ action: 42 as unknown as string }))
+        expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+        expect(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "").toContain("Expected action to be a string, got 42")
+      }
+    }))
+
   describe("rendering", () => {
     class FileHandle {
       constructor(readonly path: string) {}
@@ -211,7 +225,7 @@ describe("UniqueResourceGuard", () => {
     Effect.gen(function*() {
       const exit = yield* Effect.exit(UniqueResourceGuard.of("text" as unknown as object))
       expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
-      expect(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "").toContain("Expected an object, got text")
+      expect(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "").toContain(`Expected an object, got "text"`)
     }))
 
   it.effect("held weakly: the cache does not keep its objects (or their guards) alive", () =>

@@ -1,10 +1,11 @@
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
-import { Cause, Chunk, Clock, Deferred, Effect, Exit, Fiber, Option, Ref, Stream, Supervisor, TestClock } from "effect"
+import { Cause, Chunk, Clock, Deferred, Effect, Exit, Fiber, Metric, Option, Ref, Stream, Supervisor, TestClock } from "effect"
 import * as fc from "fast-check"
 import * as Scheduler from "../src/Scheduler.js"
-import { PACED_LOOKAHEAD } from "../src/internal/scheduler.js"
+import { PACED_LOOKAHEAD } from "../src/internal/schedulerCore.js"
 import { RunAnyError } from "../src/Scheduler.js"
 import { Throttle } from "../src/Throttle.js"
+import * as ThrottleModule from "../src/Throttle.js"
 import { runFor } from "./utils.js"
 
 const now = Clock.currentTimeMillis
@@ -633,4 +634,202 @@ describe("Scheduler options", () => {
       Effect.Effect<void, "s">
     >()
   })
+})
+
+describe("Scheduler metrics", () => {
+  const tasks = (name: string, outcome: string) =>
+    Effect.map(
+      Metric.value(Metric.tagged(Metric.tagged(Scheduler.tasksTotal, "name", name), "outcome", outcome)),
+      (s) => s.count
+    )
+  const running = (name: string) => Effect.map(Metric.value(Metric.tagged(Scheduler.running, "name", name)), (s) => s.value)
+  const outcomes = (name: string) =>
+    Effect.all({ success: tasks(name, "success"), failure: tasks(name, "failure"), interrupted: tasks(name, "interrupted") })
+
+  it.effect("the running gauge equals the tasks running at each checked moment (maxAtOnce 2)", () =>
+    Effect.gen(function*() {
+      const name = "sched-running-gauge"
+      const probe = concurrencyProbe()
+      // Durations 100, 300, 200, 400, 100 with 2 at once: ends at 100, 300, 300, 700, 400.
+      const fiber = yield* Effect.fork(
+        Scheduler.runEach([100, 300, 200, 400, 100], (ms) => probe.task(ms), { maxAtOnce: 2, name })
+      )
+      const checks: Array<[number, number]> = [[50, 2], [150, 2], [350, 2], [450, 1], [800, 0]]
+      let at = 0
+      for (const [time, expected] of checks) {
+        yield* TestClock.adjust(time - at)
+        at = time
+        expect([time, yield* running(name)]).toEqual([time, expected])
+        expect(yield* running(name)).toBe(probe.running())
+      }
+      yield* Fiber.join(fiber)
+      expect(yield* outcomes(name)).toEqual({ success: 5, failure: 0, interrupted: 0 })
+    }))
+
+  it.effect("a task waiting for its maxPerSecond start is not running", () =>
+    Effect.gen(function*() {
+      const name = "sched-running-paced"
+      // 10 per second, tasks of 250 ms: starts at 0, 100, 200, 300; ends at 250, 350, 450, 550.
+      const fiber = yield* Effect.fork(
+        Scheduler.runAll([0, 1, 2, 3].map(() => Effect.sleep(250)), { maxPerSecond: 10, name })
+      )
+      const checks: Array<[number, number]> = [[50, 1], [150, 2], [240, 3], [260, 2], [310, 3], [360, 2], [460, 1], [600, 0]]
+      let at = 0
+      for (const [time, expected] of checks) {
+        yield* TestClock.adjust(time - at)
+        at = time
+        expect([time, yield* running(name)]).toEqual([time, expected])
+      }
+      yield* Fiber.join(fiber)
+      expect(yield* outcomes(name)).toEqual({ success: 4, failure: 0, interrupted: 0 })
+    }))
+
+  it.effect("tasks_total counts every started task once, by outcome (a scripted sequence)", () =>
+    Effect.gen(function*() {
+      const name = "sched-outcomes"
+      const options = { maxAtOnce: 2, name } as const
+      // settle: 2 successes, a typed failure and a defect, every one counted as it ends.
+      const settled = Scheduler.runAll(
+        [Effect.as(Effect.sleep(100), 1), Effect.zipRight(Effect.sleep(50), Effect.fail("no")), Effect.die("boom"), Effect.succeed(4)],
+        { ...options, settle: true }
+      )
+      const fiber = yield* Effect.fork(settled)
+      yield* TestClock.adjust(60)
+      // At 60: the failure (50) and then the defect and the success (started at 50) have ended; the first still runs.
+      expect(yield* outcomes(name)).toEqual({ success: 1, failure: 2, interrupted: 0 })
+      expect(yield* running(name)).toBe(1)
+      yield* TestClock.adjust(40)
+      yield* Fiber.join(fiber)
+      expect(yield* outcomes(name)).toEqual({ success: 2, failure: 2, interrupted: 0 })
+      // Fail fast: the failure at 50 interrupts the task running beside it; the third never starts.
+      const failFast = yield* Effect.fork(Effect.either(Scheduler.runAll(
+        [Effect.sleep(100), Effect.zipRight(Effect.sleep(50), Effect.fail("no")), Effect.void],
+        options
+      )))
+      yield* TestClock.adjust(100)
+      yield* Fiber.join(failFast)
+      expect(yield* outcomes(name)).toEqual({ success: 2, failure: 3, interrupted: 1 })
+      // runAny: the first success (c at 30) wins; a and b, still running, are interrupted.
+      const any = yield* Effect.fork(Scheduler.runAny(
+        [Effect.as(Effect.sleep(100), "a"), Effect.as(Effect.sleep(200), "b"), Effect.as(Effect.sleep(30), "c")],
+        { name }
+      ))
+      yield* TestClock.adjust(30)
+      expect(yield* Fiber.join(any)).toBe("c")
+      expect(yield* outcomes(name)).toEqual({ success: 3, failure: 3, interrupted: 3 })
+      expect(yield* running(name)).toBe(0)
+    }))
+
+  it.effect("amap and a stream input are counted the same way; the default name is \"default\"", () =>
+    Effect.gen(function*() {
+      const before = yield* outcomes("default")
+      const name = "sched-amap"
+      const out = yield* Stream.runCollect(Scheduler.amap(Stream.make(3, 1, 2), (n) => Effect.succeed(n), { name }))
+      expect(Chunk.toArray(out).sort()).toEqual([1, 2, 3])
+      expect(yield* outcomes(name)).toEqual({ success: 3, failure: 0, interrupted: 0 })
+      yield* Scheduler.runEach(Stream.make(1, 2), () => Effect.void)
+      const after = yield* outcomes("default")
+      expect(after.success - before.success).toBe(2)
+    }))
+
+  it.effect("an ended amap stream and an interrupted caller count the running tasks as interrupted", () =>
+    Effect.gen(function*() {
+      const name = "sched-interrupted"
+      const first = yield* Effect.fork(Stream.runCollect(Stream.take(
+        Scheduler.amap([100, 200, 300], (ms) => Effect.as(Effect.sleep(ms), ms), { name }),
+        1
+      )))
+      yield* TestClock.adjust(50)
+      expect(yield* running(name)).toBe(3)
+      yield* TestClock.adjust(50)
+      expect(Chunk.toArray(yield* Fiber.join(first))).toEqual([100])
+      expect(yield* outcomes(name)).toEqual({ success: 1, failure: 0, interrupted: 2 })
+      expect(yield* running(name)).toBe(0)
+      const caller = yield* Effect.fork(Scheduler.runEach([1000, 1000, 1000], (ms) => Effect.sleep(ms), { maxAtOnce: 2, name }))
+      yield* TestClock.adjust(10)
+      expect(yield* running(name)).toBe(2)
+      yield* Fiber.interrupt(caller)
+      expect(yield* outcomes(name)).toEqual({ success: 1, failure: 0, interrupted: 4 })
+      expect(yield* running(name)).toBe(0)
+    }))
+
+  let propRun = 0
+  it.effect.prop(
+    "the running gauge equals the running tasks at every 25 ms, and every task is counted once by outcome",
+    [
+      fc.integer({ min: 1, max: 4 }),
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 300 }), fc.constantFrom("ok", "fail", "die")), { maxLength: 12 })
+    ],
+    ([maxAtOnce, specs]) =>
+      Effect.gen(function*() {
+        const name = `sched-prop-${propRun++}`
+        const probe = concurrencyProbe()
+        const task = ([ms, outcome]: readonly [number, string]) =>
+          Effect.zipRight(
+            probe.task(ms),
+            outcome === "ok" ? Effect.void : outcome === "fail" ? Effect.fail("no") : Effect.die("boom")
+          )
+        const fiber = yield* Effect.fork(Scheduler.runAll(specs.map(task), { maxAtOnce, name, settle: true }))
+        while (Option.isNone(yield* Fiber.poll(fiber))) {
+          expect(yield* running(name)).toBe(probe.running())
+          yield* TestClock.adjust(25)
+        }
+        yield* Fiber.join(fiber)
+        const ok = specs.filter(([, outcome]) => outcome === "ok").length
+        expect(yield* outcomes(name)).toEqual({ success: ok, failure: specs.length - ok, interrupted: 0 })
+        expect(yield* running(name)).toBe(0)
+      }),
+    { fastCheck: { numRuns: 25 } }
+  )
+
+  it.effect("metrics: false records nothing", () =>
+    Effect.gen(function*() {
+      const name = "sched-metrics-off"
+      const fiber = yield* Effect.fork(Effect.either(Scheduler.runAll(
+        [Effect.sleep(100), Effect.fail("no"), Effect.sleep(100)],
+        { name, metrics: false, maxAtOnce: 2, settle: true }
+      )))
+      yield* TestClock.adjust(50)
+      expect(yield* running(name)).toBe(0)
+      yield* TestClock.adjust(200)
+      yield* Fiber.join(fiber)
+      expect(yield* outcomes(name)).toEqual({ success: 0, failure: 0, interrupted: 0 })
+    }))
+
+  it.effect("bad name and metrics are defects naming the option", () =>
+    Effect.gen(function*() {
+      const cases: Array<[Scheduler.Options, string]> = [
+        [{ name: 1 as unknown as string }, "Expected option name to be a string, got 1"],
+        [{ metrics: "off" as unknown as boolean }, `Expected option metrics to be true or false, got "off"`]
+      ]
+      for (const [options, message] of cases) {
+        expect(defectMessage(yield* Effect.exit(Scheduler.runAll([Effect.void], options)))).toBe(message)
+      }
+    }))
+})
+
+describe("Scheduler throttle option by brand", () => {
+  it.scoped("a Throttle of another backend (makeWith) is accepted; an object that only looks like one is not", () =>
+    Effect.gen(function*() {
+      const inner = yield* Throttle.make("2/s")
+      const other = ThrottleModule.makeWith({
+        name: "other",
+        rates: inner.rates,
+        measure: inner.measure,
+        burst: inner.burst,
+        maxConcurrent: inner.maxConcurrent,
+        acquire: (n) => inner.acquire(n),
+        release: (n) => inner.release(n),
+        tryAcquire: (n) => inner.tryAcquire(n),
+        attempt: (n) => inner.attempt(n),
+        pause: (d) => inner.pause(d),
+        stats: inner.stats
+      })
+      const starts = yield* runFor(Scheduler.runAll([1, 2, 3].map(() => now), { throttle: other }))
+      expect(starts).toEqual([0, 0, 1000])
+      const lookalike = { withPermit: inner.withPermit } as unknown as Throttle.Service
+      expect(defectMessage(yield* Effect.exit(Scheduler.runAll([Effect.void], { throttle: lookalike })))).toMatch(
+        /^Expected option throttle to be a Throttle service, got /
+      )
+    }))
 })

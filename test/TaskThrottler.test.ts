@@ -1,5 +1,5 @@
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
-import { Cause, Clock, Data, Duration, Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { Cause, Clock, Data, Duration, Effect, Exit, Fiber, Metric, Option, TestClock } from "effect"
 import * as fc from "fast-check"
 import * as TaskThrottler from "../src/TaskThrottler.js"
 import { ThrottledError } from "../src/TaskThrottler.js"
@@ -505,7 +505,9 @@ describe("TaskThrottler options", () => {
         [{ window: 0 }, "Expected option window to be a positive finite duration, got 0"],
         [{ window: -5 }, "Expected option window to be a positive finite duration, got -5"],
         [{ window: "soon" as Duration.DurationInput }, `Expected option window to be a positive finite duration, got "soon"`],
-        [{ maxRetries: -1 }, "Expected option maxRetries to be an integer >= 0, got -1"]
+        [{ maxRetries: -1 }, "Expected option maxRetries to be an integer >= 0, got -1"],
+        [{ name: 7 as unknown as string }, "Expected option name to be a string, got 7"],
+        [{ metrics: "no" as unknown as boolean }, `Expected option metrics to be true or false, got "no"`]
       ]
       for (const [override, message] of cases) {
         const exit = yield* Effect.exit(TaskThrottler.run({ ...base, ...override }))
@@ -525,4 +527,69 @@ describe("TaskThrottler options", () => {
     })
     expectTypeOf(run).toEqualTypeOf<Effect.Effect<TaskThrottler.Summary<Boom>>>()
   })
+})
+
+describe("TaskThrottler metrics", () => {
+  const retries = (name: string) => Effect.map(Metric.value(Metric.tagged(TaskThrottler.retriesTotal, "name", name)), (s) => s.count)
+
+  /** Task `label` is throttled `times` times (each retry 100 ms later), then succeeds. */
+  const flaky = (log: ReturnType<typeof makeLog>, label: string, times: number): Effect.Effect<string, ThrottledError> =>
+    Effect.zipRight(
+      log.mark(label),
+      times === 0
+        ? Effect.succeed(label)
+        : Effect.fail(new ThrottledError({ retry: flaky(log, `${label}'`, times - 1), retryAfter: "100 millis" }))
+    )
+
+  it.effect("retries_total counts each queued replacement, in the step that queues it", () =>
+    Effect.gen(function*() {
+      const name = "tt-metrics-scripted"
+      const log = makeLog()
+      const fiber = yield* Effect.fork(TaskThrottler.run({
+        tasks: [flaky(log, "a", 2), flaky(log, "b", 0), flaky(log, "c", 5)],
+        consumer: ignore,
+        window: "1 second",
+        perWindow: 10,
+        concurrency: 1,
+        maxRetries: 2,
+        name
+      }))
+      // a at 0 is throttled: one retry queued, nothing started until the pause ends at 100.
+      yield* TestClock.adjust("50 millis")
+      expect(log.entries).toEqual(["a@0"])
+      expect(yield* retries(name)).toBe(1)
+      yield* TestClock.adjust("50 millis")
+      expect(log.entries).toEqual(["a@0", "a'@100"])
+      expect(yield* retries(name)).toBe(2)
+      yield* TestClock.adjust("1 second")
+      const summary = yield* Fiber.join(fiber)
+      // a'' succeeds at 200, b at 200; c is throttled at 200, 300, 400 and given up after 2 retries.
+      expect(log.entries).toEqual(["a@0", "a'@100", "a''@200", "b@200", "c@200", "c'@300", "c''@400"])
+      expect(summary.retries).toBe(4)
+      expect(summary.gaveUp.map((g) => g.index)).toEqual([2])
+      expect(yield* retries(name)).toBe(4)
+      // A second run under the same name adds to the same series.
+      yield* runFor(TaskThrottler.run({
+        tasks: [flaky(log, "d", 1)],
+        consumer: ignore,
+        window: "1 second",
+        perWindow: 10,
+        concurrency: 1,
+        name
+      }))
+      expect(yield* retries(name)).toBe(5)
+    }))
+
+  it.effect("the default name is \"default\"; metrics: false records nothing", () =>
+    Effect.gen(function*() {
+      const log = makeLog()
+      const before = yield* retries("default")
+      const options = { consumer: ignore, window: "1 second", perWindow: 10, concurrency: 1 } as const
+      yield* runFor(TaskThrottler.run({ ...options, tasks: [flaky(log, "a", 1)] }))
+      expect((yield* retries("default")) - before).toBe(1)
+      const name = "tt-metrics-off"
+      const summary = yield* runFor(TaskThrottler.run({ ...options, tasks: [flaky(log, "b", 3)], name, metrics: false }))
+      expect(summary.retries).toBe(3)
+      expect(yield* retries(name)).toBe(0)
+    }))
 })

@@ -38,10 +38,11 @@ describe("GCRA bursts", () => {
       expect(times).toEqual([0, 0, 0, 100, 200, 300])
     }))
 
-  it.scoped("the default burst is 1 down to a 1 ms interval and the grants per millisecond above it", () =>
+  it.scoped("the default burst is 1 down to a 4 ms interval and the grants per 4 ms above it", () =>
     Effect.gen(function*() {
-      expect((yield* Throttle.make("1000/s", { smooth: true })).burst).toBe(1)
-      expect((yield* Throttle.make("10000/s", { smooth: true })).burst).toBe(10)
+      expect((yield* Throttle.make("250/s", { smooth: true })).burst).toBe(1)
+      expect((yield* Throttle.make("1000/s", { smooth: true })).burst).toBe(4)
+      expect((yield* Throttle.make("10000/s", { smooth: true })).burst).toBe(40)
       expect((yield* Throttle.make("10000/s")).burst).toBe(0)
       const bad = yield* Effect.exit(Throttle.make("10/s", { smooth: { burst: 0 } }))
       expect(Exit.isFailure(bad) && Cause.pretty(bad.cause)).toContain("Expected option smooth.burst to be an integer >= 1, got 0")

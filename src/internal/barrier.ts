@@ -1,220 +1,258 @@
 /**
- * The pure core of the stateful barrier: a state machine over immutable values, with no runtime.
+ * The Barrier's Effect shell: one `Ref` holding the pure core's state (`barrierCore.ts`), one `Deferred` per waiter,
+ * the errors, the option checks and the metrics.
  *
- * The Effect shell (`src/Barrier.ts`) keeps one `State` in a `Ref` and applies these functions with
- * `Ref.modify`: each returns a decision (who to release, who to fail) and the next state; the shell acts on the
- * decision afterwards. The waiter handle `W` is opaque here (a `Deferred` in the shell, a plain label in tests).
- *
- * Cost: `arrive`, `withdraw`, `abort`, `reset` and `timeout` are O(1) amortized. Arrivals are kept in a persistent
- * cons list (newest first) plus a persistent set of live tickets; a withdrawn arrival stays in the list as garbage
- * until the list is compacted (when garbage outnumbers live arrivals) or the generation ends, and a trip walks the
- * list once, which is paid for by the arrivals it releases.
+ * Every state change goes through one `Ref.modify` (decide atomically, act afterwards); the metrics of a change
+ * are counted inside that same `modify`, so a counter never disagrees with the state it describes.
  *
  * @internal
  */
-import * as HashSet from "effect/HashSet"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import type { Barrier, BarrierBrokenReason } from "../Barrier.js"
+import * as core from "./barrierCore.js"
+import * as check from "./options.js"
 
-/** Why a barrier is broken (or why a waiter was failed). */
-export type BrokenReason = "aborted" | "timeout" | "reset" | "tripped"
+// -----------------------------------------------------------------------------
+// Errors
+// -----------------------------------------------------------------------------
 
-/** Validated configuration. */
-export interface Config<S> {
+const describeReason = (reason: BarrierBrokenReason): string => {
+  switch (reason) {
+    case "aborted":
+      return "it was aborted"
+    case "timeout":
+      return "a waiting party timed out"
+    case "reset":
+      return "it was reset while this party was waiting"
+    case "tripped":
+      return "it is one-shot (cyclic: false) and has already tripped"
+  }
+}
+
+/** See `Barrier.BarrierBrokenError`. */
+export class BarrierBrokenError extends Data.TaggedError("BarrierBrokenError")<{
+  readonly key: string
+  readonly reason: BarrierBrokenReason
+}> {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `Barrier "${this.key}" is broken: ${describeReason(this.reason)}`
+  }
+}
+
+/** See `Barrier.BarrierTimeoutError`. */
+export class BarrierTimeoutError extends Data.TaggedError("BarrierTimeoutError")<{
+  /** The barrier's name. */
+  readonly key: string
+  /** The timeout that elapsed. */
+  readonly timeout: Duration.Duration
+  /** The number of parties needed to trip. */
   readonly parties: number
-  readonly maxState: number | undefined
-  readonly cyclic: boolean
-  readonly initialState: ReadonlyArray<S>
-}
-
-/** One arrival of the current generation. */
-export interface Arrival<S, W> {
-  readonly ticket: number
-  readonly state: S | undefined
-  readonly waiter: W
-}
-
-interface Cons<A> {
-  readonly head: A
-  readonly tail: List<A>
-}
-type List<A> = Cons<A> | undefined
-
-/** The whole barrier state; never mutated. */
-export interface State<S, W> {
-  /** Counts generations that ended (trip, break or reset); informational. */
-  readonly generation: number
-  /** Next ticket to hand out; tickets are unique for the life of the barrier. */
-  readonly nextTicket: number
-  /** Arrivals of the current generation, newest first; may contain withdrawn ones. */
-  readonly arrivals: List<Arrival<S, W>>
-  /** Length of `arrivals` (live + withdrawn). */
-  readonly listed: number
-  /** Tickets of the live (not withdrawn) arrivals of the current generation. */
-  readonly live: HashSet.HashSet<number>
-  /** `undefined` while usable; otherwise why later waits fail. */
-  readonly broken: BrokenReason | undefined
-  /** `true` until the first trip: `initialState` prefixes the states of that release only. */
-  readonly initialPending: boolean
-}
-
-/** What `arrive` decided. */
-export type ArriveDecision<S, W> =
-  | { readonly _tag: "Rejected"; readonly reason: BrokenReason }
-  | { readonly _tag: "Waiting"; readonly ticket: number }
-  | {
-    readonly _tag: "Tripped"
-    /** Position of the arriving (last) party. */
-    readonly position: number
-    readonly states: ReadonlyArray<S>
-    /** The earlier arrivals to release, with their positions. */
-    readonly released: ReadonlyArray<{ readonly waiter: W; readonly position: number }>
+  /** The live arrivals (including this one) when the timeout elapsed. */
+  readonly arrived: number
+}> {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `Barrier "${this.key}" timed out after ${Duration.format(this.timeout)} with ${this.arrived} of ${this.parties} parties arrived; the barrier is now broken`
   }
+}
 
-/** What `timeout` decided. */
-export type TimeoutDecision<W> =
-  /** The ticket was still waiting: the barrier is now broken; fail `others` as broken. */
-  | { readonly _tag: "TimedOut"; readonly arrived: number; readonly others: ReadonlyArray<W> }
-  /** The ticket was already released or failed: its waiter holds the outcome. */
-  | { readonly _tag: "Settled" }
+// -----------------------------------------------------------------------------
+// Options
+// -----------------------------------------------------------------------------
 
-/** Validates raw options; returns the config or an "Expected X, got Y" message. */
-export const validate = <S>(options: {
-  readonly parties: number
-  readonly maxState?: number | undefined
-  readonly cyclic?: boolean | undefined
-  readonly initialState?: Iterable<S> | undefined
-}): Config<S> | string => {
-  const { parties, maxState } = options
-  if (typeof parties !== "number" || !Number.isSafeInteger(parties) || parties < 1) {
-    return `Expected parties to be an integer >= 1, got ${String(parties)}`
-  }
-  if (maxState !== undefined && (typeof maxState !== "number" || !Number.isSafeInteger(maxState) || maxState < 0)) {
-    return `Expected maxState to be an integer >= 0 (or undefined for no limit), got ${String(maxState)}`
-  }
+/** Validated options: the core's configuration plus the shell's own. */
+export interface Config<S> extends core.Config<S> {
+  readonly name: string
+  readonly metrics: boolean
+}
+
+/** Validates the options: the configuration, or the "Expected X, got Y" message of the first bad option. */
+export const validate = <S>(options: Barrier.Options<S>): Config<S> | string => {
+  const { maxState, name, cyclic, metrics, initialState } = options
+  const invalid = check.int(options.parties, "parties", 1) ??
+    (initialState === undefined || typeof (initialState as Partial<Iterable<S>>)[Symbol.iterator] === "function"
+      ? undefined
+      : check.expected("initialState to be an iterable", initialState)) ??
+    (maxState === undefined ? undefined : check.int(maxState, "maxState", 0)) ??
+    (name === undefined ? undefined : check.string(name, "name")) ??
+    (cyclic === undefined ? undefined : check.boolean(cyclic, "cyclic")) ??
+    (metrics === undefined ? undefined : check.boolean(metrics, "metrics"))
+  if (invalid !== undefined) return invalid
   return {
-    parties,
+    parties: options.parties,
     maxState,
-    cyclic: options.cyclic ?? true,
-    initialState: options.initialState === undefined ? [] : Array.from(options.initialState)
+    cyclic: cyclic ?? true,
+    initialState: initialState === undefined ? [] : Array.from(initialState),
+    name: name ?? "barrier",
+    metrics: metrics ?? true
   }
 }
 
-/** A fresh barrier. */
-export const initial = <S, W>(): State<S, W> => ({
-  generation: 0,
-  nextTicket: 0,
-  arrivals: undefined,
-  listed: 0,
-  live: HashSet.empty(),
-  broken: undefined,
-  initialPending: true
-})
-
-/** Number of live arrivals in the current generation. */
-export const waiting = <S, W>(state: State<S, W>): number => HashSet.size(state.live)
-
-/** The live arrivals, oldest first. O(listed). */
-const liveInOrder = <S, W>(state: State<S, W>): Array<Arrival<S, W>> => {
-  const out: Array<Arrival<S, W>> = []
-  for (let node = state.arrivals; node !== undefined; node = node.tail) {
-    if (HashSet.has(state.live, node.head.ticket)) out.push(node.head)
-  }
-  return out.reverse()
-}
-
-/** The states of a release: the optional initial prefix, then every recorded state, keeping the last `maxState`. */
-const collectStates = <S, W>(
-  config: Config<S>,
-  prefix: boolean,
-  arrivals: ReadonlyArray<Arrival<S, W>>
-): ReadonlyArray<S> => {
-  const all: Array<S> = prefix ? [...config.initialState] : []
-  for (const arrival of arrivals) {
-    if (arrival.state !== undefined) all.push(arrival.state)
-  }
-  const kept = config.maxState !== undefined && all.length > config.maxState
-    ? all.slice(all.length - config.maxState)
-    : all
-  return Object.freeze(kept)
-}
-
-/** Ends the current generation: no arrivals, same broken flag as given. */
-const nextGeneration = <S, W>(
-  state: State<S, W>,
-  broken: BrokenReason | undefined,
-  initialPending: boolean
-): State<S, W> => ({
-  generation: state.generation + 1,
-  nextTicket: state.nextTicket,
-  arrivals: undefined,
-  listed: 0,
-  live: HashSet.empty(),
-  broken,
-  initialPending
-})
+// -----------------------------------------------------------------------------
+// Metrics
+// -----------------------------------------------------------------------------
 
 /**
- * A party arrives with an optional state (`undefined` is not recorded). Rejected when broken; otherwise it waits,
- * or — if it is the `parties`-th live arrival — trips the barrier and releases everyone.
+ * `effect_throttles_barrier_trips_total` (tag `name`). No description (here and below), so that
+ * `Metric.counter(<name>)` in user code reads the same metric.
  */
-export const arrive = <S, W>(
-  config: Config<S>,
-  state: State<S, W>,
-  value: S | undefined,
-  waiter: W
-): readonly [ArriveDecision<S, W>, State<S, W>] => {
-  if (state.broken !== undefined) return [{ _tag: "Rejected", reason: state.broken }, state]
-  const ticket = state.nextTicket
-  const arrival: Arrival<S, W> = { ticket, state: value, waiter }
-  const arrived: State<S, W> = {
-    ...state,
-    nextTicket: ticket + 1,
-    arrivals: { head: arrival, tail: state.arrivals },
-    listed: state.listed + 1,
-    live: HashSet.add(state.live, ticket)
+export const tripsTotal: Metric.Metric.Counter<number> = Metric.counter("effect_throttles_barrier_trips_total")
+
+/** `effect_throttles_barrier_broken_total` (tags `name`, `reason` = aborted / timeout). */
+export const brokenTotal: Metric.Metric.Counter<number> = Metric.counter("effect_throttles_barrier_broken_total")
+
+/** The instance's tagged counters; `undefined` with `metrics: false` (nothing is recorded). */
+interface Meters {
+  readonly trips: Metric.Metric.Counter<number>
+  readonly aborted: Metric.Metric.Counter<number>
+  readonly timeout: Metric.Metric.Counter<number>
+}
+
+/** No fiber-level tags: a barrier's metrics carry its own tags only (it is shared between fibers). */
+const NO_TAGS: ReadonlyArray<MetricLabel.MetricLabel> = []
+
+const makeMeters = (name: string): Meters => {
+  const tag = MetricLabel.make("name", name)
+  return {
+    trips: Metric.taggedWithLabels(tripsTotal, [tag]),
+    aborted: Metric.taggedWithLabels(brokenTotal, [tag, MetricLabel.make("reason", "aborted")]),
+    timeout: Metric.taggedWithLabels(brokenTotal, [tag, MetricLabel.make("reason", "timeout")])
   }
-  if (HashSet.size(arrived.live) < config.parties) return [{ _tag: "Waiting", ticket }, arrived]
-  const ordered = liveInOrder(arrived)
-  const states = collectStates(config, state.initialPending, ordered)
-  const released = ordered.slice(0, -1).map((a, position) => ({ waiter: a.waiter, position }))
-  const next = nextGeneration(arrived, config.cyclic ? undefined : "tripped", false)
-  return [{ _tag: "Tripped", position: ordered.length - 1, states, released }, next]
 }
 
-/** An interrupted waiter withdraws its arrival and its state. A no-op if the ticket is not live any more. */
-export const withdraw = <S, W>(state: State<S, W>, ticket: number): State<S, W> => {
-  if (!HashSet.has(state.live, ticket)) return state
-  const live = HashSet.remove(state.live, ticket)
-  const garbage = state.listed - HashSet.size(live)
-  if (garbage <= HashSet.size(live) + 8) return { ...state, live }
-  // Compact: keep only live arrivals (amortized against the withdrawals that made the garbage).
-  let arrivals: List<Arrival<S, W>> = undefined
-  const ordered = liveInOrder({ ...state, live })
-  for (const arrival of ordered) arrivals = { head: arrival, tail: arrivals }
-  return { ...state, live, arrivals, listed: ordered.length }
-}
+// -----------------------------------------------------------------------------
+// The service
+// -----------------------------------------------------------------------------
 
-/** The waiters of the current generation (live ones), oldest first. */
-const currentWaiters = <S, W>(state: State<S, W>): Array<W> => liveInOrder(state).map((a) => a.waiter)
+type Waiter<S> = Deferred.Deferred<Barrier.Result<S>, BarrierBrokenError>
 
-/** Breaks the barrier: returns the current waiters to fail. A no-op on an already broken barrier. */
-export const abort = <S, W>(state: State<S, W>): readonly [ReadonlyArray<W>, State<S, W>] =>
-  state.broken !== undefined
-    ? [[], state]
-    : [currentWaiters(state), nextGeneration(state, "aborted", state.initialPending)]
+/** `Barrier.make`. */
+export const make = <S>(options: Barrier.Options<S>): Effect.Effect<Barrier.Service<S>> =>
+  Effect.suspend(() => {
+    const config = validate<S>(options)
+    if (typeof config === "string") return check.die(config)
+    return Effect.map(Ref.make(core.initial<S, Waiter<S>>()), (ref) => service(config, ref))
+  })
 
-/** Fails the current waiters (returned) and makes the barrier usable again with an empty generation. */
-export const reset = <S, W>(state: State<S, W>): readonly [ReadonlyArray<W>, State<S, W>] => [
-  currentWaiters(state),
-  nextGeneration(state, undefined, state.initialPending)
-]
+const service = <S>(config: Config<S>, ref: Ref.Ref<core.State<S, Waiter<S>>>): Barrier.Service<S> => {
+  const { name } = config
+  const meters = config.metrics ? makeMeters(name) : undefined
+  const broken = (reason: BarrierBrokenReason) => new BarrierBrokenError({ key: name, reason })
 
-/**
- * The waiter holding `ticket` timed out. If it is still waiting, the barrier breaks (reason `"timeout"`) and every
- * other current waiter is returned to be failed; if it was released or failed meanwhile, nothing changes.
- */
-export const timeout = <S, W>(state: State<S, W>, ticket: number): readonly [TimeoutDecision<W>, State<S, W>] => {
-  if (!HashSet.has(state.live, ticket)) return [{ _tag: "Settled" }, state]
-  const arrived = HashSet.size(state.live)
-  const others = liveInOrder(state).filter((a) => a.ticket !== ticket).map((a) => a.waiter)
-  return [{ _tag: "TimedOut", arrived, others }, nextGeneration(state, "timeout", state.initialPending)]
+  const failAll = (waiters: ReadonlyArray<Waiter<S>>, reason: BarrierBrokenReason): Effect.Effect<void> =>
+    waiters.length === 0
+      ? Effect.void
+      : Effect.forEach(waiters, (waiter) => Deferred.fail(waiter, broken(reason)), { discard: true })
+
+  const withdraw = (ticket: number) => Ref.update(ref, (state) => core.withdraw(state, ticket))
+
+  const arrive = (value: S | undefined, waiter: Waiter<S>) =>
+    Ref.modify(ref, (state) => {
+      const result = core.arrive(config, state, value, waiter)
+      if (meters !== undefined && result[0]._tag === "Tripped") meters.trips.unsafeUpdate(1, NO_TAGS)
+      return result
+    })
+
+  const timeOut = (ticket: number) =>
+    Ref.modify(ref, (state) => {
+      const result = core.timeout(state, ticket)
+      if (meters !== undefined && result[0]._tag === "TimedOut") meters.timeout.unsafeUpdate(1, NO_TAGS)
+      return result
+    })
+
+  const abort = Ref.modify(ref, (state) => {
+    if (meters !== undefined && state.broken === undefined) meters.aborted.unsafeUpdate(1, NO_TAGS)
+    return core.abort(state)
+  })
+
+  const onTimeout = (
+    waiter: Waiter<S>,
+    ticket: number,
+    timeout: Duration.Duration
+  ): Effect.Effect<Barrier.Result<S>, BarrierBrokenError | BarrierTimeoutError> =>
+    Effect.flatMap(timeOut(ticket), (
+      decision
+    ): Effect.Effect<Barrier.Result<S>, BarrierBrokenError | BarrierTimeoutError> =>
+      decision._tag === "Settled"
+        // Released (or failed) at the same instant: the outcome is already in the Deferred.
+        ? Deferred.await(waiter)
+        : Effect.zipRight(
+          failAll(decision.others, "timeout"),
+          Effect.fail(
+            new BarrierTimeoutError({ key: name, timeout, parties: config.parties, arrived: decision.arrived })
+          )
+        ))
+
+  const wait = (
+    value?: S,
+    options?: Barrier.WaitOptions
+  ): Effect.Effect<Barrier.Result<S>, BarrierBrokenError | BarrierTimeoutError> => {
+    // Decode the timeout before arriving, so a bad input can never leave a ghost arrival behind.
+    const timeoutInput = options?.timeout
+    const decoded = timeoutInput === undefined
+      ? undefined
+      : check.duration(timeoutInput, "timeout", { allowZero: true, allowInfinite: true })
+    if (typeof decoded === "string") return check.die(decoded)
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(Deferred.make<Barrier.Result<S>, BarrierBrokenError>(), (waiter) =>
+        Effect.flatMap(arrive(value, waiter), (decision) => {
+          switch (decision._tag) {
+            case "Rejected":
+              return Effect.fail(broken(decision.reason))
+            case "Tripped": {
+              const { position, states } = decision
+              return Effect.as(
+                Effect.forEach(
+                  decision.released,
+                  (released) => Deferred.succeed(released.waiter, { position: released.position, states }),
+                  { discard: true }
+                ),
+                { position, states }
+              )
+            }
+            case "Waiting": {
+              const ticket = decision.ticket
+              if (decoded === undefined) {
+                return Effect.onInterrupt(restore(Deferred.await(waiter)), () => withdraw(ticket))
+              }
+              return Effect.flatMap(
+                Effect.onInterrupt(
+                  restore(Effect.timeoutOption(Deferred.await(waiter), decoded)),
+                  () => withdraw(ticket)
+                ),
+                (result): Effect.Effect<Barrier.Result<S>, BarrierBrokenError | BarrierTimeoutError> =>
+                  Option.isSome(result) ? Effect.succeed(result.value) : onTimeout(waiter, ticket, decoded)
+              )
+            }
+          }
+        }))
+    )
+  }
+
+  const waiting = Effect.map(Ref.get(ref), core.waiting)
+
+  return {
+    name,
+    parties: config.parties,
+    wait,
+    abort: Effect.uninterruptible(Effect.flatMap(abort, (waiters) => failAll(waiters, "aborted"))),
+    reset: Effect.uninterruptible(
+      Effect.flatMap(Ref.modify(ref, core.reset), (waiters) => failAll(waiters, "reset"))
+    ),
+    broken: Effect.map(Ref.get(ref), (state) => state.broken !== undefined),
+    waiting,
+    remaining: Effect.map(waiting, (n) => config.parties - n)
+  }
 }

@@ -173,22 +173,14 @@ export const validate = (options: CircuitBreaker.Options = {}): Validated<Resolv
 }
 
 // -----------------------------------------------------------------------------------------------------------------
-// Metrics and events
+// Metrics and events (no descriptions, so that `Metric.counter(<name>)` in user code reads the same series)
 // -----------------------------------------------------------------------------------------------------------------
 
-const stateGauge = Metric.gauge("effect_throttles_circuit_breaker_state", {
-  description: "The breaker's state: 0 closed, 1 half-open, 2 open"
-})
+const stateGauge = Metric.gauge("effect_throttles_circuit_breaker_state")
 
-const transitionsTotal = Metric.counter("effect_throttles_circuit_breaker_transitions_total", {
-  description: "State transitions, by from and to",
-  incremental: true
-})
+const transitionsTotal = Metric.counter("effect_throttles_circuit_breaker_transitions_total")
 
-const callsTotal = Metric.counter("effect_throttles_circuit_breaker_calls_total", {
-  description: "Calls by outcome: success, failure, rejected (did not run), slow (succeeded, slower than slowCallDuration)",
-  incremental: true
-})
+const callsTotal = Metric.counter("effect_throttles_circuit_breaker_calls_total")
 
 const stateValue = (state: core.StateName): number => state === "closed" ? 0 : state === "half-open" ? 1 : 2
 

@@ -120,17 +120,12 @@ export const validate = (options: DynamicThrottle.Options): Validated<Resolved> 
 }
 
 // -----------------------------------------------------------------------------------------------------------------
-// Metrics and events
+// Metrics and events (no descriptions, so that `Metric.counter(<name>)` in user code reads the same series)
 // -----------------------------------------------------------------------------------------------------------------
 
-const rateGauge = Metric.gauge("effect_throttles_dynamic_throttle_rate", {
-  description: "The current rate, calls per second"
-})
+const rateGauge = Metric.gauge("effect_throttles_dynamic_throttle_rate")
 
-const adjustmentsTotal = Metric.counter("effect_throttles_dynamic_throttle_adjustments_total", {
-  description: "Changes of the rate (adaptation, setRate, reportThrottled), by direction: up or down",
-  incremental: true
-})
+const adjustmentsTotal = Metric.counter("effect_throttles_dynamic_throttle_adjustments_total")
 
 /** One throttle's instruments: the module's metrics tagged with its name. */
 class Instruments {

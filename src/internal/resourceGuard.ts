@@ -1,100 +1,107 @@
 /**
- * The pure parts of the resource guards: the entry decision, the resource's rendering, and the process-wide
- * registry state (anonymous counter, per-object cache).
+ * The resource guards' Effect shell: the guard itself (one `Ref` over the core's state), the busy error, and the
+ * process-wide state — the anonymous counter and the unique guards' cache — held through `globalValue`, so that
+ * two copies of the library loaded in one process still share them.
  *
  * @internal
  */
-import * as Inspectable from "effect/Inspectable"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import { globalValue } from "effect/GlobalValue"
+import * as Ref from "effect/Ref"
+import type { ResourceGuard, UniqueResourceGuard } from "../ResourceGuard.js"
+import * as check from "./options.js"
+import * as core from "./resourceGuardCore.js"
 
-/** Guard state: whether it is held, and the entry attempts and successes so far. */
-export interface State {
-  readonly held: boolean
-  readonly attempts: number
-  readonly successes: number
+/** See `ResourceGuard.ResourceBusyError`. */
+export class ResourceBusyError extends Data.TaggedError("ResourceBusyError")<{
+  readonly resource: string
+  readonly action: string
+}> {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `another fiber is already ${this.action} resource: ${this.resource}`
+  }
 }
 
-/** A fresh guard. */
-export const initial: State = { held: false, attempts: 0, successes: 0 }
+/** The process-wide counter of anonymous guards. */
+const anonymous: core.Counter = globalValue(Symbol.for("effect-throttles/ResourceGuard/anonymous"), () => ({
+  count: 0
+}))
 
-/** An entry attempt: granted (and counted as a success) when the guard is free; always counted as an attempt. */
-export const enter = (state: State): readonly [granted: boolean, next: State] =>
-  state.held
-    ? [false, { ...state, attempts: state.attempts + 1 }]
-    : [true, { held: true, attempts: state.attempts + 1, successes: state.successes + 1 }]
+/** The process-wide cache of unique guards. */
+const registry: core.Registry<ResourceGuard<any>> = globalValue(
+  Symbol.for("effect-throttles/UniqueResourceGuard/registry"),
+  () => new core.Registry<ResourceGuard<any>>()
+)
 
-/** Leaving the guard. */
-export const leave = (state: State): State => ({ ...state, held: false })
+const unsafeMakeGuard = <R>(resource: R, name: string, action: string): ResourceGuard<R> => {
+  const ref = Ref.unsafeMake(core.initial)
+  const use = <A, E, Env>(self: Effect.Effect<A, E, Env>): Effect.Effect<A, E | ResourceBusyError, Env> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(
+        Ref.modify(ref, core.enter),
+        (granted): Effect.Effect<A, E | ResourceBusyError, Env> =>
+          granted
+            ? Effect.ensuring(restore(self), Ref.update(ref, core.leave))
+            : Effect.fail(new ResourceBusyError({ resource: name, action }))
+      )
+    )
+  return {
+    resource,
+    name,
+    action,
+    use,
+    useResource: (f) => use(Effect.suspend(() => f(resource))),
+    guarded: Effect.map(Ref.get(ref), (state) => state.held),
+    successRatio: Effect.map(Ref.get(ref), core.successRatio)
+  }
+}
 
-/** Successful entries / attempts; 0 with no attempts. */
-export const successRatio = (state: State): number => state.attempts === 0 ? 0 : state.successes / state.attempts
+/** The "Expected X, got Y" message of a bad `action`, or `undefined`. */
+const checkAction = (options: { readonly action?: string | undefined } | undefined): string | undefined =>
+  options?.action === undefined ? undefined : check.string(options.action, "action")
 
-/**
- * Renders a resource for messages: strings as they are, other primitives with `String`, objects with their own
- * `toString` when they have one, otherwise as `ClassName {json}` (plain objects and arrays as bare JSON).
- */
-export const render = (resource: unknown): string => {
-  switch (typeof resource) {
-    case "string":
-      return resource
-    case "function":
-      return resource.name === "" ? "[anonymous function]" : `[function ${resource.name}]`
-    case "object": {
-      if (resource === null) return "null"
-      if (!Array.isArray(resource) && hasOwnToString(resource)) {
-        try {
-          return String(resource)
-        } catch {
-          // fall through to the structural rendering
-        }
-      }
-      const json = safeJson(resource)
-      const ctor = constructorName(resource)
-      return ctor === undefined || ctor === "Object" || ctor === "Array" ? json : `${ctor} ${json}`
+/** `ResourceGuard.make`. */
+export const make = <R = undefined>(options?: ResourceGuard.Options<R>): Effect.Effect<ResourceGuard<R>> =>
+  Effect.suspend(() => {
+    const invalid = checkAction(options)
+    if (invalid !== undefined) return check.die(invalid)
+    const resource = options?.resource as R
+    const name = options?.resource === undefined ? core.nextAnonymousName(anonymous) : core.render(resource)
+    return Effect.succeed(unsafeMakeGuard(resource, name, options?.action ?? "using"))
+  })
+
+/** `UniqueResourceGuard.of`. */
+export const of = <O extends object>(
+  object: O,
+  options?: UniqueResourceGuard.Options
+): Effect.Effect<ResourceGuard<O>> =>
+  Effect.suspend((): Effect.Effect<ResourceGuard<O>> => {
+    if ((typeof object !== "object" && typeof object !== "function") || object === null) {
+      return check.die(check.expected("an object", object))
     }
-    default:
-      return String(resource)
-  }
-}
+    const invalid = checkAction(options)
+    if (invalid !== undefined) return check.die(invalid)
+    const existing: ResourceGuard<O> | undefined = registry.get(object)
+    if (existing !== undefined) {
+      const action = options?.action
+      return action !== undefined && action !== existing.action
+        ? Effect.as(
+          Effect.logWarning(
+            `UniqueResourceGuard.of: resource ${existing.name} already has a guard (action "${existing.action}"); ignoring the options { action: "${action}" }`
+          ),
+          existing
+        )
+        : Effect.succeed(existing)
+    }
+    // Creating the guard is synchronous, so no other fiber can slip in between the lookup and the insertion.
+    const created = unsafeMakeGuard(object, core.render(object), options?.action ?? "using")
+    registry.set(object, created)
+    return Effect.succeed(created)
+  })
 
-const hasOwnToString = (object: object): boolean => {
-  const toString = (object as { readonly toString?: unknown }).toString
-  return typeof toString === "function" && toString !== Object.prototype.toString
-}
-
-const constructorName = (object: object): string | undefined => {
-  const ctor: unknown = Object.getPrototypeOf(object)?.constructor
-  return typeof ctor === "function" && ctor.name !== "" ? ctor.name : undefined
-}
-
-const safeJson = (object: object): string => {
-  try {
-    return Inspectable.stringifyCircular(object) ?? "{}"
-  } catch {
-    return "{}"
-  }
-}
-
-let anonymousCount = 0
-
-/** The next anonymous name, from a process-wide counter: `anonymous resource #1`, `#2`, ... */
-export const nextAnonymousName = (): string => `anonymous resource #${++anonymousCount}`
-
-/**
- * The process-wide cache of unique guards: one per object identity, held weakly (a `WeakMap` entry does not keep
- * its key alive, even though the guard refers to the object). `clear` swaps in a fresh map.
- */
-export class Registry<G> {
-  private map = new WeakMap<object, G>()
-
-  get(key: object): G | undefined {
-    return this.map.get(key)
-  }
-
-  set(key: object, guard: G): void {
-    this.map.set(key, guard)
-  }
-
-  clear(): void {
-    this.map = new WeakMap()
-  }
-}
+/** `UniqueResourceGuard.clearCache`. */
+export const clearCache: Effect.Effect<void> = Effect.sync(() => registry.clear())

@@ -19,20 +19,46 @@
  * milliseconds right after the first start, and the rate never makes up that delay (the window that lets the
  * schedule catch up then holds the catch-up burst back a period later).
  *
+ * Metrics (unless `metrics: false`): a task is counted once it has started (its place and its permits taken):
+ * `effect_throttles_scheduler_running` goes up by one in the step the task starts and down in the step it ends,
+ * in which `effect_throttles_scheduler_tasks_total` counts its outcome. Both carry the run's `name`. A task
+ * interrupted by the run's own teardown is counted (as interrupted) when the run is over: see `Meter`. With
+ * `metrics: false` nothing of this runs (the fast path stays Effect's own `forEach`).
+ *
  * @internal
  */
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
+import type * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
+import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as Scheduler from "../Scheduler.js"
-import { Throttle } from "../Throttle.js"
+import type { Throttle } from "../Throttle.js"
+import { firstFailure } from "./failure.js"
+import * as check from "./options.js"
+import { PACED_LOOKAHEAD, rateOf } from "./schedulerCore.js"
+import * as memoryThrottle from "./throttle.js"
+import { isThrottle } from "./throttleBackend.js"
+
+/** See `Scheduler.RunAnyError`. */
+export class RunAnyError<out E = unknown> extends Data.TaggedError("RunAnyError")<{
+  /** The error of every task, in input order. */
+  readonly errors: ReadonlyArray<E>
+}> {
+  override get message(): string {
+    const first = this.errors[0]
+    const shown = first instanceof Error ? first.message : String(first)
+    return `All ${this.errors.length} task(s) of runAny failed; the first with: ${shown}`
+  }
+}
 
 type Input<A, E, R> = Iterable<A> | Stream.Stream<A, E, R>
 
@@ -44,47 +70,145 @@ export interface Plan<RP> {
   readonly maxPerSecond: number | undefined
   readonly throttle: Throttle.Service | undefined
   readonly onProgress: ((progress: Scheduler.Progress) => Effect.Effect<void, never, RP>) | undefined
+  readonly name: string
+  readonly metrics: boolean
 }
-
-const describe = (value: unknown): string => typeof value === "string" ? JSON.stringify(value) : String(value)
 
 /** Validates the options: the resolved plan, or the "Expected X, got Y" message of the first bad option. */
 export const resolvePlan = <RP>(options: Scheduler.Options<RP> | undefined): Plan<RP> | string => {
-  const maxAtOnce = options?.maxAtOnce
-  if (maxAtOnce !== undefined && !(typeof maxAtOnce === "number" && Number.isSafeInteger(maxAtOnce) && maxAtOnce >= 1)) {
-    return `Expected option maxAtOnce to be an integer >= 1, got ${describe(maxAtOnce)}`
+  const { maxAtOnce, maxPerSecond, throttle, onProgress, name, metrics } = options ?? {}
+  const invalid = (maxAtOnce === undefined ? undefined : check.int(maxAtOnce, "option maxAtOnce", 1)) ??
+    (maxPerSecond === undefined || (typeof maxPerSecond === "number" && Number.isFinite(maxPerSecond) && maxPerSecond > 0)
+      ? undefined
+      : check.expected("option maxPerSecond to be a finite number > 0", maxPerSecond)) ??
+    (throttle === undefined || isThrottle(throttle)
+      ? undefined
+      : check.expected("option throttle to be a Throttle service", throttle)) ??
+    (onProgress === undefined ? undefined : check.fn(onProgress, "option onProgress")) ??
+    (name === undefined ? undefined : check.string(name, "option name")) ??
+    (metrics === undefined ? undefined : check.boolean(metrics, "option metrics"))
+  if (invalid !== undefined) return invalid
+  return {
+    concurrency: maxAtOnce ?? "unbounded",
+    maxPerSecond,
+    throttle,
+    onProgress,
+    name: name ?? "default",
+    metrics: metrics ?? true
   }
-  const maxPerSecond = options?.maxPerSecond
-  if (
-    maxPerSecond !== undefined &&
-    !(typeof maxPerSecond === "number" && Number.isFinite(maxPerSecond) && maxPerSecond > 0)
-  ) {
-    return `Expected option maxPerSecond to be a finite number > 0, got ${describe(maxPerSecond)}`
-  }
-  const throttle = options?.throttle
-  if (throttle !== undefined && (typeof throttle !== "object" || throttle === null || !("withPermit" in throttle))) {
-    return `Expected option throttle to be a Throttle service, got ${describe(throttle)}`
-  }
-  const onProgress = options?.onProgress
-  if (onProgress !== undefined && typeof onProgress !== "function") {
-    return `Expected option onProgress to be a function, got ${describe(onProgress)}`
-  }
-  return { concurrency: maxAtOnce ?? "unbounded", maxPerSecond, throttle, onProgress }
 }
 
-/**
- * The smooth rate of `maxPerSecond: r`: `limit = max(1, ceil(r))` in `limit / r` seconds. Spacing `1000 / r` ms;
- * the window of `limit` lets the schedule catch up after a late timer on a real clock.
- */
-export const rateOf = (maxPerSecond: number): { readonly limit: number; readonly period: Duration.Duration } => {
-  const limit = Math.max(1, Math.ceil(maxPerSecond))
-  return { limit, period: Duration.millis((limit * 1000) / maxPerSecond) }
-}
+export { PACED_LOOKAHEAD, rateOf } from "./schedulerCore.js"
 
-const invalid = (message: string) => Effect.die(new Cause.IllegalArgumentException(message))
+/** The rate of the `maxPerSecond` throttle (see `rateOf`). */
+const ownRate = (maxPerSecond: number) => {
+  const { limit, periodMillis } = rateOf(maxPerSecond)
+  return { limit, period: Duration.millis(periodMillis) }
+}
 
 const isStream = (u: unknown): u is Stream.Stream<unknown, unknown, unknown> =>
   typeof u === "object" && u !== null && Stream.StreamTypeId in u
+
+// ---------------------------------------------------------------------------------------------------------------
+// Metrics
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * `effect_throttles_scheduler_tasks_total` (tags `name`, `outcome` = success / failure / interrupted). No
+ * description (here and below), so that `Metric.counter(<name>)` in user code reads the same metric.
+ */
+export const tasksTotal: Metric.Metric.Counter<number> = Metric.counter("effect_throttles_scheduler_tasks_total")
+
+/** `effect_throttles_scheduler_running` (tag `name`). */
+export const running: Metric.Metric.Gauge<number> = Metric.gauge("effect_throttles_scheduler_running")
+
+/** No fiber-level tags: a run's metrics carry the run's own tags only. */
+const NO_TAGS: ReadonlyArray<MetricLabel.MetricLabel> = []
+
+/**
+ * The metrics of one run. A task is counted as it starts (`start`, one synchronous step: the gauge goes up) and
+ * its end is observed by two continuations (`observe`: the gauge goes down and the outcome is counted, in one
+ * step). That is all a task pays; where the results are collected anyway, the success continuation also stores
+ * the result (`runAll`), in place of `Effect.forEach`'s own collecting one.
+ *
+ * A task interrupted from outside (by the run's own teardown: a fail-fast failure, `runAny`'s winner, an ended
+ * `amap` stream, an interrupted caller) runs no handler, so `finish`, run once the run is over and every task has
+ * stopped, counts the tasks that started and never reported an end as interrupted, and takes them off the gauge.
+ */
+class Meter {
+  /** Tasks started in this run. */
+  private started = 0
+  /** Tasks of this run whose end has been counted. */
+  private ended = 0
+  private readonly gauge: Metric.Metric.Gauge<number>
+  private readonly success: Metric.Metric.Counter<number>
+  private readonly failure: Metric.Metric.Counter<number>
+  private readonly interrupted: Metric.Metric.Counter<number>
+
+  constructor(name: string) {
+    const tag = MetricLabel.make("name", name)
+    this.gauge = Metric.taggedWithLabels(running, [tag])
+    this.success = Metric.taggedWithLabels(tasksTotal, [tag, MetricLabel.make("outcome", "success")])
+    this.failure = Metric.taggedWithLabels(tasksTotal, [tag, MetricLabel.make("outcome", "failure")])
+    this.interrupted = Metric.taggedWithLabels(tasksTotal, [tag, MetricLabel.make("outcome", "interrupted")])
+  }
+
+  /** A task starts now. */
+  readonly start = (): void => {
+    this.started++
+    this.gauge.unsafeModify(1, NO_TAGS)
+  }
+
+  private end(counter: Metric.Metric.Counter<number>, n: number): void {
+    this.ended += n
+    this.gauge.unsafeModify(-n, NO_TAGS)
+    counter.unsafeUpdate(n, NO_TAGS)
+  }
+
+  /** A task succeeded. */
+  readonly succeeded = (): void => this.end(this.success, 1)
+
+  /** A task failed (or interrupted itself): counted, and the cause passed on. */
+  readonly onFailure = (cause: Cause.Cause<unknown>): Effect.Effect<never, unknown> => {
+    this.end(Cause.isInterruptedOnly(cause) ? this.interrupted : this.failure, 1)
+    return Effect.failCause(cause)
+  }
+
+  /** The end of a successful task whose value is passed on. */
+  private readonly passOn = (value: unknown): Effect.Effect<unknown> => {
+    this.succeeded()
+    return Effect.succeed(value)
+  }
+
+  /**
+   * `task` with its end observed: a success by a `flatMap` continuation, a failure by a `catchAllCause` one (the
+   * pair measured cheaper than one `matchCauseEffect` on the hot path).
+   */
+  readonly observe = <A, E, R>(
+    task: Effect.Effect<A, E, R>,
+    onSuccess: (value: A) => Effect.Effect<A> = this.passOn as (value: A) => Effect.Effect<A>
+  ): Effect.Effect<A, E, R> =>
+    Effect.catchAllCause(Effect.flatMap(task, onSuccess), this.onFailure as (cause: Cause.Cause<E>) => Effect.Effect<never, E>)
+
+  /** `task`, counted from now. For a caller that builds the task exactly when it starts (`Effect.forEach`'s `f`). */
+  readonly eager = <A, E, R>(task: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    this.start()
+    return this.observe(task)
+  }
+
+  /** `task`, counted from the moment the returned effect starts. */
+  readonly lazy = <A, E, R>(task: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.suspend(() => this.eager(task))
+
+  /** Once the run is over: the tasks that never reported an end were interrupted with it. */
+  readonly finish: Effect.Effect<void> = Effect.sync(() => {
+    const lost = this.started - this.ended
+    if (lost > 0) this.end(this.interrupted, lost)
+  })
+}
+
+/** The meter of a run, unless `metrics: false`. */
+const makeMeter = <RP>(plan: Plan<RP>): Meter | undefined => plan.metrics ? new Meter(plan.name) : undefined
 
 /** Progress counters of one run, and the report of a snapshot to `onProgress` (when watched). */
 interface Progress<RP> {
@@ -116,11 +240,13 @@ const makeProgress = <RP>(plan: Plan<RP>, total: number | undefined): Progress<R
 
 /**
  * The per-task wrapper of a plan: the `maxPerSecond` throttle (`own`), then the shared throttle, then the progress
- * counters around the task. `undefined` when there is nothing to add (the fast path: Effect's own concurrency).
+ * counters and the metrics around the task. `undefined` when there is nothing to add but the metrics (the fast
+ * path: Effect's own concurrency, with the meter's one frame per task).
  */
 const makeWrap = <RP>(
   plan: Plan<RP>,
   progress: Progress<RP>,
+  meter: Meter | undefined,
   own: Throttle.Service | undefined,
   started?: Effect.Effect<void>
 ): Wrap<RP> | undefined => {
@@ -128,7 +254,8 @@ const makeWrap = <RP>(
   const report = progress.report
   if (own === undefined && throttle === undefined && report === undefined) return undefined
   const limited = <A, E, R>(task: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-    const shared = throttle === undefined ? task : throttle.withPermit(task)
+    const counted = meter === undefined ? task : meter.lazy(task)
+    const shared = throttle === undefined ? counted : throttle.withPermit(counted)
     if (own === undefined) return shared
     return own.withPermit(started === undefined ? shared : Effect.zipRight(started, shared))
   }
@@ -155,10 +282,7 @@ const makeWrap = <RP>(
 const ownThrottle = <RP>(plan: Plan<RP>) =>
   plan.maxPerSecond === undefined
     ? Effect.succeed(undefined)
-    : Effect.orDie(Throttle.make(rateOf(plan.maxPerSecond), { smooth: true }))
-
-/** How many tasks paced admission keeps waiting for their `maxPerSecond` start at once (see the module doc). */
-export const PACED_LOOKAHEAD = 16
+    : Effect.orDie(memoryThrottle.make(ownRate(plan.maxPerSecond), { smooth: true }))
 
 /**
  * The admission gate of paced admission: `places` places, one driver that `take`s them (waiting while none is
@@ -205,14 +329,15 @@ const makeGate = (places: number): Gate => {
 const withPlan = <RP, X, E, R>(
   plan: Plan<RP>,
   progress: Progress<RP>,
+  meter: Meter | undefined,
   paced: boolean,
   body: (wrap: Wrap<RP> | undefined, gate: Gate | undefined) => Effect.Effect<X, E, R>
 ): Effect.Effect<X, E, R> => {
-  if (plan.maxPerSecond === undefined) return body(makeWrap(plan, progress, undefined), undefined)
+  if (plan.maxPerSecond === undefined) return body(makeWrap(plan, progress, meter, undefined), undefined)
   return Effect.scoped(Effect.flatMap(ownThrottle(plan), (own) => {
-    if (!paced) return body(makeWrap(plan, progress, own), undefined)
+    if (!paced) return body(makeWrap(plan, progress, meter, own), undefined)
     const gate = makeGate(PACED_LOOKAHEAD)
-    return body(makeWrap(plan, progress, own, gate.release), gate)
+    return body(makeWrap(plan, progress, meter, own, gate.release), gate)
   }))
 }
 
@@ -267,14 +392,43 @@ const counted = <A, E, R, RP>(stream: Stream.Stream<A, E, R>, progress: Progress
 }
 
 /**
- * The cause of a fail-fast run: the first typed error alone (without the interruptions of the siblings it
- * stopped), so the call fails with exactly that error; else the defects; else the cause as it is.
+ * The fast path with metrics (only `maxAtOnce`, or nothing): `Effect.forEach` with the meter's one frame per task,
+ * which also stores the result when `collect` is true (in place of `forEach`'s own collecting frame).
  */
-const firstFailure = <E>(cause: Cause.Cause<E>): Cause.Cause<E> => {
-  const failure = Cause.failureOption(cause)
-  if (failure._tag === "Some") return Cause.fail(failure.value)
-  const defects = Cause.keepDefects(cause)
-  return defects._tag === "Some" ? defects.value : cause
+const runMetered = <A, C, E, R>(
+  items: ReadonlyArray<A>,
+  task: (item: A, index: number) => Effect.Effect<C, E, R>,
+  meter: Meter,
+  concurrency: number | "unbounded",
+  collect: boolean
+): Effect.Effect<Array<C>, E, R> => {
+  if (!collect) {
+    const ended = (): Effect.Effect<C> => {
+      meter.succeeded()
+      return Effect.void as Effect.Effect<never>
+    }
+    return Effect.as(
+      Effect.forEach(items, (item, i) => {
+        meter.start()
+        return meter.observe(task(item, i), ended)
+      }, { concurrency, discard: true }),
+      []
+    )
+  }
+  return Effect.suspend(() => {
+    const results: Array<C> = new Array(items.length)
+    return Effect.as(
+      Effect.forEach(items, (item, i) => {
+        meter.start()
+        return meter.observe(task(item, i), (value): Effect.Effect<C> => {
+          results[i] = value
+          meter.succeeded()
+          return Effect.void as Effect.Effect<never>
+        })
+      }, { concurrency, discard: true }),
+      results
+    )
+  })
 }
 
 /**
@@ -291,7 +445,7 @@ const drive = <A, B, E, R, C, E3, R3, E2, R2, RP>(
 ): Effect.Effect<Array<C>, E3 | E2, R3 | R2 | RP> =>
   Effect.suspend(() => {
     const plan = resolvePlan(options)
-    if (typeof plan === "string") return invalid(plan)
+    if (typeof plan === "string") return check.die(plan)
     const stream = isStream(input) ? input as Stream.Stream<A, E2, R2> : undefined
     const items = stream !== undefined
       ? undefined
@@ -299,11 +453,17 @@ const drive = <A, B, E, R, C, E3, R3, E2, R2, RP>(
       ? input as ReadonlyArray<A>
       : Array.from(input as Iterable<A>)
     const progress = makeProgress(plan, items?.length)
+    const meter = makeMeter(plan)
     const paced = plan.concurrency === "unbounded" && plan.maxPerSecond !== undefined
-    const run = withPlan(plan, progress, paced, (wrap, gate) => {
-      const limited = wrap === undefined
+    const run = withPlan(plan, progress, meter, paced, (wrap, gate) => {
+      // Effect's own concurrency builds each task when it starts it, so the meter may count it right then.
+      const limited = wrap !== undefined
+        ? (item: A, i: number) => wrap(Effect.suspend(() => task(item, i)))
+        : meter === undefined
         ? task
-        : (item: A, i: number) => wrap(Effect.suspend(() => task(item, i)))
+        : stream !== undefined
+        ? (item: A, i: number) => meter.lazy(task(item, i))
+        : (item: A, i: number) => meter.eager(task(item, i))
       const one = (settle === undefined ? limited : (item: A, i: number) => settle(limited(item, i), i)) as (
         item: A,
         index: number
@@ -319,11 +479,16 @@ const drive = <A, B, E, R, C, E3, R3, E2, R2, RP>(
           : Effect.as(Stream.runDrain(mapped), [] as Array<C>)
       }
       if (gate !== undefined) return runPaced(items!, one, gate, collect)
+      if (wrap === undefined && meter !== undefined && settle === undefined) {
+        // The fast path with metrics: the meter's frame also stores the result (no second frame per task).
+        return runMetered(items!, task as unknown as (item: A, index: number) => Effect.Effect<C, E3, R3>, meter, plan.concurrency, collect)
+      }
       return collect
         ? Effect.forEach(items!, one, { concurrency: plan.concurrency })
         : Effect.as(Effect.forEach(items!, one, { concurrency: plan.concurrency, discard: true }), [] as Array<C>)
     })
-    return Effect.catchAllCause(run, (cause) => Effect.failCause(firstFailure(cause)))
+    const finished = meter === undefined ? run : Effect.ensuring(run, meter.finish)
+    return Effect.catchAllCause(finished, (cause) => Effect.failCause(firstFailure(cause)))
   })
 
 /** `Scheduler.runEach`. */
@@ -356,8 +521,9 @@ export const amap = <A, B, E, R, E2, R2, RP>(
 ): Stream.Stream<B, E | E2, R | R2 | RP> =>
   Stream.unwrapScoped(Effect.suspend(() => {
     const plan = resolvePlan(options)
-    if (typeof plan === "string") return invalid(plan)
+    if (typeof plan === "string") return check.die(plan)
     const progress = makeProgress(plan, undefined)
+    const meter = makeMeter(plan)
     const source: Stream.Stream<A, E2, R2 | RP> = isStream(items)
       ? counted(items as Stream.Stream<A, E2, R2>, progress)
       : Stream.suspend(() => {
@@ -365,18 +531,22 @@ export const amap = <A, B, E, R, E2, R2, RP>(
         progress.total = array.length
         return Stream.fromIterable(array)
       })
-    // The maxPerSecond throttle lives in the stream's scope: it is closed when the stream ends.
-    return Effect.map(ownThrottle(plan), (own) => {
+    // The maxPerSecond throttle lives in the stream's scope: it is closed when the stream ends. The meter's
+    // finalizer is added first, so it runs last, once every task has stopped.
+    const finish = meter === undefined ? Effect.void : Effect.addFinalizer(() => meter.finish)
+    return Effect.zipRight(finish, Effect.map(ownThrottle(plan), (own) => {
       const gate = own !== undefined && plan.concurrency === "unbounded" ? makeGate(PACED_LOOKAHEAD) : undefined
-      const wrap = makeWrap(plan, progress, own, gate?.release)
-      const run = wrap === undefined
+      const wrap = makeWrap(plan, progress, meter, own, gate?.release)
+      const run = wrap !== undefined
+        ? ([item, i]: [A, number]) => wrap(Effect.suspend(() => f(item, i)))
+        : meter === undefined
         ? ([item, i]: [A, number]) => f(item, i)
-        : ([item, i]: [A, number]) => wrap(Effect.suspend(() => f(item, i)))
+        : ([item, i]: [A, number]) => meter.lazy(f(item, i))
       return Stream.mapEffect(Stream.zipWithIndex(gated(source, gate)), run, {
         concurrency: plan.concurrency,
         unordered: true
       })
-    })
+    }))
   }))
 
 /** Marks the winner of `runAny`: carried in the error channel to stop the others. */
@@ -387,9 +557,8 @@ class Won<A> {
 /** `Scheduler.runAny`. */
 export const runAny = <A, E, R, E2, R2, RP>(
   effects: Input<Effect.Effect<A, E, R>, E2, R2>,
-  options: Scheduler.Options<RP> | undefined,
-  makeError: (errors: ReadonlyArray<E>) => Scheduler.RunAnyError<E>
-): Effect.Effect<A, Scheduler.RunAnyError<E> | Cause.NoSuchElementException | E2, R | R2 | RP> =>
+  options: Scheduler.Options<RP> | undefined
+): Effect.Effect<A, RunAnyError<E> | Cause.NoSuchElementException | E2, R | R2 | RP> =>
   Effect.suspend(() => {
     const errors: Array<E> = []
     let count = 0
@@ -407,12 +576,12 @@ export const runAny = <A, E, R, E2, R2, RP>(
     }
     return drive(effects, identity, attempt, options, false).pipe(
       Effect.matchEffect({
-        onFailure: (error): Effect.Effect<A, Scheduler.RunAnyError<E> | E2> =>
+        onFailure: (error): Effect.Effect<A, RunAnyError<E> | E2> =>
           error instanceof Won ? Effect.succeed(error.value as A) : Effect.fail(error as E2),
-        onSuccess: (): Effect.Effect<A, Scheduler.RunAnyError<E> | Cause.NoSuchElementException> =>
+        onSuccess: (): Effect.Effect<A, RunAnyError<E> | Cause.NoSuchElementException> =>
           count === 0
             ? Effect.fail(new Cause.NoSuchElementException("Scheduler.runAny: no effects to run"))
-            : Effect.fail(makeError(errors))
+            : Effect.fail(new RunAnyError({ errors }))
       })
     )
   })

@@ -106,7 +106,12 @@ export const make = (
       const now = live.preciseNow(clock)
       const shortest = Math.min(...resolved.core.windows.map((w) => w.period))
       const settle = live.settleFor(clock, shortest)
-      const throttle = new MemoryThrottle(rates, resolved, now, (d) => clock.sleep(d), settle)
+      // On the live clock a smooth schedule tolerates a timer's lateness (see core.LIVE_TOLERANCE).
+      const { interval } = resolved.core
+      const tuned: Resolved = settle === undefined || interval === 0 || interval >= core.SETTLE_MIN_INTERVAL
+        ? resolved
+        : { ...resolved, core: { ...resolved.core, tolerance: core.LIVE_TOLERANCE } }
+      const throttle = new MemoryThrottle(rates, tuned, now, (d) => clock.sleep(d), settle)
       return Effect.as(Effect.addFinalizer(() => throttle.shutdown), throttle.service)
     })
   })
@@ -327,8 +332,10 @@ class MemoryThrottle {
     if (this.closed || w.phase === "Removed") return Effect.interrupt
     const sleepUntilDue = Effect.withFiberRuntime<void>((fiber) => {
       w.sleeper = fiber
-      // A smooth throttle's wake-ups rely on its GCRA burst, not on a loop of event-loop turns.
-      return live.stepTowards(w.due, this.now, this.sleep, this.settle, this.config.interval > 0)
+      // A fast smooth throttle's wake-ups rely on its GCRA burst, never on a loop of event-loop turns.
+      const { interval } = this.config
+      const coarse = interval > 0 && interval < core.SETTLE_MIN_INTERVAL
+      return live.stepTowards(w.due, this.now, this.sleep, this.settle, coarse)
     })
     return Effect.flatMap(Effect.onInterrupt(sleepUntilDue, () => Effect.sync(() => this.cancel(w))), () => {
       w.sleeper = undefined

@@ -46,6 +46,12 @@ export interface Config {
   readonly interval: number
   /** GCRA burst (>= 1 when smoothing; 0 otherwise). */
   readonly burst: number
+  /**
+   * GCRA tolerance for timer lateness, in ms (0 on a test clock; {@link LIVE_TOLERANCE} on the live one): a grant
+   * is conforming up to `max((burst - 1) * interval, tolerance)` before its theoretical time, so a wake-up late by
+   * less than that does not push the schedule back.
+   */
+  readonly tolerance?: number | undefined
   /** Maximum permits acquired and not released; `Infinity` for no cap. */
   readonly maxConcurrent: number
 }
@@ -96,8 +102,28 @@ export const smoothInterval = (windows: ReadonlyArray<Window>): number => {
   return interval
 }
 
-/** The default GCRA burst: 1 where the interval is at least a timer tick (1 ms), else the grants per tick. */
-export const defaultBurst = (interval: number): number => Math.max(1, Math.ceil(1 / interval - EPSILON))
+/**
+ * The span of time (ms) the default burst covers: 4 ms, a few timer ticks. A wake-up on Node's timers arrives up to
+ * a millisecond or two late; a burst that covers less than that loses the lateness of every wake-up for good (at
+ * 1 000/s, burst 1 reaches about 65% of the rate, burst 4 about 98%).
+ */
+export const BURST_SPAN = 4
+
+/**
+ * Below this interval (ms) a smooth throttle on the live clock relies on its burst and {@link LIVE_TOLERANCE}
+ * rather than on settling each wake-up in event-loop turns (which would turn into a busy loop at high rates); at or
+ * above it, a wake-up is settled like a window-mode head's (at most 1 ms of turns per interval, <= 10%).
+ */
+export const SETTLE_MIN_INTERVAL = 10
+
+/** The GCRA tolerance on the live clock below {@link SETTLE_MIN_INTERVAL}: a wake-up up to 1 ms late keeps its place. */
+export const LIVE_TOLERANCE = 1
+
+/** The default GCRA burst: 1 where the interval is at least {@link BURST_SPAN}, else the grants per span. */
+export const defaultBurst = (interval: number): number => Math.max(1, Math.ceil(BURST_SPAN / interval - EPSILON))
+
+/** How long before its theoretical arrival time a grant conforms: `max((burst - 1) * interval, tolerance)`. */
+const slack = (config: Config): number => Math.max((config.burst - 1) * config.interval, config.tolerance ?? 0)
 
 const pushRecord = (log: Log, expiry: number, weight: number): void => {
   const last = log.expiries.length - 1
@@ -148,7 +174,7 @@ const occupied = (config: Config, state: State, log: Log): number => log.pending
 
 /** When GCRA lets the next grant go (`-Infinity` when not smoothing). */
 export const smoothDue = (config: Config, state: State): number =>
-  config.interval > 0 ? state.tat - (config.burst - 1) * config.interval : Number.NEGATIVE_INFINITY
+  config.interval > 0 ? state.tat - slack(config) : Number.NEGATIVE_INFINITY
 
 /** Whether `n` permits may be granted at `now`. Expires old records as a side effect. */
 export const canGrant = (config: Config, state: State, now: number, n: number): boolean => {
@@ -168,7 +194,7 @@ export const canGrant = (config: Config, state: State, now: number, n: number): 
 /** How many single permits GCRA would let go at once at `now` (`Infinity` when not smoothing). */
 const smoothAvailable = (config: Config, state: State, now: number): number => {
   if (config.interval <= 0) return Number.POSITIVE_INFINITY
-  const room = now + (config.burst - 1) * config.interval - Math.max(state.tat, now)
+  const room = now + slack(config) - Math.max(state.tat, now)
   return room < -EPSILON ? 0 : Math.floor(room / config.interval + EPSILON) + 1
 }
 

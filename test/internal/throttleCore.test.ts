@@ -170,6 +170,18 @@ describe("throttleCore: GCRA smooth spacing", () => {
     expect(s.tat).toBe(600)
   })
 
+  it("a lateness tolerance: due `tolerance` before the theoretical time, so a wake-up that late keeps the schedule", () => {
+    const c: core.Config = { ...config({ limit: 50, interval: 20 }), tolerance: 1 }
+    const s = core.makeState(c)
+    core.grant(c, s, 0, 1) // tat 20
+    expect(core.dueTime(c, s, 0, 1)).toBe(19)
+    core.grant(c, s, 19.6, 1) // 0.4 ms before the theoretical 20: tat 40, not 39.6
+    expect(s.tat).toBe(40)
+    core.grant(c, s, 41, 1) // later than the theoretical time itself: the schedule moves (tat 61)
+    expect(s.tat).toBe(61)
+    expect(core.available(c, s, 41)).toBe(0)
+  })
+
   it("burst 3: three at once, then one per interval; lateness up to burst - 1 intervals is absorbed", () => {
     const c = config({ limit: 100, interval: 10, burst: 3 })
     const s = core.makeState(c)
@@ -184,11 +196,12 @@ describe("throttleCore: GCRA smooth spacing", () => {
     expect(core.dueTime(c, s, 15, 1)).toBe(20)
   })
 
-  it("defaultBurst: 1 at or above a 1 ms interval, the grants per millisecond below it", () => {
+  it("defaultBurst: 1 at or above a 4 ms interval, the grants per 4 ms below it", () => {
     expect(core.defaultBurst(1000)).toBe(1)
-    expect(core.defaultBurst(1)).toBe(1)
-    expect(core.defaultBurst(0.1)).toBe(10)
-    expect(core.defaultBurst(1 / 3)).toBe(3)
+    expect(core.defaultBurst(4)).toBe(1)
+    expect(core.defaultBurst(1)).toBe(4)
+    expect(core.defaultBurst(0.1)).toBe(40)
+    expect(core.defaultBurst(4 / 3)).toBe(3)
     expect(core.smoothInterval([{ limit: 4, period: 1000 }, { limit: 60, period: 60_000 }])).toBe(1000)
   })
 })

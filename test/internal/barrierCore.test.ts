@@ -1,12 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import * as core from "../../src/internal/barrier.js"
+import * as shell from "../../src/internal/barrier.js"
+import * as core from "../../src/internal/barrierCore.js"
 
 const config = <S>(
   parties: number,
   extra: { maxState?: number; cyclic?: boolean; initialState?: Iterable<S> } = {}
 ): core.Config<S> => {
-  const result = core.validate<S>({ parties, ...extra })
+  const result = shell.validate<S>({ parties, ...extra })
   if (typeof result === "string") throw new Error(result)
   return result
 }
@@ -27,15 +28,15 @@ const arriveAll = <S>(
   return { decisions, state: current }
 }
 
-describe("internal/barrier", () => {
+describe("internal/barrierCore", () => {
   describe("validate", () => {
     it.each([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])("rejects parties %s", (parties) => {
-      expect(core.validate({ parties })).toBe(`Expected parties to be an integer >= 1, got ${String(parties)}`)
+      expect(shell.validate({ parties })).toBe(`Expected parties to be an integer >= 1, got ${String(parties)}`)
     })
 
     it("rejects a negative or fractional maxState", () => {
-      expect(core.validate({ parties: 1, maxState: -1 })).toMatch(/^Expected maxState to be an integer >= 0.*got -1$/)
-      expect(core.validate({ parties: 1, maxState: 0.5 })).toMatch(/got 0\.5$/)
+      expect(shell.validate({ parties: 1, maxState: -1 })).toMatch(/^Expected maxState to be an integer >= 0.*got -1$/)
+      expect(shell.validate({ parties: 1, maxState: 0.5 })).toMatch(/got 0\.5$/)
     })
 
     it("defaults cyclic to true and reads the initial state once", () => {

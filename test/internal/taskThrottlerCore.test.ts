@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fc from "fast-check"
-import * as core from "../../src/internal/taskThrottler.js"
+import * as shell from "../../src/internal/taskThrottler.js"
+import * as core from "../../src/internal/taskThrottlerCore.js"
 import { ThrottledError } from "../../src/TaskThrottler.js"
 
 describe("TaskThrottler core: admission", () => {
@@ -71,9 +72,18 @@ describe("TaskThrottler core: work queue", () => {
   it("classify: ThrottledError is retried until maxRetries, with retryAfter or the window as pause", () => {
     const plain = new ThrottledError({ retry: Effect.void })
     const after = new ThrottledError({ retry: Effect.void, retryAfter: "250 millis" })
-    expect(core.classify(plain, 0, 2, 1000)).toEqual({ _tag: "Retry", pause: 1000 })
-    expect(core.classify(after, 1, 2, 1000)).toEqual({ _tag: "Retry", pause: 250 })
-    expect(core.classify(plain, 2, 2, 1000)).toEqual({ _tag: "GaveUp", pause: 1000 })
-    expect(core.classify(new Error("x"), 0, 2, 1000)).toEqual({ _tag: "Failed" })
+    expect(shell.classify(plain, 0, 2, 1000)).toEqual({ _tag: "Retry", pause: 1000 })
+    expect(shell.classify(after, 1, 2, 1000)).toEqual({ _tag: "Retry", pause: 250 })
+    expect(shell.classify(plain, 2, 2, 1000)).toEqual({ _tag: "GaveUp", pause: 1000 })
+    expect(shell.classify(new Error("x"), 0, 2, 1000)).toEqual({ _tag: "Failed" })
+  })
+
+  it.each([
+    [undefined, 0, 2, { _tag: "Retry", pause: 1000 }],
+    [250, 1, 2, { _tag: "Retry", pause: 250 }],
+    [undefined, 2, 2, { _tag: "GaveUp", pause: 1000 }],
+    [0, 0, 0, { _tag: "GaveUp", pause: 0 }]
+  ] as const)("classifyThrottled(retryAfter %s, retries %s, maxRetries %s) is %o", (after, retries, max, verdict) => {
+    expect(core.classifyThrottled(after, retries, max, 1000)).toEqual(verdict)
   })
 })

@@ -1,0 +1,380 @@
+/**
+ * The Throttle benchmarks of issues 10 and 11 (wave 2), each a ratio measured within one run:
+ *
+ * - `multiwindow` — uncontended `withPermit` with two windows (`["1000000/s", "100000000/min"]`) over one window
+ *   (`"1000000/s"`); target ≤ 1.2×.
+ * - `keyed` — `KeyedThrottle.withPermit(key)` cycling over 10 000 live keys over a single throttle's `withPermit`;
+ *   target ≤ 1.5×.
+ * - `smooth` — achieved rate of `smooth: true` (GCRA) against window mode at 1 000/s and 10 000/s (target: within
+ *   2 points), and the smallest gap between smooth grants at 50/s (target ≥ interval − 1 ms).
+ * - `metrics` — uncontended `withPermit` with metrics on over `metrics: false` (target ≤ 1.10×); and 10 000 waiters
+ *   (at most 10 at a time) with events and no subscriber, with one subscriber, and with metrics on.
+ *
+ * Like bench/throttle.ts, every `run*` returns JSON-serializable data and a printable report.
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as KeyedThrottle from "../src/KeyedThrottle.js"
+import { Throttle } from "../src/Throttle.js"
+import type { Sample } from "./harness.js"
+import { analyzeStarts, collectGarbage, delay, fmt, now, pct, ratio, roundRobin, table } from "./harness.js"
+import type { Options, ScenarioResult } from "./throttle.js"
+
+const range = (n: number): ReadonlyArray<number> => Array.from({ length: n }, (_, i) => i)
+
+/** "Effectively unlimited": no window ever fills. */
+const UNLIMITED = { limit: Number.MAX_SAFE_INTEGER, period: "1 second" } as const
+
+/** One measured case: its name, its median ns (or µs) per operation, every run. */
+export interface CaseRow {
+  readonly name: string
+  readonly ops: number
+  readonly median: number
+  readonly runs: ReadonlyArray<number>
+}
+
+/** A ratio with its target. */
+export interface Ratio {
+  readonly name: string
+  readonly value: number
+  readonly target: number
+  readonly met: boolean
+}
+
+const ratioRow = (name: string, value: number, target: number): Ratio => ({ name, value, target, met: value <= target })
+
+/**
+ * Times `ops` operations `op(i)` run one after another in one Effect program (after `setup`, outside the timing);
+ * returns ns per op.
+ */
+const sequential = <S>(
+  setup: Effect.Effect<S, never, Scope.Scope>,
+  op: (s: S, i: number) => Effect.Effect<void>,
+  ops: number
+) => {
+  const indices = range(ops)
+  return () =>
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const s = yield* setup
+      const start = now()
+      yield* Effect.forEach(indices, (i) => op(s, i), { discard: true })
+      return ((now() - start) * 1e6) / ops
+    })))
+}
+
+const measureCases = async (
+  options: Options,
+  cases: ReadonlyArray<readonly [string, number, () => Promise<number>]>
+): Promise<ReadonlyArray<CaseRow>> => {
+  const samples = await roundRobin(
+    { warmup: 1, repetitions: options.quick ? 3 : 7 },
+    cases.map(([, , once]) => once)
+  )
+  return cases.map(([name, ops], i) => {
+    const s = samples[i] as Sample
+    return { name, ops, median: s.median, runs: s.runs }
+  })
+}
+
+const caseTable = (rows: ReadonlyArray<CaseRow>, unit: string): string =>
+  table(
+    ["case", "ops", `median ${unit}`, "× first", `runs (${unit})`],
+    rows.map((r) => [
+      r.name,
+      fmt(r.ops),
+      fmt(r.median, unit === "ns/op" ? 0 : 3),
+      ratio(r.median / (rows[0] as CaseRow).median),
+      r.runs.map((x) => fmt(x, unit === "ns/op" ? 0 : 3)).join(" ")
+    ])
+  )
+
+const ratioLine = (r: Ratio): string =>
+  `${r.name}: ${ratio(r.value)} (target ≤ ${r.target.toFixed(2)}×) — ${r.met ? "MET" : "MISSED"}`
+
+// ===============================================================================================================
+// Multi-window overhead
+// ===============================================================================================================
+
+export interface MultiWindowData {
+  readonly rows: ReadonlyArray<CaseRow>
+  readonly ratio: Ratio
+}
+
+/**
+ * Uncontended `withPermit(Effect.void)` in sequence, 200 000 ops per run: one window `"1000000/s"` against two
+ * windows `["1000000/s", "100000000/min"]`. A run lasts well under a second at a few hundred ns per op, so fewer
+ * than 10^6 permits fall in any second: nothing ever waits, the figure is the bookkeeping of one vs two windows.
+ */
+export const runMultiWindow = async (options: Options): Promise<ScenarioResult<MultiWindowData>> => {
+  const ops = options.quick ? 50_000 : 200_000
+  const one = Effect.orDie(Throttle.make("1000000/s"))
+  const two = Effect.orDie(Throttle.make(["1000000/s", "100000000/min"]))
+  const rows = await measureCases(options, [
+    ["withPermit, one window \"1000000/s\"", ops, sequential(one, (t) => t.withPermit(Effect.void), ops)],
+    [
+      "withPermit, two windows [\"1000000/s\", \"100000000/min\"]",
+      ops,
+      sequential(two, (t) => t.withPermit(Effect.void), ops)
+    ]
+  ])
+  const r = ratioRow("two windows / one window", (rows[1] as CaseRow).median / (rows[0] as CaseRow).median, 1.2)
+  const report = [
+    "### Multi-window overhead — uncontended withPermit(Effect.void) in sequence",
+    "",
+    caseTable(rows, "ns/op"),
+    "",
+    ratioLine(r)
+  ].join("\n")
+  return { data: { rows, ratio: r }, report }
+}
+
+// ===============================================================================================================
+// Keyed throttle
+// ===============================================================================================================
+
+export interface KeyedData {
+  readonly keys: number
+  readonly rows: ReadonlyArray<CaseRow>
+  readonly ratio: Ratio
+  /** Creating the keys (first use of each), µs per key. */
+  readonly createUsPerKey: number
+}
+
+/**
+ * `KeyedThrottle.withPermit(key)(Effect.void)` cycling over 10 000 live keys (string keys `"host-<i>"`, created
+ * before the timing) against a single throttle's `withPermit(Effect.void)`, both uncontended, rate effectively
+ * unlimited, 200 000 ops per run in sequence.
+ */
+export const runKeyed = async (options: Options): Promise<ScenarioResult<KeyedData>> => {
+  const ops = options.quick ? 50_000 : 200_000
+  const count = 10_000
+  const keys = range(count).map((i) => `host-${i}`)
+  // One keyed throttle for every repetition: its 10 000 keys are created once (a key's first use builds a throttle,
+  // which is not what is measured here), outside the timing.
+  const scope = Effect.runSync(Scope.make())
+  const start = now()
+  const keyed = await Effect.runPromise(Effect.tap(
+    Scope.extend(KeyedThrottle.make({ rate: UNLIMITED }), scope),
+    (k) => Effect.forEach(keys, (key) => k.withPermit(key)(Effect.void), { discard: true })
+  ))
+  const createUsPerKey = ((now() - start) * 1e3) / count
+  const rows = await measureCases(options, [
+    [
+      "single throttle withPermit",
+      ops,
+      sequential(Effect.orDie(Throttle.make(UNLIMITED)), (t) => t.withPermit(Effect.void), ops)
+    ],
+    [
+      `KeyedThrottle withPermit over ${fmt(count)} live keys`,
+      ops,
+      sequential(Effect.succeed(keyed), (k, i) => k.withPermit(keys[i % count] as string)(Effect.void), ops)
+    ]
+  ])
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  const r = ratioRow(
+    `keyed (${fmt(count)} keys) / single`,
+    (rows[1] as CaseRow).median / (rows[0] as CaseRow).median,
+    1.5
+  )
+  const report = [
+    `### Keyed throttle — uncontended withPermit, ${fmt(count)} live keys`,
+    "",
+    caseTable(rows, "ns/op"),
+    "",
+    ratioLine(r),
+    `Creating a key (its first use: a new throttle) took ${fmt(createUsPerKey, 1)} µs.`
+  ].join("\n")
+  return { data: { keys: count, rows, ratio: r, createUsPerKey }, report }
+}
+
+// ===============================================================================================================
+// Smooth vs window
+// ===============================================================================================================
+
+export interface SmoothRow {
+  readonly rate: string
+  readonly limit: number
+  readonly tasks: number
+  readonly windowAchieved: number
+  readonly smoothAchieved: number
+  readonly burst: number
+  /** smooth − window, in percentage points. */
+  readonly differencePoints: number
+  readonly met: boolean
+}
+
+export interface SmoothData {
+  readonly rows: ReadonlyArray<SmoothRow>
+  /** At 50/s smooth: the smallest gap between consecutive starts, ms, and the interval. */
+  readonly gaps: { readonly minGapMs: number; readonly intervalMs: number; readonly met: boolean }
+}
+
+/** Runs `tasks` trivial tasks through `throttle`, all submitted at once; returns the starts and submission. */
+const runStarts = (throttle: Throttle.Service, tasks: number) =>
+  Effect.gen(function*() {
+    const starts: Array<number> = []
+    const record = Effect.sync(() => {
+      starts.push(now())
+    })
+    const t0 = now()
+    yield* Effect.forEach(range(tasks), () => throttle.withPermit(record), { concurrency: "unbounded", discard: true })
+    return { starts, t0 }
+  })
+
+/**
+ * Achieved rate on the real clock, window mode against `smooth: true`, at 1 000/s and 10 000/s: 5 s of tasks
+ * submitted at once (2 s with `--quick`). Window mode's achieved rate is the accuracy scenario's (the initial burst
+ * of `limit` discounted); smooth mode's discounts its initial burst the same way:
+ * `(started − burst) × interval / (last − first)`. Both are 100% on their ideal schedule.
+ */
+export const runSmooth = async (options: Options): Promise<ScenarioResult<SmoothData>> => {
+  const seconds = options.quick ? 2 : 5
+  const rows: Array<SmoothRow> = []
+  for (const limit of [1000, 10_000]) {
+    const tasks = limit * seconds
+    const rate = { limit, period: "1 second" } as const
+    collectGarbage()
+    await delay(50)
+    const windowRun = await Effect.runPromise(Effect.scoped(Effect.flatMap(Throttle.make(rate), (t) => runStarts(t, tasks))))
+    const windowReport = analyzeStarts({ starts: windowRun.starts, submitted: tasks, t0: windowRun.t0, limit, period: 1000 })
+    collectGarbage()
+    await delay(50)
+    const smooth = await Effect.runPromise(Effect.scoped(Effect.flatMap(
+      Throttle.make(rate, { smooth: true }),
+      (t) => Effect.map(runStarts(t, tasks), (r) => ({ ...r, burst: t.burst }))
+    )))
+    const sorted = Float64Array.from(smooth.starts).sort()
+    const interval = 1000 / limit
+    const span = (sorted[sorted.length - 1] as number) - (sorted[0] as number)
+    const smoothAchieved = ((sorted.length - smooth.burst) * interval) / span
+    const differencePoints = (smoothAchieved - windowReport.achieved) * 100
+    rows.push({
+      rate: `${fmt(limit)}/s`,
+      limit,
+      tasks,
+      windowAchieved: windowReport.achieved,
+      smoothAchieved,
+      burst: smooth.burst,
+      differencePoints,
+      met: differencePoints >= -2
+    })
+  }
+  // Gaps at 50/s: 100 tasks, smooth.
+  collectGarbage()
+  const fifty = await Effect.runPromise(Effect.scoped(Effect.flatMap(
+    Throttle.make("50/s", { smooth: true }),
+    (t) => runStarts(t, options.quick ? 50 : 100)
+  )))
+  const sorted = Float64Array.from(fifty.starts).sort()
+  let minGapMs = Number.POSITIVE_INFINITY
+  for (let i = 1; i < sorted.length; i++) minGapMs = Math.min(minGapMs, (sorted[i] as number) - (sorted[i - 1] as number))
+  const gaps = { minGapMs, intervalMs: 20, met: minGapMs >= 19 }
+  const report = [
+    `### Smooth (GCRA) vs window — achieved rate on the real clock, ${seconds} s of tasks submitted at once`,
+    "",
+    table(
+      ["rate", "tasks", "window achieved", "smooth achieved", "smooth burst", "smooth − window", "target ≥ −2 pts"],
+      rows.map((r) => [
+        r.rate,
+        fmt(r.tasks),
+        pct(r.windowAchieved),
+        pct(r.smoothAchieved),
+        fmt(r.burst),
+        `${r.differencePoints >= 0 ? "+" : ""}${r.differencePoints.toFixed(1)} pts`,
+        r.met ? "MET" : "MISSED"
+      ])
+    ),
+    "",
+    "achieved = (started − initial burst) / (last start − first start) × the spacing the rate allows (window: " +
+    "limit per period, burst = limit; smooth: one per interval, burst = the GCRA burst).",
+    `Smooth at 50/s: smallest gap between starts ${fmt(minGapMs, 2)} ms (interval 20 ms; target ≥ 19 ms) — ` +
+    `${gaps.met ? "MET" : "MISSED"}.`
+  ].join("\n")
+  return { data: { rows, gaps }, report }
+}
+
+// ===============================================================================================================
+// Metrics and events
+// ===============================================================================================================
+
+export interface MetricsData {
+  readonly uncontended: ReadonlyArray<CaseRow>
+  readonly contended: ReadonlyArray<CaseRow>
+  readonly metricsRatio: Ratio
+  readonly contendedMetricsRatio: number
+  readonly subscriberRatio: number
+}
+
+/**
+ * - Uncontended `withPermit(Effect.void)` in sequence (200 000 ops, rate effectively unlimited): `metrics: false`
+ *   against the default (metrics and spans on). Target: on ≤ 1.10× off.
+ * - 10 000 tasks of `Effect.yieldNow()` at most 10 at a time (`maxConcurrent: 10`; ~10 000 waiters queue), µs per
+ *   task: `metrics: false` with no `events` subscriber (the events' only cost then is a subscriber-count check per
+ *   event), the same with one subscriber draining `events`, and the default (metrics on, no subscriber).
+ *   Events cannot be switched off, so "no subscriber vs no events at all" is not measurable from outside; the
+ *   report gives what a subscriber costs and what metrics cost under contention.
+ */
+export const runMetrics = async (options: Options): Promise<ScenarioResult<MetricsData>> => {
+  const ops = options.quick ? 50_000 : 200_000
+  const uncontended = await measureCases(options, [
+    [
+      "withPermit, metrics: false",
+      ops,
+      sequential(Effect.orDie(Throttle.make(UNLIMITED, { metrics: false })), (t) => t.withPermit(Effect.void), ops)
+    ],
+    [
+      "withPermit, metrics on (default)",
+      ops,
+      sequential(Effect.orDie(Throttle.make(UNLIMITED, { name: "bench" })), (t) => t.withPermit(Effect.void), ops)
+    ]
+  ])
+  const waiters = 10_000
+  const indices = range(waiters)
+  const contendedCase = (metrics: boolean, subscribe: boolean) => () =>
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const t = yield* Effect.orDie(Throttle.make(UNLIMITED, { maxConcurrent: 10, metrics, name: "bench" }))
+      let events = 0
+      const subscriber = subscribe
+        ? yield* Effect.fork(Stream.runForEach(t.events, () => Effect.sync(() => void events++)))
+        : undefined
+      if (subscriber !== undefined) yield* Effect.yieldNow()
+      const start = now()
+      yield* Effect.forEach(indices, () => t.withPermit(Effect.yieldNow()), { concurrency: "unbounded", discard: true })
+      const usPerTask = ((now() - start) * 1e3) / waiters
+      if (subscriber !== undefined) yield* Fiber.interrupt(subscriber)
+      return usPerTask
+    })))
+  const contended = await measureCases(options, [
+    ["10 000 waiters, metrics: false, no subscriber", waiters, contendedCase(false, false)],
+    ["10 000 waiters, metrics: false, one events subscriber", waiters, contendedCase(false, true)],
+    ["10 000 waiters, metrics on, no subscriber", waiters, contendedCase(true, false)]
+  ])
+  const metricsRatio = ratioRow(
+    "uncontended withPermit, metrics on / off",
+    (uncontended[1] as CaseRow).median / (uncontended[0] as CaseRow).median,
+    1.1
+  )
+  const base = (contended[0] as CaseRow).median
+  const subscriberRatio = (contended[1] as CaseRow).median / base
+  const contendedMetricsRatio = (contended[2] as CaseRow).median / base
+  const report = [
+    "### Metrics and events — their cost on the throttle",
+    "",
+    caseTable(uncontended, "ns/op"),
+    "",
+    ratioLine(metricsRatio),
+    "",
+    caseTable(contended, "µs/task"),
+    "",
+    `With 10 000 waiters: one events subscriber ${ratio(subscriberRatio)}, metrics on ${ratio(contendedMetricsRatio)} ` +
+    "(vs metrics off, no subscriber). Events without a subscriber cost one subscriber-count check per event; they " +
+    "cannot be switched off, so their ratio to \"no events at all\" (target ≤ 1.05×) is not measurable from here."
+  ].join("\n")
+  return {
+    data: { uncontended, contended, metricsRatio, contendedMetricsRatio, subscriberRatio },
+    report
+  }
+}
