@@ -40,8 +40,10 @@
  *
  * @since 0.2.0
  */
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { Cluster, Redis as IORedis, RedisOptions } from "ioredis"
@@ -182,9 +184,18 @@ export const ThrottleRedis: {
   readonly layer: (
     options: ThrottleRedis.Options<"local" | "allow" | "wait">
   ) => Layer.Layer<Throttle, InvalidRateError, Redis>
+  /**
+   * A layer whose options come from `Config`, e.g.
+   * `ThrottleRedis.layerConfig({ key: Config.string("THROTTLE_KEY"), rate: Config.string("THROTTLE_RATE") })`.
+   */
+  readonly layerConfig: (
+    options: Config.Config.Wrap<ThrottleRedis.Options<"local" | "allow" | "wait">>
+  ) => Layer.Layer<Throttle, InvalidRateError | ConfigError.ConfigError, Redis>
 } = {
   make: internal.make as any,
-  layer: (options) => Layer.scoped(Throttle, internal.make(options) as any)
+  layer: (options) => Layer.scoped(Throttle, internal.make(options) as any),
+  layerConfig: (options) =>
+    Layer.scoped(Throttle, Effect.flatMap(Config.unwrap(options), (resolved) => internal.make(resolved)) as any)
 }
 
 /**
@@ -202,3 +213,11 @@ export const make = ThrottleRedis.make
  * @category layers
  */
 export const layer = ThrottleRedis.layer
+
+/**
+ * A layer of a Redis throttle whose options come from `Config` (the same as `ThrottleRedis.layerConfig`).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfig = ThrottleRedis.layerConfig

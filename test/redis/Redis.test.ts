@@ -4,7 +4,7 @@
  * uses the server's clock and asserts outcomes.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Exit, Fiber, Layer, TestClock } from "effect"
+import { Clock, Config, ConfigProvider, Duration, Effect, Exit, Fiber, Layer, TestClock } from "effect"
 import { InvalidRateError, Throttle, ThrottleReleaseError } from "effect-throttles"
 import { Redis, ThrottleRedis, ThrottleStoreError } from "effect-throttles/redis"
 import { test } from "vitest"
@@ -254,6 +254,25 @@ describe.skipIf(!redisAvailable)("ThrottleRedis on a real Redis", () => {
         ThrottleRedis.layer({ key: freshKey("layer"), rate: "2/min" }).pipe(Layer.provide(Redis.layer(redis.server().url)))
       )
     ))
+
+  it.live("layerConfig reads every option from Config; a bad rate there is an InvalidRateError", () =>
+    Effect.gen(function*() {
+      const key = freshKey("config")
+      const provider = ConfigProvider.fromMap(new Map([["KEY", key], ["RATE", "2/min"], ["BAD", "2/x"]]))
+      const layer = (rate: string) =>
+        ThrottleRedis.layerConfig({ key: Config.string("KEY"), rate: Config.string(rate) }).pipe(
+          Layer.provide(Redis.layer(redis.server().url))
+        )
+      const decisions = yield* Effect.forEach([1, 2, 3], () => Throttle.attempt()).pipe(
+        Effect.provide(layer("RATE")),
+        Effect.withConfigProvider(provider)
+      )
+      expect(decisions.map((d) => d.granted)).toEqual([true, true, false])
+      const bad = yield* Effect.flip(
+        Throttle.attempt().pipe(Effect.provide(layer("BAD")), Effect.withConfigProvider(provider))
+      )
+      expect(bad).toBeInstanceOf(InvalidRateError)
+    }))
 
   it.live("the store error of onStoreError: \"fail\" is typed", () =>
     Effect.gen(function*() {
