@@ -155,6 +155,8 @@ export declare namespace ThrottleRedis {
     readonly storeTimeout?: Duration.DurationInput | undefined
     /** The name in metrics, events and errors (default `"default"`). */
     readonly name?: string | undefined
+    /** `false` turns off the throttle's metrics (events still reach subscribers). Default `true`. */
+    readonly metrics?: boolean | undefined
   }
 }
 

@@ -17,9 +17,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
-import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import * as Rate from "../Rate.js"
 import type { ThrottleRedis } from "../redis.js"
 import type { Throttle } from "../Throttle.js"
@@ -29,6 +27,7 @@ import * as core from "./redisCore.js"
 import { Redis, settled } from "./redisClient.js"
 import { makeMemoryStore, makeRedisStore, type MemoryStore, type Store, type StoreFailure } from "./redisStore.js"
 import { makeWith } from "./throttleBackend.js"
+import { make as makeInstrument } from "./throttleInstrument.js"
 import { ThrottleReleaseError, ThrottleStoreError, ThrottleTimeoutError } from "./throttleErrors.js"
 
 /** What to do when the store does not answer. */
@@ -44,6 +43,7 @@ export interface Resolved {
   readonly onStoreError: OnStoreError
   readonly storeTimeout: Duration.Duration
   readonly leaseTtl: Duration.Duration
+  readonly metrics: boolean
 }
 
 /** The options a user passes (validated here: any shape may arrive at run time). */
@@ -66,6 +66,7 @@ export const resolve = (options: InputOptions): Effect.Effect<Resolved, Rate.Inv
         ? undefined
         : check.oneOf(options.onStoreError, "option onStoreError", ["local", "allow", "wait", "fail"])) ??
       (options.name === undefined ? undefined : check.string(options.name, "option name")) ??
+      (options.metrics === undefined ? undefined : check.boolean(options.metrics, "option metrics")) ??
       (options.smooth === undefined || typeof options.smooth === "boolean"
         ? undefined
         : typeof options.smooth === "object" && options.smooth !== null
@@ -89,6 +90,7 @@ export const resolve = (options: InputOptions): Effect.Effect<Resolved, Rate.Inv
         key: options.key,
         prefix: options.prefix ?? "effect-throttles",
         name: options.name ?? "default",
+        metrics: options.metrics ?? true,
         rates,
         onStoreError: options.onStoreError ?? "local",
         storeTimeout,
@@ -198,7 +200,9 @@ export const makeWithStore = (
     )
     const orClosed = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
       Effect.raceFirst(self, Deferred.await(closed) as Effect.Effect<never>)
-    const events = yield* PubSub.sliding<Throttle.Event>(256)
+    // the same metrics (tagged with the throttle's name), events and spans as the in-memory throttle
+    const instrument = makeInstrument(resolved.name, resolved.metrics)
+    const gauges = () => instrument.gauges(waiting, inFlight)
 
     let inFlight = 0
     let granted = 0
@@ -397,21 +401,18 @@ export const makeWithStore = (
     // -- grants -------------------------------------------------------------------------------------------------
     const toStoreError = (failure: StoreFailure) => new ThrottleStoreError({ key: resolved.key, cause: failure.cause })
 
-    const noteGrant = (n: number, now: number, waited: number): Effect.Effect<void> => {
-      inFlight += n
-      granted += n
-      recent.push(now, n)
-      return PubSub.publish(events, { _tag: "Granted", permits: n, waited: Duration.millis(waited) })
-    }
+    const noteGrant = (n: number, now: number, waited: number): Effect.Effect<void> =>
+      Effect.sync(() => {
+        inFlight += n
+        granted += n
+        recent.push(now, n)
+        instrument.granted(n, waited)
+        gauges()
+      })
 
     const timedOut = (n: number, maxWait: Duration.Duration, waited: number, retryAfter: number) =>
       Effect.zipRight(
-        PubSub.publish(events, {
-          _tag: "TimedOut",
-          permits: n,
-          waited: Duration.millis(waited),
-          retryAfter: Duration.millis(retryAfter)
-        }),
+        Effect.sync(() => instrument.timedOut(n, waited, retryAfter)),
         Effect.fail(
           new ThrottleTimeoutError({
             key: resolved.name,
@@ -438,6 +439,7 @@ export const makeWithStore = (
           const member = maxC > 0 ? core.leaseMember(n, id) : ""
           let failures = 0
           waiting++
+          gauges()
           try {
             for (;;) {
               const gate = signal.gate
@@ -533,6 +535,7 @@ export const makeWithStore = (
             }
           } finally {
             waiting--
+            gauges()
           }
         })
       )
@@ -584,13 +587,14 @@ export const makeWithStore = (
         Effect.tap(decideNow(n), (decision) =>
           decision.granted
             ? Effect.void
-            : PubSub.publish(events, { _tag: "Rejected", permits: n, reason, retryAfter: decision.retryAfter }))
+            : Effect.sync(() => instrument.rejected(n, reason, Duration.toMillis(decision.retryAfter))))
       )
 
     const release = (n: number): Effect.Effect<void, ThrottleStoreError | ThrottleReleaseError> =>
       Effect.uninterruptible(Effect.suspend(() => {
         if (n > inFlight) return Effect.fail(new ThrottleReleaseError({ requested: n, inFlight }))
         inFlight -= n
+        gauges()
         if (maxC === 0) return Effect.void
         const calls: Array<Effect.Effect<void>> = []
         let left = n
@@ -618,7 +622,7 @@ export const makeWithStore = (
           return
         }
         const until = core.replyNumber(result.right.reply[1]) - core.replyNumber(result.right.reply[0]) + now
-        yield* PubSub.publish(events, { _tag: "Paused", until })
+        instrument.paused(until)
       })
 
     const stats: Effect.Effect<Throttle.Stats, ThrottleStoreError> = Effect.gen(function*() {
@@ -669,7 +673,7 @@ export const makeWithStore = (
       attempt: (n) => attempt(n, "attempt"),
       pause,
       stats,
-      events: Stream.fromPubSub(events)
+      events: instrument.events
     })
   })
 

@@ -4,8 +4,9 @@
  * policies switching on and off. Exact virtual timestamps. No Redis here (see Redis.test.ts for the real one).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, TestClock } from "effect"
+import { Effect, Exit, Fiber, Metric, TestClock } from "effect"
 import { ThrottleStoreError } from "effect-throttles/redis"
+import { metrics } from "../../src/Throttle.js"
 import { type InputOptions, makeWithStore, resolve } from "../../src/internal/redisThrottle.js"
 import { makeMemoryStore, type MemoryStore } from "../../src/internal/redisStore.js"
 import { nowMillis } from "./support.js"
@@ -168,6 +169,18 @@ describe("ThrottleRedis client (memory store, TestClock)", () => {
         const exit = yield* Effect.exit(effect as Effect.Effect<unknown, unknown>)
         expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error).toBeInstanceOf(ThrottleStoreError)
       }
+    }))
+
+  it.scoped("metrics: grants and refusals counted under the throttle's name, as in memory", () =>
+    Effect.gen(function*() {
+      const { throttle } = yield* build({ rate: "1/s", name: "redis-client-metrics" })
+      yield* throttle.acquire()
+      expect(yield* throttle.tryAcquire()).toBe(false)
+      const granted = yield* Metric.value(Metric.tagged(metrics.granted, "name", "redis-client-metrics"))
+      const rejected = yield* Metric.value(
+        metrics.rejected.pipe(Metric.tagged("name", "redis-client-metrics"), Metric.tagged("reason", "tryAcquire"))
+      )
+      expect([granted.count, rejected.count]).toEqual([1, 1])
     }))
 
   it.scoped("events: granted, rejected, timed out, paused", () =>

@@ -4,8 +4,9 @@
  * Outcomes only (real time).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Logger, LogLevel, Option, Schedule } from "effect"
+import { Duration, Effect, Fiber, Logger, LogLevel, Metric, Option, Schedule } from "effect"
 import { Redis, ThrottleRedis, ThrottleStoreError } from "effect-throttles/redis"
+import { storeErrors } from "../../src/internal/redisStore.js"
 import { serverAvailable } from "./server.js"
 import { freshKey, realSleep, useServer } from "./support.js"
 
@@ -33,11 +34,16 @@ describe.skipIf(!serverAvailable)("ThrottleRedis when Redis dies", () => {
   it.live("\"fail\": typed ThrottleStoreError within storeTimeout, then grants resume", () =>
     outage(({ kill, restart }) =>
       Effect.gen(function*() {
-        const t = yield* ThrottleRedis.make({ ...options, key: freshKey("fail"), onStoreError: "fail" })
+        const name = freshKey("fail")
+        const t = yield* ThrottleRedis.make({ ...options, key: name, name, onStoreError: "fail" })
         yield* t.acquire()
         yield* kill
         const error = yield* Effect.flip(t.acquire()).pipe(Effect.timeout("3 seconds"))
         expect(error).toBeInstanceOf(ThrottleStoreError)
+        const errors = yield* Metric.value(
+          storeErrors.pipe(Metric.tagged("name", name), Metric.tagged("backend", "redis"))
+        )
+        expect(errors.count).toBeGreaterThanOrEqual(1)
         expect(yield* Effect.flip(t.attempt())).toBeInstanceOf(ThrottleStoreError)
         yield* restart
         yield* waitReady(t.stats)
