@@ -178,6 +178,7 @@ export const makeWithStore = (
 ): Effect.Effect<Throttle.Service<ThrottleStoreError>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
+    const spanClock = yield* Effect.clock
     const { config, onStoreError } = resolved
     const maxC = config.maxConcurrent
     const recheck = Math.min(config.leaseTtl / 3, 1000)
@@ -401,6 +402,10 @@ export const makeWithStore = (
     // -- grants -------------------------------------------------------------------------------------------------
     const toStoreError = (failure: StoreFailure) => new ThrottleStoreError({ key: resolved.key, cause: failure.cause })
 
+    /** The milliseconds waited since `startedAt`, read when the span ends. */
+    const waitedSince = (startedAt: number) => (): number =>
+      Number(spanClock.unsafeCurrentTimeNanos()) / 1e6 - startedAt
+
     const noteGrant = (n: number, now: number, waited: number): Effect.Effect<void> =>
       Effect.sync(() => {
         inFlight += n
@@ -484,7 +489,7 @@ export const makeWithStore = (
                     const due = source === "local"
                       ? current.at
                       : Math.min(shared.toClientTime(current.at), receivedAt + current.wait)
-                    yield* restore(orClosed(sleepUntil(due, onSettle))).pipe(
+                    yield* instrument.traced(restore(orClosed(sleepUntil(due, onSettle))), n, waitedSince(startedAt)).pipe(
                       Effect.onInterrupt(() =>
                         Effect.suspend(() => {
                           if (lease !== undefined) sleeping.delete(lease)
@@ -522,8 +527,12 @@ export const makeWithStore = (
                     timeout = Math.min(timeout, remaining)
                   }
                   if (onSettle !== undefined) onSettle()
-                  yield* restore(
-                    orClosed(Effect.ignore(Effect.timeout(Deferred.await(gate), Duration.millis(Math.max(0, timeout)))))
+                  yield* instrument.traced(
+                    restore(
+                      orClosed(Effect.ignore(Effect.timeout(Deferred.await(gate), Duration.millis(Math.max(0, timeout)))))
+                    ),
+                    n,
+                    waitedSince(startedAt)
                   ).pipe(
                     Effect.onInterrupt(() => followUp(source, "leave", [member]))
                   )
