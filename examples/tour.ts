@@ -9,6 +9,7 @@ import {
   Barrier,
   CircuitBreaker,
   DynamicThrottle,
+  KeyedThrottle,
   Releasing,
   ResourceGuard,
   Scheduler,
@@ -54,6 +55,22 @@ export const throttleQuotaTour = Effect.gen(function*() {
   yield* api.withPermit(Effect.flatMap(since(begin), (at) => Effect.sync(() => lines.push(`after the pause at ${at} ms`))))
   return lines
 }).pipe(Effect.scoped)
+
+// --- KeyedThrottle: one throttle per host, dropped once idle -----------------------------------------------------
+export const keyedTour = Effect.scoped(Effect.gen(function*() {
+  const begin = yield* Clock.currentTimeMillis
+  const perHost = yield* KeyedThrottle.make({
+    rate: (host: string) => (host === "api.github.com" ? "2/s" : "1/s"),
+    idleTimeToLive: "5 seconds"
+  })
+  const get = (host: string) => perHost.withPermit(host)(Effect.map(since(begin), (at) => `${host} at ${at} ms`))
+  const hosts = ["api.github.com", "example.org", "api.github.com", "api.github.com", "example.org"]
+  const lines = yield* Effect.forEach(hosts, get, { concurrency: "unbounded" })
+  lines.push(`${yield* perHost.size} hosts live`)
+  yield* Effect.sleep("7 seconds") // both hosts' windows empty at 2 s: dropped at 7 s
+  lines.push(`${yield* perHost.size} hosts live 7 s later`)
+  return lines
+}))
 
 // --- Scheduler: aiometer's run_all with max_per_second -----------------------------------------------------------
 export const schedulerTour = Effect.gen(function*() {
@@ -133,6 +150,7 @@ export const releasingTour = Effect.gen(function*() {
 export const sections = {
   Throttle: throttleTour,
   ThrottleQuota: throttleQuotaTour,
+  KeyedThrottle: keyedTour,
   Scheduler: schedulerTour,
   TaskThrottler: taskThrottlerTour,
   CircuitBreaker: breakerTour,

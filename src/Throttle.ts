@@ -151,18 +151,35 @@ export class Throttle extends Context.Tag("effect-throttles/Throttle")<Throttle,
   /** Whether `u` is a Throttle service of any backend. @since 0.2.0 */
   static readonly isThrottle = (u: unknown): u is Throttle.Service<unknown> => backendInternal.isThrottle(u)
 
-  /** Acquire `n` permits (default 1) from the throttle in context, waiting as long as needed. @since 0.1.0 */
+  /**
+   * Waits for `n` permits (default 1) of the throttle in context, first-in first-out. Interrupted while waiting, it
+   * leaves no trace. `n` must be an integer from 1 to `min(smallest limit, maxConcurrent)`: anything else is a
+   * defect. With `{ maxWait }`, fails with `ThrottleTimeoutError` when the permits cannot be granted in time — at
+   * once, without queueing, when the windows already prove it.
+   *
+   * @since 0.1.0
+   */
   static readonly acquire: {
     (n?: number): Effect.Effect<void, never, Throttle>
     (n: number, options: Throttle.AcquireOptions): Effect.Effect<void, ThrottleTimeoutError, Throttle>
   } = ((n?: number, options?: Throttle.AcquireOptions) =>
     Effect.flatMap(Throttle, (t) => t.acquire(n ?? 1, options ?? {}))) as typeof Throttle.acquire
 
-  /** Release `n` permits (default 1) to the throttle in context. @since 0.1.0 */
+  /**
+   * Gives back `n` permits (default 1) to the throttle in context. Fails with `ThrottleReleaseError` when fewer are
+   * in flight. Under `measure: "release"` their slots are freed `period` after this call.
+   *
+   * @since 0.1.0
+   */
   static readonly release = (n?: number): Effect.Effect<void, ThrottleReleaseError, Throttle> =>
     Effect.flatMap(Throttle, (t) => t.release(n))
 
-  /** Run `self` holding one permit of the throttle in context. @since 0.1.0 */
+  /**
+   * Runs `self` holding one permit of the throttle in context, released on any exit (success, failure, defect,
+   * interruption). With `{ maxWait }`, fails with `ThrottleTimeoutError` instead of waiting longer.
+   *
+   * @since 0.1.0
+   */
   static readonly withPermit: {
     <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Throttle>
     <A, E, R>(
@@ -172,7 +189,12 @@ export class Throttle extends Context.Tag("effect-throttles/Throttle")<Throttle,
   } = <A, E, R>(self: Effect.Effect<A, E, R>, options?: Throttle.AcquireOptions) =>
     Effect.flatMap(Throttle, (t) => t.withPermit(self, options ?? {}))
 
-  /** Run `self` holding `n` permits of the throttle in context. @since 0.1.0 */
+  /**
+   * Runs `self` holding `n` permits (a weight) of the throttle in context, released on any exit. With
+   * `{ maxWait }`, fails with `ThrottleTimeoutError` instead of waiting longer.
+   *
+   * @since 0.1.0
+   */
   static readonly withPermits: {
     (n: number): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Throttle>
     (
@@ -182,28 +204,59 @@ export class Throttle extends Context.Tag("effect-throttles/Throttle")<Throttle,
   } = ((n: number, options?: Throttle.AcquireOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
     Effect.flatMap(Throttle, (t) => t.withPermits(n, options ?? {})(self))) as typeof Throttle.withPermits
 
-  /** Take `n` permits now if free and nobody waits; never waits. @since 0.1.0 */
+  /**
+   * Takes `n` permits (default 1) if they are free now and nobody is waiting (no barging past the queue); never
+   * waits. `true` when taken: they are in flight until released.
+   *
+   * @since 0.1.0
+   */
   static readonly tryAcquire = (n?: number): Effect.Effect<boolean, never, Throttle> =>
     Effect.flatMap(Throttle, (t) => t.tryAcquire(n))
 
-  /** Decide now, never wait: take `n` permits if `tryAcquire` would, and say what a server tells its client. @since 0.2.0 */
+  /**
+   * Decides now, never waits: takes `n` permits (default 1) exactly when `tryAcquire` would (in flight until
+   * released) and returns `{ granted, limit, remaining, retryAfter, resetAfter }` — the numbers for `Retry-After`
+   * and the IETF `RateLimit` headers. Several windows: those of the window with the fewest permits remaining, and
+   * the longest wait. `"3/s"` after 3 grants at 0, asked at 400 ms: refused, `retryAfter` 600 ms.
+   *
+   * @since 0.2.0
+   */
   static readonly attempt = (n?: number): Effect.Effect<Throttle.Decision, never, Throttle> =>
     Effect.flatMap(Throttle, (t) => t.attempt(n))
 
-  /** No grant before `now + duration` ("the server said wait"). @since 0.2.0 */
+  /**
+   * "The server said wait": no grant before `now + duration`; the queue keeps its order. A longer pause extends
+   * the current one, a shorter one never shortens it. `stats.pausedUntil` shows it.
+   *
+   * @since 0.2.0
+   */
   static readonly pause = (duration: Duration.DurationInput): Effect.Effect<void, never, Throttle> =>
     Effect.flatMap(Throttle, (t) => t.pause(duration))
 
-  /** Wrap a function so every call runs under `withPermit` of the throttle in context. @since 0.2.0 */
+  /**
+   * Wraps a function returning an Effect so that every call runs under `withPermit` of the throttle in context
+   * (aiothrottles' decorator form).
+   *
+   * @since 0.2.0
+   */
   static readonly throttled = <Args extends ReadonlyArray<unknown>, A, E, R>(
     f: (...args: Args) => Effect.Effect<A, E, R>
   ): (...args: Args) => Effect.Effect<A, E, R | Throttle> =>
   (...args) => Effect.flatMap(Throttle, (t) => t.withPermit(Effect.suspend(() => f(...args))))
 
-  /** Whether `acquire()` would wait now. @since 0.1.0 */
+  /**
+   * `true` when `acquire()` would wait now (others queued, a window full, a pause, the smooth schedule, or the
+   * concurrency cap).
+   *
+   * @since 0.1.0
+   */
   static readonly locked: Effect.Effect<boolean, never, Throttle> = Effect.flatMap(Throttle, (t) => t.locked)
 
-  /** A snapshot of the throttle in context. @since 0.1.0 */
+  /**
+   * A snapshot of the throttle in context: `{ inFlight, waiting, available, granted, pausedUntil }`.
+   *
+   * @since 0.1.0
+   */
   static readonly stats: Effect.Effect<Throttle.Stats, never, Throttle> = Effect.flatMap(Throttle, (t) => t.stats)
 
   /** The events of the throttle in context (see `Service.events`). @since 0.2.0 */

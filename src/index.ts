@@ -43,3 +43,6 @@ export * as TaskThrottler from "./TaskThrottler.js"
 
 /** The error a TaskThrottler task fails with to ask for a retry later. @since 0.1.0 */
 export { ThrottledError } from "./TaskThrottler.js"
+
+/** One throttle per key (per host, user, token), dropped once truly idle. @since 0.2.0 */
+export * as KeyedThrottle from "./KeyedThrottle.js"

@@ -30,6 +30,19 @@ describe("the README tour (examples/tour.ts) under TestClock", () => {
       ])
     }))
 
+  it.effect("KeyedThrottle: hosts do not wait for each other; idle hosts are dropped", () =>
+    Effect.gen(function*() {
+      expect(yield* runSection(sections.KeyedThrottle)).toEqual([
+        "api.github.com at 0 ms",
+        "example.org at 0 ms",
+        "api.github.com at 0 ms",
+        "api.github.com at 1000 ms",
+        "example.org at 1000 ms",
+        "2 hosts live",
+        "0 hosts live 7 s later"
+      ])
+    }))
+
   it.effect("Scheduler: maxPerSecond 4 starts at 0, 250, 500", () =>
     Effect.gen(function*() {
       expect(yield* runSection(sections.Scheduler)).toEqual([

@@ -16,7 +16,7 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
 import * as PubSub from "effect/PubSub"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import type { Throttle } from "../Throttle.js"
 import { EventHub, EVENTS_CAPACITY } from "./observability.js"
 
@@ -77,8 +77,21 @@ const NO_TAGS: ReadonlyArray<MetricLabel.MetricLabel> = []
 
 /** The instrument of one throttle named `name`; with `metrics` false, only events. */
 export const make = (name: string, metrics: boolean): Instrument => {
-  const hub = new EventHub(Effect.runSync(PubSub.sliding<Throttle.Event>(EVENTS_CAPACITY)))
-  const publish = (event: Throttle.Event): void => hub.emit(event)
+  // The hub (its PubSub) is created by the first subscription: a throttle nobody watches allocates nothing for
+  // its events (a KeyedThrottle creates thousands of throttles).
+  let hub: EventHub<Throttle.Event> | undefined = undefined
+  const publish = (event: Throttle.Event): void => hub!.emit(event)
+  const active = (): boolean => hub !== undefined && hub.active
+  const events: Stream.Stream<Throttle.Event> = Stream.unwrap(
+    Effect.map(
+      Effect.suspend(() =>
+        hub === undefined
+          ? Effect.map(PubSub.sliding<Throttle.Event>(EVENTS_CAPACITY), (pubsub) => (hub ??= new EventHub(pubsub)))
+          : Effect.succeed(hub)
+      ),
+      (h) => h.stream
+    )
+  )
   const base = [MetricLabel.make("name", name)]
   const granted = metrics ? tagged(keys.granted, base) : undefined
   const wait = metrics ? tagged(keys.wait, base) : undefined
@@ -99,17 +112,17 @@ export const make = (name: string, metrics: boolean): Instrument => {
         granted.unsafeUpdate(permits, NO_TAGS)
         wait!.unsafeUpdate(waitedMillis / 1000, NO_TAGS)
       }
-      if (hub.active) publish(Event.Granted({ permits, waited: Duration.millis(waitedMillis) }))
+      if (active()) publish(Event.Granted({ permits, waited: Duration.millis(waitedMillis) }))
     },
     rejected: (permits, reason, retryAfterMillis) => {
       if (rejectedBy !== undefined) rejectedBy[reason].unsafeUpdate(permits, NO_TAGS)
-      if (hub.active) {
+      if (active()) {
         publish(Event.Rejected({ permits, reason, retryAfter: Duration.millis(retryAfterMillis) }))
       }
     },
     timedOut: (permits, waitedMillis, retryAfterMillis) => {
       if (rejectedBy !== undefined) rejectedBy.maxWait.unsafeUpdate(permits, NO_TAGS)
-      if (hub.active) {
+      if (active()) {
         publish(
           Event.TimedOut({
             permits,
@@ -120,7 +133,7 @@ export const make = (name: string, metrics: boolean): Instrument => {
       }
     },
     paused: (until) => {
-      if (hub.active) publish(Event.Paused({ until }))
+      if (active()) publish(Event.Paused({ until }))
     },
     gauges: (waiting, inFlight) => {
       if (waitingGauge === undefined) return
@@ -141,9 +154,9 @@ export const make = (name: string, metrics: boolean): Instrument => {
           { attributes: { name, permits } }
         )
         : effect,
-    events: hub.stream,
+    events,
     flushed: (effect) => {
-      const flush = hub.flush()
+      const flush = hub?.flush()
       return flush === undefined ? effect : Effect.zipRight(flush, effect)
     }
   }
