@@ -31,7 +31,8 @@ const SCENARIOS = [
   "keyed",
   "smooth",
   "metrics",
-  "scheduler"
+  "scheduler",
+  "redis"
 ] as const
 type Scenario = (typeof SCENARIOS)[number]
 
@@ -90,6 +91,7 @@ interface Results {
   keyed?: KeyedData
   smooth?: SmoothData
   metrics?: MetricsData
+  redis?: Record<string, unknown>
   scheduler?: Record<string, unknown>
 }
 
@@ -352,6 +354,17 @@ const main = async (): Promise<void> => {
     }
   }
   if (options.only.has("scheduler")) durations["scheduler"] = Math.round((Date.now() - sectionStart) / 100) / 10
+  if (options.only.has("redis")) {
+    // Needs redis-server on PATH (it starts its own on a free port); see bench/redis.ts.
+    sectionStart = Date.now()
+    try {
+      results.redis = await (await import("./redis.js")).main({ quick: options.quick })
+    } catch (error) {
+      console.error("\nRedis benchmarks failed:", error)
+      results.redis = { failed: String(error) }
+    }
+    durations["redis"] = Math.round((Date.now() - sectionStart) / 100) / 10
+  }
   results.durationSeconds = Math.round((Date.now() - started) / 100) / 10
   results.sectionSeconds = durations
 

@@ -125,8 +125,12 @@ export const ThrottledHttpClient: {
    *
    * @example
    * ```ts
+   * import { FetchHttpClient } from "@effect/platform"
+   * import { Layer } from "effect"
+   * import { ThrottledHttpClient } from "effect-throttles/http"
+   *
    * const Client = ThrottledHttpClient.layer({ rate: "5000/h, 10/s", maxConcurrent: 8 }).pipe(
-   *   Layer.provide(NodeHttpClient.layer)
+   *   Layer.provide(FetchHttpClient.layer)
    * )
    * ```
    */
@@ -138,7 +142,14 @@ export const ThrottledHttpClient: {
    *
    * @example
    * ```ts
-   * const github = yield* ThrottledHttpClient.wrap({ rate: "10/s", adaptive: true })(yield* HttpClient.HttpClient)
+   * import { HttpClient } from "@effect/platform"
+   * import { Effect } from "effect"
+   * import { ThrottledHttpClient } from "effect-throttles/http"
+   *
+   * const program = Effect.gen(function*() {
+   *   const github = yield* ThrottledHttpClient.wrap({ rate: "10/s", adaptive: true })(yield* HttpClient.HttpClient)
+   *   return yield* github.get("https://api.github.com/rate_limit")
+   * })
    * ```
    */
   readonly wrap: (
@@ -213,8 +224,15 @@ export const HttpRateLimit: {
    *
    * @example
    * ```ts
-   * const rateLimit = yield* HttpRateLimit.middleware({ rate: "10/s" })
-   * yield* router.pipe(rateLimit, HttpServer.serve(), Layer.launch)
+   * import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+   * import { Effect, Layer } from "effect"
+   * import { HttpRateLimit } from "effect-throttles/http"
+   *
+   * const router = HttpRouter.empty.pipe(HttpRouter.get("/", HttpServerResponse.text("hello")))
+   * const serve = Effect.gen(function*() {
+   *   const rateLimit = yield* HttpRateLimit.middleware({ rate: "10/s" })
+   *   return yield* Layer.launch(HttpServer.serve(router, rateLimit))
+   * })
    * ```
    */
   readonly middleware: (

@@ -1,0 +1,294 @@
+/**
+ * Benchmarks of the Redis backend (`tsx bench/redis.ts [--quick]`, or `npm run bench -- --only=redis`), on the real
+ * clock against a `redis-server` started here on a free loopback port, beside two peers on the same server:
+ * `rate-limiter-flexible` (RateLimiterRedis, a fixed window of counters) and `@effect/experimental`'s RateLimiter
+ * with its Redis store (fixed window, `onExceeded: "delay"`).
+ *
+ * 1. Throughput: grants per second on one key from one process with the limit out of reach, `CONCURRENCY` callers
+ *    in a loop, and the latency of each call (p50 / p99). Ours batches the concurrent calls of a process into one
+ *    script call.
+ * 2. Exactness: 4 processes share "50/s" on one key for a few seconds, callers as fast as they are let through.
+ *    The starts the processes saw, merged, are checked for windows holding more than 50 (a window of 1 s minus
+ *    2 ms). What a process sees carries its reply latency and wake-up jitter (a few ms, more on a loaded machine),
+ *    so a burst granted at a period boundary can spill into the neighbouring window as seen; for ours, the grant
+ *    times the script decided (on the server's clock: the guarantee) are checked with the exact 1 s window.
+ *
+ * The same file is the worker of scenario 2 (`--worker=<json>`).
+ */
+import { fork } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import * as RateLimiter from "@effect/experimental/RateLimiter"
+import * as RateLimiterRedisStore from "@effect/experimental/RateLimiter/Redis"
+import { Context, Effect, Layer, ManagedRuntime } from "effect"
+import type { Throttle } from "effect-throttles"
+import { Redis, ThrottleRedis, type ThrottleStoreError } from "effect-throttles/redis"
+import { Redis as IORedis } from "ioredis"
+import { RateLimiterRedis } from "rate-limiter-flexible"
+import { OnGrant } from "../src/internal/redisThrottle.js"
+import { startServer } from "../test/redis/server.js"
+import { fmt, percentile, table } from "./harness.js"
+
+const CONCURRENCY = 64
+const PROCESSES = 4
+const LIMIT = 50
+
+type Kind = "ours" | "rate-limiter-flexible" | "@effect/experimental"
+const KINDS: ReadonlyArray<Kind> = ["ours", "rate-limiter-flexible", "@effect/experimental"]
+
+/**
+ * A limiter as the benchmark drives it: `take()` resolves when a permit is granted; `loop` runs `concurrency`
+ * callers taking permits until `until()` is false, each call's latency to `record` (Effect-based limiters run
+ * their callers as fibers of one program, as an Effect application would).
+ */
+interface Driver {
+  readonly take: () => Promise<void>
+  readonly loop: (concurrency: number, until: () => boolean, record: (ms: number) => void) => Promise<void>
+  readonly close: () => Promise<void>
+}
+
+const promiseLoop =
+  (take: () => Promise<void>) =>
+  async (concurrency: number, until: () => boolean, record: (ms: number) => void): Promise<void> => {
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (until()) {
+        const t0 = performance.now()
+        await take()
+        record(performance.now() - t0)
+      }
+    }))
+  }
+
+const fiberLoop = (take: Effect.Effect<unknown, unknown>) =>
+(concurrency: number, until: () => boolean, record: (ms: number) => void) =>
+  Effect.all(
+    Array.from({ length: concurrency }, () =>
+      Effect.whileLoop({
+        while: until,
+        body: () => {
+          const t0 = performance.now()
+          return Effect.map(take, () => record(performance.now() - t0))
+        },
+        step: () => {}
+      })),
+    { concurrency: "unbounded", discard: true }
+  )
+
+/** The tag the bench provides our throttle under. */
+class ThrottleTag extends Context.Tag("bench/RedisThrottle")<ThrottleTag, Throttle.Service<ThrottleStoreError>>() {}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+const wallNow = () => performance.timeOrigin + performance.now()
+
+/**
+ * Builds a limiter of `kind` on `url`, key `key`, `limit` per `seconds`. `onGrant` gets our script's grant times.
+ */
+const driver = async (
+  kind: Kind,
+  url: string,
+  key: string,
+  limit: number,
+  seconds: number,
+  onGrant?: (at: number) => void
+): Promise<Driver> => {
+  switch (kind) {
+    case "ours": {
+      const layer = Layer.scoped(
+        ThrottleTag,
+        ThrottleRedis.make({
+          key,
+          rate: { limit, period: `${seconds} seconds` },
+          onStoreError: "fail",
+          ...(onGrant === undefined ? {} : { [OnGrant]: (at: number) => onGrant(at) })
+        } as ThrottleRedis.Options<"fail">)
+      ).pipe(Layer.provide(Redis.layer(url)))
+      const managed = ManagedRuntime.make(layer)
+      const throttle = await managed.runPromise(ThrottleTag)
+      return {
+        take: () => managed.runPromise(throttle.acquire()),
+        loop: (c, until, record) => managed.runPromise(fiberLoop(throttle.acquire())(c, until, record)),
+        close: () => managed.dispose()
+      }
+    }
+    case "rate-limiter-flexible": {
+      const client = new IORedis(url, { enableOfflineQueue: false })
+      await new Promise<void>((resolve) => client.once("ready", () => resolve()))
+      const limiter = new RateLimiterRedis({ storeClient: client, points: limit, duration: seconds, keyPrefix: "rlf" })
+      const take = async (): Promise<void> => {
+        for (;;) {
+          try {
+            await limiter.consume(key)
+            return
+          } catch (rejection) {
+            const wait = (rejection as { msBeforeNext?: number }).msBeforeNext
+            if (typeof wait !== "number") throw rejection
+            await sleep(wait)
+          }
+        }
+      }
+      return { take, loop: promiseLoop(take), close: () => client.quit().then(() => {}) }
+    }
+    case "@effect/experimental": {
+      const u = new URL(url)
+      const layer = RateLimiter.layer.pipe(
+        Layer.provide(RateLimiterRedisStore.layerStore({ host: u.hostname, port: Number(u.port), prefix: "fx:" }))
+      )
+      const managed = ManagedRuntime.make(layer)
+      const withLimiter = await managed.runPromise(
+        RateLimiter.makeWithRateLimiter.pipe(Effect.map((f) =>
+          f({ algorithm: "fixed-window", onExceeded: "delay", window: `${seconds} seconds`, limit, key })
+        ))
+      )
+      return {
+        take: () => managed.runPromise(withLimiter(Effect.void)),
+        loop: (c, until, record) => managed.runPromise(fiberLoop(withLimiter(Effect.void))(c, until, record)),
+        close: () => managed.dispose()
+      }
+    }
+  }
+}
+
+
+// -- worker mode ---------------------------------------------------------------------------------------------------
+
+interface WorkerArgs {
+  readonly kind: Kind
+  readonly url: string
+  readonly key: string
+  readonly seconds: number
+  readonly concurrency: number
+}
+
+const worker = async (args: WorkerArgs) => {
+  const grants: Array<number> = []
+  const d = await driver(args.kind, args.url, args.key, LIMIT, 1, (at) => grants.push(at))
+  process.send?.({ type: "ready" })
+  await new Promise<void>((resolve) => process.once("message", () => resolve()))
+  const starts: Array<number> = []
+  const deadline = Date.now() + args.seconds * 1000
+  await d.loop(args.concurrency, () => Date.now() < deadline, () => starts.push(wallNow()))
+  await d.close()
+  await new Promise<void>((resolve) => process.send?.({ type: "done", starts, grants }, () => resolve()))
+}
+
+// -- scenarios -----------------------------------------------------------------------------------------------------
+
+/** Grants per second and call latency on one key from this process, the limit out of reach. */
+const throughput = async (kind: Kind, url: string, seconds: number) => {
+  // a limit out of reach: a million per 1000 s (the peer's fixed window needs a whole-millisecond refill)
+  const d = await driver(kind, url, `tp-${kind}-${Date.now()}`, 1_000_000, 1000)
+  // warm-up
+  const warm = performance.now() + 300
+  await d.loop(CONCURRENCY, () => performance.now() < warm, () => {})
+  const latencies: Array<number> = []
+  const started = performance.now()
+  const deadline = started + seconds * 1000
+  await d.loop(CONCURRENCY, () => performance.now() < deadline, (ms) => latencies.push(ms))
+  const elapsed = (performance.now() - started) / 1000
+  await d.close()
+  return {
+    kind,
+    grantsPerSecond: latencies.length / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99)
+  }
+}
+
+/** Windows holding more than `limit` among `times`: the count of such windows (one per start) and the worst. */
+const violations = (times: ReadonlyArray<number>, window: number, limit: number) => {
+  const sorted = [...times].sort((a, b) => a - b)
+  let worst = 0
+  let count = 0
+  let j = 0
+  for (let i = 0; i < sorted.length; i++) {
+    while ((sorted[j] as number) + window <= (sorted[i] as number)) j++
+    const inWindow = i - j + 1
+    worst = Math.max(worst, inWindow)
+    if (inWindow > limit) count++
+  }
+  return { count, worst }
+}
+
+const exactness = async (kind: Kind, url: string, seconds: number) => {
+  const self = fileURLToPath(import.meta.url)
+  const key = `ex-${kind}-${Date.now()}`
+  const children = Array.from({ length: PROCESSES }, () =>
+    fork(self, [`--worker=${JSON.stringify({ kind, url, key, seconds, concurrency: 8 } satisfies WorkerArgs)}`], {
+      execArgv: ["--import", "tsx"]
+    }))
+  const inbox = children.map((child) => {
+    const messages: Array<any> = []
+    const waiters: Array<() => void> = []
+    child.on("message", (m) => {
+      messages.push(m)
+      for (const w of waiters.splice(0)) w()
+    })
+    return async (type: string) => {
+      for (;;) {
+        const i = messages.findIndex((m) => m.type === type)
+        if (i >= 0) return messages.splice(i, 1)[0]
+        await new Promise<void>((resolve) => waiters.push(resolve))
+      }
+    }
+  })
+  await Promise.all(inbox.map((next) => next("ready")))
+  for (const child of children) child.send("go")
+  const reports = await Promise.all(inbox.map((next) => next("done"))) as Array<
+    { starts: Array<number>; grants: Array<number> }
+  >
+  const starts = reports.flatMap((r) => r.starts)
+  const observed = violations(starts, 1000 - 2, LIMIT)
+  const decided = kind === "ours" ? violations(reports.flatMap((r) => r.grants), 1000, LIMIT) : undefined
+  // the steady rate: whole periods from the middle of the first one (grants come in bursts at period boundaries)
+  const first = Math.min(...starts)
+  const achieved = starts.filter((t) => t >= first + 500 && t < first + 500 + (seconds - 1) * 1000).length /
+    (seconds - 1)
+  return { kind, starts: starts.length, observed, decided, achievedPerSecond: achieved }
+}
+
+/** Runs both scenarios and prints their tables. */
+export const main = async (options: { readonly quick?: boolean } = {}): Promise<Record<string, unknown>> => {
+  const server = await startServer(true)
+  try {
+    const seconds = options.quick === true ? 1 : 3
+    console.log(`\n## Redis backend (redis-server on ${server.url}, ${CONCURRENCY} concurrent callers)\n`)
+    const tp = []
+    for (const kind of KINDS) tp.push(await throughput(kind, server.url, seconds))
+    console.log(table(
+      ["limiter", "grants/s (one key, one process)", "p50 ms", "p99 ms"],
+      tp.map((r) => [r.kind, fmt(r.grantsPerSecond), fmt(r.p50, 2), fmt(r.p99, 2)])
+    ))
+    const ex = []
+    for (const kind of KINDS) ex.push(await exactness(kind, server.url, options.quick === true ? 2 : 4))
+    console.log(`\n${PROCESSES} processes sharing "${LIMIT}/s":\n`)
+    console.log(table(
+      ["limiter", "starts", "per s (steady)", "windows over 50 (seen)", "worst window (seen)", "over 50 (decided)"],
+      ex.map((r) => [
+        r.kind,
+        fmt(r.starts),
+        fmt(r.achievedPerSecond, 1),
+        fmt(r.observed.count),
+        fmt(r.observed.worst),
+        r.decided === undefined ? "—" : `${r.decided.count} (worst ${r.decided.worst})`
+      ])
+    ))
+    return { throughput: tp, exactness: ex }
+  } finally {
+    await server.stop()
+  }
+}
+
+const workerArg = process.argv.find((a) => a.startsWith("--worker="))
+if (workerArg !== undefined) {
+  worker(JSON.parse(workerArg.slice("--worker=".length)) as WorkerArgs).then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error)
+      process.exit(1)
+    }
+  )
+} else if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main({ quick: process.argv.includes("--quick") }).then(() => process.exit(0), (error) => {
+    console.error(error)
+    process.exit(1)
+  })
+}

@@ -1,0 +1,394 @@
+/**
+ * The Lua script of the Redis throttle: every decision of every process is one call of this script, so it is
+ * atomic, and it reads the time from the server (`TIME`), so client clocks do not matter. It is a port of the
+ * exact sliding log of `throttleCore.ts`, turned into reservations: a caller is given the grant time at which the
+ * permits are due and sleeps until then; its grant is already recorded at that time, so those behind it are
+ * reserved after it (FIFO), and an interrupted caller cancels its record.
+ *
+ * `redisCore.ts` is the same algorithm in TypeScript (the fake store of the unit tests and the `"local"`
+ * fallback); the two are tested against the same tables.
+ *
+ * Keys (one hash tag, so that Redis Cluster keeps them on one slot):
+ * - `KEYS[1]` meta hash: `c<i>` the cumulative weight recorded in window i, `e<i>` the cumulative weight of the
+ *   last expired record of window i, `tat` (smooth schedule), `pause` (no grant before), `held` (leased permits),
+ *   `seq` (arrival counter of the lease queue).
+ * - `KEYS[2]` leases: sorted set of `"<n>:<id>"` by expiry.
+ * - `KEYS[3]` lease queue: sorted set of `"<n>:<id>"` by arrival.
+ * - `KEYS[4]` lease queue heartbeats: sorted set of the same members by expiry (a dead waiter leaves the queue).
+ * - `KEYS[4 + i]` window i: sorted set of records `"<cum>:<n>:<id>"` by grant time, `cum` zero-padded so that
+ *   members with one score sort by cum. `cum` (the window's cumulative weight up to and including the record)
+ *   makes "weight in the window at t" one lookup, and "when do `need` permits expire" a binary search.
+ *
+ * `ARGV`: op, now (`""` = the server's `TIME`; tests pass a clock), deadline (`""` or server time after which the
+ * call is stale and does nothing: a command resent after its caller gave up), the number of windows k, then
+ * `limit period` (ms) per window, interval (smooth spacing, ms; 0 = none), burst, maxConcurrent (0 = none),
+ * leaseTtl (ms), channel (wake-ups), then the op's arguments.
+ *
+ * Every call ends by setting one TTL on every key: long enough for every record, lease, pause and heartbeat to
+ * expire first, so a throttle left alone leaves nothing behind.
+ *
+ * @internal
+ */
+
+/** The script. Times are milliseconds (fractions allowed), numbers travel as strings (`%.17g`). */
+export const SCRIPT = `
+local function num(x) return string.format('%.17g', x) end
+local function pad(x) return string.format('%015.0f', x) end
+local now
+if ARGV[2] ~= '' then
+  now = tonumber(ARGV[2])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
+if ARGV[3] ~= '' and now > tonumber(ARGV[3]) then return {'stale', num(now)} end
+local op = ARGV[1]
+local k = tonumber(ARGV[4])
+local limits, periods = {}, {}
+local maxPeriod = 0
+for i = 1, k do
+  limits[i] = tonumber(ARGV[3 + 2 * i])
+  periods[i] = tonumber(ARGV[4 + 2 * i])
+  if periods[i] > maxPeriod then maxPeriod = periods[i] end
+end
+local a = 5 + 2 * k
+local interval = tonumber(ARGV[a])
+local burst = tonumber(ARGV[a + 1])
+local maxC = tonumber(ARGV[a + 2])
+local leaseTtl = tonumber(ARGV[a + 3])
+local channel = ARGV[a + 4]
+local argi = a + 5
+local meta, leases, queue, beats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+
+-- the meta fields, in one read: c1..ck, e1..ek, tat, pause, held
+local fields = {}
+for i = 1, k do
+  fields[i] = 'c' .. i
+  fields[k + i] = 'e' .. i
+end
+fields[2 * k + 1], fields[2 * k + 2], fields[2 * k + 3] = 'tat', 'pause', 'held'
+local values = redis.call('HMGET', meta, unpack(fields))
+local function field(j)
+  if values[j] then return tonumber(values[j]) end
+  return nil
+end
+local function cumOf(m) return tonumber(string.sub(m, 1, 15)) end
+local function weightOf(m) return tonumber(string.match(m, '^(%d+):')) end
+
+-- windows: expire the records whose slot is free at now
+local C, E = {}, {}
+for i = 1, k do
+  local key = KEYS[4 + i]
+  C[i] = field(i) or 0
+  E[i] = field(k + i) or 0
+  local cut = num(now - periods[i])
+  local last = redis.call('ZREVRANGEBYSCORE', key, cut, '-inf', 'LIMIT', 0, 1)
+  if #last > 0 then
+    E[i] = cumOf(last[1])
+    redis.call('HSET', meta, 'e' .. i, num(E[i]))
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', cut)
+  end
+end
+local tat = field(2 * k + 1) or 0
+local pause = field(2 * k + 2) or 0
+local held = field(2 * k + 3) or 0
+
+-- leases: expire the dead ones, and the waiters that stopped calling
+local leaseDirty = false
+if maxC > 0 then
+  local dead = redis.call('ZRANGEBYSCORE', leases, '-inf', num(now))
+  if #dead > 0 then
+    for _, m in ipairs(dead) do held = held - weightOf(m) end
+    redis.call('HSET', meta, 'held', num(held))
+    redis.call('ZREMRANGEBYSCORE', leases, '-inf', num(now))
+    leaseDirty = true
+  end
+  local gone = redis.call('ZRANGEBYSCORE', beats, '-inf', num(now))
+  if #gone > 0 then
+    for _, m in ipairs(gone) do redis.call('ZREM', queue, m) end
+    redis.call('ZREMRANGEBYSCORE', beats, '-inf', num(now))
+    leaseDirty = true
+  end
+end
+
+-- the time of the last record: those arriving now are reserved after it (kept up to date by record and cancel)
+local function lastRecord()
+  local t = -1 / 0
+  for i = 1, k do
+    local last = redis.call('ZRANGE', KEYS[4 + i], -1, -1, 'WITHSCORES')
+    if #last > 0 and tonumber(last[2]) > t then t = tonumber(last[2]) end
+  end
+  return t
+end
+local tailT = lastRecord()
+local function tail() return tailT end
+
+-- the earliest time >= t0 at which window i has room for n, with nothing recorded after t0
+local function due(i, t0, n)
+  -- every record still in the log counts at most once: room for n even if all of them are in the window
+  if C[i] - E[i] + n <= limits[i] then return t0 end
+  local key = KEYS[4 + i]
+  local cut = num(t0 - periods[i])
+  local base, r0 = E[i], 0
+  local last = redis.call('ZREVRANGEBYSCORE', key, cut, '-inf', 'LIMIT', 0, 1)
+  if #last > 0 then
+    base = cumOf(last[1])
+    r0 = redis.call('ZCOUNT', key, '-inf', cut)
+  end
+  local need = C[i] - base + n - limits[i]
+  if need <= 0 then return t0 end
+  local target = base + need
+  local lo = r0
+  local hi = math.min(r0 + need - 1, redis.call('ZCARD', key) - 1)
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local m = redis.call('ZRANGE', key, mid, mid)[1]
+    if cumOf(m) >= target then hi = mid else lo = mid + 1 end
+  end
+  local rec = redis.call('ZRANGE', key, lo, lo, 'WITHSCORES')
+  return math.max(t0, tonumber(rec[2]) + periods[i])
+end
+
+-- the earliest time a caller arriving now could be granted anything: after the queue, the pause, the spacing
+local function start()
+  local t0 = math.max(now, tail(), pause)
+  if interval > 0 then t0 = math.max(t0, tat - (burst - 1) * interval) end
+  return t0
+end
+
+-- the earliest grant time of n for a caller arriving now
+local function grantTime(n)
+  local t0 = start()
+  local t = t0
+  for i = 1, k do
+    local d = due(i, t0, n)
+    if d > t then t = d end
+  end
+  return t
+end
+
+-- what a server tells its client: the window with the fewest permits remaining now
+local function decision(queued)
+  local bestI, bestR = 1, 1 / 0
+  for i = 1, k do
+    local r = 0
+    if not queued then r = math.max(0, limits[i] - (C[i] - E[i])) end
+    if r < bestR then bestI, bestR = i, r end
+  end
+  if maxC > 0 then bestR = math.max(0, math.min(bestR, maxC - held)) end
+  local reset = 0
+  local last = redis.call('ZRANGE', KEYS[4 + bestI], -1, -1, 'WITHSCORES')
+  if #last > 0 then reset = math.max(0, tonumber(last[2]) + periods[bestI] - now) end
+  return {num(limits[bestI]), num(bestR), num(reset)}
+end
+
+local cDirty = false
+local function record(t, n, id)
+  local cums = {}
+  for i = 1, k do
+    C[i] = C[i] + n
+    redis.call('ZADD', KEYS[4 + i], num(t), pad(C[i]) .. ':' .. n .. ':' .. id)
+    cums[i] = num(C[i])
+  end
+  cDirty = true
+  if t > tailT then tailT = t end
+  local prevTat = tat
+  if interval > 0 then
+    tat = math.max(tat, t) + n * interval
+    redis.call('HSET', meta, 'tat', num(tat))
+  end
+  return cums, prevTat
+end
+
+-- removes a reservation's records (cums from ARGV[from]); true when it was the last one (then its place is free)
+local function unrecord(n, id, prevTat, from)
+  local wasLast = false
+  for i = 1, k do
+    local cum = tonumber(ARGV[from + i - 1])
+    local key = KEYS[4 + i]
+    if redis.call('ZREM', key, pad(cum) .. ':' .. n .. ':' .. id) == 1 and C[i] == cum then
+      wasLast = true
+      local last = redis.call('ZRANGE', key, -1, -1)
+      if #last > 0 then C[i] = cumOf(last[1]) else C[i] = E[i] end
+      redis.call('HSET', meta, 'c' .. i, num(C[i]))
+    end
+  end
+  tailT = lastRecord()
+  if wasLast and interval > 0 then
+    tat = prevTat
+    redis.call('HSET', meta, 'tat', num(tat))
+  end
+  return wasLast
+end
+
+local function setHeld(h)
+  held = h
+  redis.call('HSET', meta, 'held', num(held))
+end
+
+local function wake()
+  if redis.call('ZCARD', queue) > 0 then redis.call('PUBLISH', channel, 'w') end
+end
+
+local function expireAll()
+  if cDirty then
+    for i = 1, k do redis.call('HSET', meta, 'c' .. i, num(C[i])) end
+  end
+  local horizon = math.max(now, tail(), pause, tat)
+  local ttl = math.ceil(horizon - now + math.max(maxPeriod, leaseTtl) + 1000)
+  for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, ttl) end
+end
+
+local function hint()
+  local first = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
+  if #first > 0 then return num(tonumber(first[2]) - now) end
+  return '-1'
+end
+
+local reply = {num(now)}
+if op == 'acquire' then
+  -- requests: n, id, maxWait (ms, -1 = none), mode ('w' wait, 't' try)
+  local m = tonumber(ARGV[argi])
+  for r = 0, m - 1 do
+    local n = tonumber(ARGV[argi + 1 + 4 * r])
+    local id = ARGV[argi + 2 + 4 * r]
+    local maxWait = tonumber(ARGV[argi + 3 + 4 * r])
+    local mode = ARGV[argi + 4 + 4 * r]
+    local member = n .. ':' .. id
+    local out
+    local leased = false
+    if maxC > 0 then
+      if mode == 't' then
+        if redis.call('ZCARD', queue) > 0 or held + n > maxC then
+          local t = grantTime(n)
+          out = {'no', num(math.max(0, t - now))}
+          local d = decision(redis.call('ZCARD', queue) > 0)
+          for _, v in ipairs(d) do out[#out + 1] = v end
+        end
+      else
+        if not redis.call('ZSCORE', queue, member) then
+          redis.call('ZADD', queue, redis.call('HINCRBY', meta, 'seq', 1), member)
+        end
+        local head = redis.call('ZRANGE', queue, 0, 0)[1]
+        if head ~= member or held + n > maxC then
+          redis.call('ZADD', beats, num(now + leaseTtl), member)
+          out = {'queued', hint()}
+        else
+          redis.call('ZREM', queue, member)
+          redis.call('ZREM', beats, member)
+        end
+      end
+      if not out then
+        redis.call('ZADD', leases, num(now + leaseTtl), member)
+        setHeld(held + n)
+        leased = true
+      end
+    end
+    if not out then
+      local t = grantTime(n)
+      local queued = t > now
+      if mode == 't' then
+        if queued then
+          out = {'no', num(t - now)}
+        else
+          record(t, n, id)
+          out = {'ok', '0', num(t), '0'}
+        end
+        local d = decision(queued and start() > now)
+        for _, v in ipairs(d) do out[#out + 1] = v end
+      elseif maxWait >= 0 and t - now > maxWait then
+        out = {'late', num(t - now)}
+      else
+        local cums, prevTat = record(t, n, id)
+        out = {'ok', num(t - now), num(t), num(prevTat)}
+        for _, c in ipairs(cums) do out[#out + 1] = c end
+      end
+      if out[1] ~= 'ok' and leased then
+        redis.call('ZREM', leases, member)
+        setHeld(held - n)
+        leased = false
+        wake()
+      end
+    end
+    if leased then wake() end
+    reply[#reply + 1] = out
+  end
+elseif op == 'cancel' then
+  -- n, id, t, prevTat, lease member ('' = none), cums...
+  local wasLast = unrecord(tonumber(ARGV[argi]), ARGV[argi + 1], tonumber(ARGV[argi + 3]), argi + 5)
+  local lease = ARGV[argi + 4]
+  if lease ~= '' and redis.call('ZREM', leases, lease) == 1 then
+    setHeld(held - weightOf(lease))
+    wake()
+  end
+  reply[#reply + 1] = wasLast and '1' or '0'
+elseif op == 'confirm' then
+  -- a waiter woken at its grant time after a pause was set: still granted, or moved after the pause (same args
+  -- as cancel; the lease, if any, stays)
+  local n = tonumber(ARGV[argi])
+  local id = ARGV[argi + 1]
+  if pause <= tonumber(ARGV[argi + 2]) then
+    reply[#reply + 1] = {'ok'}
+  else
+    unrecord(n, id, tonumber(ARGV[argi + 3]), argi + 5)
+    local t = grantTime(n)
+    local cums, prevTat = record(t, n, id)
+    local out = {'moved', num(t - now), num(t), num(prevTat)}
+    for _, c in ipairs(cums) do out[#out + 1] = c end
+    reply[#reply + 1] = out
+  end
+elseif op == 'leave' then
+  local member = ARGV[argi]
+  redis.call('ZREM', beats, member)
+  if redis.call('ZREM', queue, member) == 1 then wake() end
+elseif op == 'release' then
+  -- lease member, permits to release
+  local member = ARGV[argi]
+  local r = tonumber(ARGV[argi + 1])
+  local score = redis.call('ZSCORE', leases, member)
+  if score then
+    redis.call('ZREM', leases, member)
+    local n = weightOf(member)
+    setHeld(held - math.min(r, n))
+    if n > r then redis.call('ZADD', leases, score, (n - r) .. string.sub(member, string.len(tostring(n)) + 1)) end
+    wake()
+    reply[#reply + 1] = '1'
+  else
+    reply[#reply + 1] = '0'
+  end
+elseif op == 'renew' then
+  local lost = 0
+  for j = argi, #ARGV do
+    if redis.call('ZADD', leases, 'XX', 'CH', num(now + leaseTtl), ARGV[j]) == 0 then
+      if not redis.call('ZSCORE', leases, ARGV[j]) then lost = lost + 1 end
+    end
+  end
+  reply[#reply + 1] = num(lost)
+elseif op == 'pause' then
+  local untilT = now + tonumber(ARGV[argi])
+  if untilT > pause then
+    pause = untilT
+    redis.call('HSET', meta, 'pause', num(pause))
+    -- waiters already reserved before it learn of it through this message
+    redis.call('PUBLISH', channel, 'p')
+  end
+  reply[#reply + 1] = num(pause)
+elseif op == 'stats' then
+  local future = redis.call('ZCOUNT', KEYS[5], '(' .. num(now), '+inf')
+  local waiting = future + redis.call('ZCARD', queue)
+  local available = 0
+  if waiting == 0 and start() <= now then
+    available = 1 / 0
+    for i = 1, k do available = math.min(available, limits[i] - (C[i] - E[i])) end
+    if maxC > 0 then available = math.min(available, maxC - held) end
+    available = math.max(0, available)
+  end
+  reply[#reply + 1] = num(waiting)
+  reply[#reply + 1] = num(available)
+  reply[#reply + 1] = num(pause)
+  reply[#reply + 1] = num(held)
+end
+if leaseDirty then wake() end
+expireAll()
+return reply
+`

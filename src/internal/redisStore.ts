@@ -1,0 +1,267 @@
+/**
+ * Where a Redis throttle keeps its state: the `Store` interface (one call per script operation, plus wake-ups),
+ * its Redis implementation (EVALSHA with NOSCRIPT reload, a timeout on every call, never queued while offline,
+ * stale calls refused by the script) and its in-memory implementation (`redisCore.ts` on Effect's clock: the fake
+ * store of the unit tests and the `"local"` fallback).
+ *
+ * @internal
+ */
+import { createHash } from "node:crypto"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import type * as Scope from "effect/Scope"
+import type { Cluster, Redis as IORedis } from "ioredis"
+import * as core from "./redisCore.js"
+import { SCRIPT } from "./redisScript.js"
+
+/** A store call that failed: an error from Redis or the connection, or no answer within the timeout. */
+export class StoreFailure extends Data.TaggedError("StoreFailure")<{ readonly cause: unknown }> {
+  override get message(): string {
+    return this.cause instanceof Error ? this.cause.message : String(this.cause)
+  }
+}
+
+/** The state of one throttle, somewhere. */
+export interface Store {
+  /**
+   * The caller's clock time (Effect's `Clock`, ms) at which the store's time `at` has surely passed: the identity
+   * when the store runs on the caller's clock (the memory store; Redis in the tests' clock mode). For Redis's own
+   * clock it uses the tightest lower bound of the clock offset seen in recent replies (the fastest round trip), so
+   * a waiter never starts before its slot, and does not inherit the latency of its own reply.
+   */
+  readonly toClientTime: (at: number) => number
+  /** Runs one script operation. */
+  readonly call: (op: core.Op, args: ReadonlyArray<string>) => Effect.Effect<core.Reply, StoreFailure>
+  /**
+   * Calls `onMessage` with every message of the throttle's channel while the scope is open: `"w"` when a release (in
+   * any process) may let a queued waiter in, `"p"` when a pause was set.
+   */
+  readonly subscribe: (onMessage: (message: string) => void) => Effect.Effect<void, never, Scope.Scope>
+}
+
+/** A client: ioredis' `Redis` or `Cluster`. */
+export type Client = IORedis | Cluster
+
+/** The SHA1 of the script, as `EVALSHA` wants it. */
+export const SHA = createHash("sha1").update(SCRIPT).digest("hex")
+
+/** `effect_throttles_store_errors_total`: store calls that failed or timed out. */
+export const storeErrors = Metric.counter("effect_throttles_store_errors_total", {
+  description: "Redis throttle store calls that failed or timed out",
+  incremental: true
+})
+
+/** `effect_throttles_store_latency_seconds`: time per store call. */
+export const storeLatency = Metric.histogram(
+  "effect_throttles_store_latency_seconds",
+  MetricBoundaries.exponential({ start: 0.0001, factor: 2, count: 16 }),
+  "Redis throttle store call latency"
+)
+
+/** Options of the Redis store. */
+export interface RedisStoreOptions {
+  readonly client: Client
+  readonly keys: ReadonlyArray<string>
+  readonly config: core.Config
+  readonly channel: string
+  /** Every call fails after this long. */
+  readonly timeout: Duration.Duration
+  /** `"server"`: the script reads `TIME`; `"client"`: the caller's Effect Clock is passed in (tests). */
+  readonly clock: "server" | "client"
+  /** Tags of the metrics. */
+  readonly name: string
+}
+
+const isNoScript = (e: unknown): boolean => e instanceof Error && e.message.startsWith("NOSCRIPT")
+
+/** The Redis store. */
+export const makeRedisStore = (options: RedisStoreOptions): Store => {
+  const { channel, client, config, keys } = options
+  const timeoutMillis = Duration.toMillis(options.timeout)
+  /** server time - client time, from the last reply (to date a call's deadline on the server's clock). */
+  let offset: number | undefined
+  const errors = storeErrors.pipe(Metric.tagged("name", options.name), Metric.tagged("backend", "redis"))
+  const latency = storeLatency.pipe(Metric.tagged("name", options.name), Metric.tagged("backend", "redis"))
+
+  // The offset server - client is at least (server time at the script) - (client time at the reply). The largest
+  // such bound (the fastest round trip) is kept, aged by 100 ppm of clock drift per elapsed millisecond.
+  let lowerOffset = Number.NEGATIVE_INFINITY
+  let lowerAt = 0
+  const aged = (now: number): number => lowerOffset - (now - lowerAt) * 1e-4
+  const noteOffset = (bound: number): void => {
+    const now = performance.now()
+    if (bound >= aged(now)) {
+      lowerOffset = bound
+      lowerAt = now
+    }
+  }
+  const toClientTime = (at: number): number =>
+    options.clock === "client" ? at : at - aged(performance.now())
+
+  const send = (argv: ReadonlyArray<string>): Promise<unknown> =>
+    (client.evalsha(SHA, keys.length, ...keys, ...argv) as Promise<unknown>).catch((e) =>
+      isNoScript(e) ? client.eval(SCRIPT, keys.length, ...keys, ...argv) : Promise.reject(e)
+    )
+
+  const call = (op: core.Op, args: ReadonlyArray<string>): Effect.Effect<core.Reply, StoreFailure> =>
+    Effect.flatMap(Clock.currentTimeNanos, (nanos) => {
+      const clientNow = Number(nanos) / 1e6
+      // Never queue a command while offline: it could run after its caller gave up.
+      if (client.status !== "ready") {
+        return Effect.fail(new StoreFailure({ cause: new Error(`Redis connection is ${client.status}`) }))
+      }
+      const now = options.clock === "client" ? clientNow : undefined
+      const deadline = options.clock === "client"
+        ? clientNow + timeoutMillis
+        : offset === undefined
+        ? undefined
+        : clientNow + offset + timeoutMillis
+      const argv = core.argv(config, op, now, deadline, channel, args)
+      const started = performance.now()
+      // The timeout bounds real I/O, so it is a real timer (Effect.timeout costs a fiber race per call, several
+      // times the cost of the call itself on a busy event loop).
+      return Effect.async<unknown, StoreFailure>((resume) => {
+        let done = false
+        const timer = setTimeout(() => {
+          done = true
+          resume(Effect.fail(
+            new StoreFailure({ cause: new Error(`no answer from Redis within ${Duration.format(options.timeout)}`) })
+          ))
+        }, timeoutMillis)
+        send(argv).then(
+          (reply) => {
+            if (done) return
+            done = true
+            clearTimeout(timer)
+            resume(Effect.succeed(reply))
+          },
+          (cause) => {
+            if (done) return
+            done = true
+            clearTimeout(timer)
+            resume(Effect.fail(new StoreFailure({ cause })))
+          }
+        )
+        return Effect.sync(() => {
+          done = true
+          clearTimeout(timer)
+        })
+      }).pipe(
+        Effect.flatMap((reply) => {
+          if (!Array.isArray(reply)) {
+            return Effect.fail(new StoreFailure({ cause: new Error(`unexpected reply ${String(reply)}`) }))
+          }
+          if (reply[0] === "stale") {
+            return Effect.fail(new StoreFailure({ cause: new Error("the call reached Redis after its deadline") }))
+          }
+          const serverNow = Number(reply[0])
+          offset = serverNow - clientNow
+          noteOffset(serverNow - (clientNow + (performance.now() - started)))
+          return Effect.as(latency(Effect.succeed((performance.now() - started) / 1000)), reply as core.Reply)
+        }),
+        Effect.tapError(() => errors(Effect.succeed(1)))
+      )
+    })
+
+  const subscribe = (onMessage: (message: string) => void): Effect.Effect<void, never, Scope.Scope> =>
+    Effect.acquireRelease(
+      Effect.sync(() => subscriberOf(client).add(channel, onMessage)),
+      (remove) => Effect.promise(remove)
+    )
+
+  return { call, subscribe, toClientTime }
+}
+
+/** One subscriber connection per client, shared by every throttle on it (a channel per throttle). */
+interface Subscriber {
+  readonly add: (channel: string, onMessage: (message: string) => void) => () => Promise<void>
+}
+
+const subscribers = new WeakMap<Client, Subscriber>()
+
+const subscriberOf = (client: Client): Subscriber => {
+  const existing = subscribers.get(client)
+  if (existing !== undefined) return existing
+  const handlers = new Map<string, Set<(message: string) => void>>()
+  let connection: Client | undefined
+  const open = (): Client => {
+    // a subscription may wait for the connection (it is not a throttle command: nothing stale can run)
+    const c = client.duplicate({ enableOfflineQueue: true } as never)
+    c.on("message", (ch: string, message: string) => {
+      for (const handler of handlers.get(ch) ?? []) handler(message)
+    })
+    // a lost subscription only costs latency: waiters re-check on their own
+    c.on("error", () => {})
+    return c
+  }
+  const subscriber: Subscriber = {
+    add: (channel, onMessage) => {
+      connection ??= open()
+      let set = handlers.get(channel)
+      if (set === undefined) {
+        set = new Set()
+        handlers.set(channel, set)
+        connection.subscribe(channel).catch(() => {})
+      }
+      set.add(onMessage)
+      return async () => {
+        set.delete(onMessage)
+        if (set.size > 0) return
+        handlers.delete(channel)
+        const c = connection
+        if (c === undefined) return
+        if (handlers.size === 0) {
+          connection = undefined
+          await c.quit().then(() => {}, () => c.disconnect())
+        } else await c.unsubscribe(channel).then(() => {}, () => {})
+      }
+    }
+  }
+  subscribers.set(client, subscriber)
+  return subscriber
+}
+
+/** The in-memory store: `redisCore` on Effect's clock. `failing()` makes every call fail (for tests). */
+export interface MemoryStore extends Store {
+  readonly state: core.State
+  /** Runs `op` at a given time (to seed the `"local"` fallback with this process's recent grants). */
+  readonly callAt: (now: number, op: core.Op, args: ReadonlyArray<string>) => core.Reply
+  /** Sets whether calls fail (unit tests of the store-error policies). */
+  readonly setFailing: (failing: boolean) => void
+}
+
+/** An in-memory store with the script's semantics. */
+export const makeMemoryStore = (config: core.Config, onMessage?: (message: string) => void): MemoryStore => {
+  const state = core.makeState(config.limits.length)
+  const listeners = new Set<(message: string) => void>()
+  if (onMessage !== undefined) listeners.add(onMessage)
+  let failing = false
+  const callAt = (now: number, op: core.Op, args: ReadonlyArray<string>): core.Reply => {
+    const { paused, reply, wake } = core.run(config, state, now, op, args)
+    if (wake) for (const listener of listeners) listener("w")
+    if (paused) for (const listener of listeners) listener("p")
+    return reply
+  }
+  return {
+    toClientTime: (at) => at,
+    state,
+    callAt,
+    setFailing: (f) => {
+      failing = f
+    },
+    call: (op, args) =>
+      Effect.flatMap(Clock.currentTimeNanos, (nanos) =>
+        failing
+          ? Effect.fail(new StoreFailure({ cause: new Error("store unavailable") }))
+          : Effect.sync(() => callAt(Number(nanos) / 1e6, op, args))),
+    subscribe: (onWake) =>
+      Effect.acquireRelease(
+        Effect.sync(() => listeners.add(onWake)),
+        () => Effect.sync(() => listeners.delete(onWake))
+      ).pipe(Effect.asVoid)
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * The Redis throttle's client logic under TestClock, against the in-memory store (the script's TypeScript twin):
+ * reservation → sleep → cancel, leases (renewal, expiry of a dead holder, wake-ups on release), the store-error
+ * policies switching on and off. Exact virtual timestamps. No Redis here (see Redis.test.ts for the real one).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Metric, TestClock } from "effect"
+import { ThrottleStoreError } from "effect-throttles/redis"
+import { metrics } from "../../src/Throttle.js"
+import { type InputOptions, makeWithStore, resolve } from "../../src/internal/redisThrottle.js"
+import { makeMemoryStore, type MemoryStore } from "../../src/internal/redisStore.js"
+import { nowMillis } from "./support.js"
+
+/** A throttle over `store` (a fresh one when absent): two throttles on one store are two processes. */
+const build = (options: Omit<InputOptions, "key"> & { readonly key?: string }, store?: MemoryStore) =>
+  Effect.gen(function*() {
+    const resolved = yield* resolve({ key: "k", ...options } as InputOptions)
+    const s = store ?? makeMemoryStore(resolved.config)
+    const throttle = yield* makeWithStore(s, resolved)
+    return { throttle, store: s }
+  })
+
+const at = <E>(self: Effect.Effect<void, E>) => Effect.zipRight(self, nowMillis)
+
+describe("ThrottleRedis client (memory store, TestClock)", () => {
+  it.scoped("reservations: callers sleep exactly until their grant time", () =>
+    Effect.gen(function*() {
+      const { throttle } = yield* build({ rate: "2/s" })
+      const fibers = yield* Effect.forEach([1, 2, 3, 4, 5], () => Effect.fork(at(throttle.acquire())))
+      yield* TestClock.adjust("3 seconds")
+      expect(yield* Fiber.joinAll(fibers)).toEqual([0, 0, 1000, 1000, 2000])
+    }))
+
+  it.scoped("an interrupted sleeper cancels its reservation; in the middle of the queue its slot stays unused", () =>
+    Effect.gen(function*() {
+      const { store, throttle } = yield* build({ rate: "2/s" })
+      yield* throttle.acquire(2)
+      const third = yield* Effect.fork(at(throttle.acquire()))
+      const fourth = yield* Effect.fork(at(throttle.acquire()))
+      yield* TestClock.adjust("500 millis")
+      yield* Fiber.interrupt(third)
+      expect(store.state.windows[0]?.length).toBe(2) // the 2-permit record and the fourth's: the third is gone
+      const fifth = yield* Effect.fork(at(throttle.acquire()))
+      yield* TestClock.adjust("3 seconds")
+      expect([yield* Fiber.join(fourth), yield* Fiber.join(fifth)]).toEqual([1000, 2000])
+      expect((yield* throttle.stats).granted).toBe(4)
+    }))
+
+  it.scoped("the last reservation cancelled: the next arrival takes its slot", () =>
+    Effect.gen(function*() {
+      const { throttle } = yield* build({ rate: "2/s" })
+      yield* throttle.acquire(2)
+      const victim = yield* Effect.fork(throttle.acquire())
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.interrupt(victim)
+      const fibers = yield* Effect.forEach([1, 2, 3], () => Effect.fork(at(throttle.acquire())))
+      yield* TestClock.adjust("3 seconds")
+      expect(yield* Fiber.joinAll(fibers)).toEqual([1000, 1000, 2000])
+    }))
+
+  it.scoped("leases: renewed while held, the next waiter of another process woken at once by a release", () =>
+    Effect.gen(function*() {
+      const a = yield* build({ rate: "100/s", maxConcurrent: 1, leaseTtl: "3 seconds" })
+      const b = yield* build({ rate: "100/s", maxConcurrent: 1, leaseTtl: "3 seconds" }, a.store)
+      yield* a.throttle.acquire()
+      const waiter = yield* Effect.fork(at(b.throttle.acquire()))
+      yield* TestClock.adjust("10 seconds")
+      // renewed every second: still held after 10 s, the waiter still waits
+      expect(a.store.state.leases.length).toBe(1)
+      expect(yield* Fiber.poll(waiter)).toEqual(expect.objectContaining({ _tag: "None" }))
+      yield* a.throttle.release()
+      expect(yield* Fiber.join(waiter)).toBe(10_000)
+    }))
+
+  it.scoped("a holder that stops renewing (a crashed process): its permit comes back when the lease expires", () =>
+    Effect.gen(function*() {
+      const store = makeMemoryStore({
+        limits: [100],
+        periods: [1000],
+        interval: 0,
+        burst: 0,
+        maxConcurrent: 1,
+        leaseTtl: 3000
+      })
+      // the "crashed" process: acquires at 0, renews at 1000 (lease until 4000), and is gone at 1500
+      const crashed = yield* Effect.fork(Effect.scoped(Effect.gen(function*() {
+        const { throttle } = yield* build({ rate: "100/s", maxConcurrent: 1, leaseTtl: "3 seconds" }, store)
+        yield* throttle.acquire()
+        yield* Effect.sleep("1500 millis")
+      })))
+      yield* TestClock.adjust("1500 millis")
+      yield* Fiber.join(crashed)
+      const { throttle } = yield* build({ rate: "100/s", maxConcurrent: 1, leaseTtl: "3 seconds" }, store)
+      const waiter = yield* Effect.fork(at(throttle.acquire()))
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* Fiber.join(waiter)).toBe(4000)
+    }))
+
+  it.scoped("withPermit interrupted while running gives its lease back; a queued waiter interrupted leaves the queue", () =>
+    Effect.gen(function*() {
+      const { store, throttle } = yield* build({ rate: "100/s", maxConcurrent: 1 })
+      const running = yield* Effect.fork(throttle.withPermit(Effect.never))
+      yield* TestClock.adjust("10 millis")
+      const queued = yield* Effect.fork(throttle.acquire())
+      yield* TestClock.adjust("10 millis")
+      expect(store.state.queue.length).toBe(1)
+      yield* Fiber.interrupt(queued)
+      expect(store.state.queue.length).toBe(0)
+      yield* Fiber.interrupt(running)
+      expect([store.state.leases.length, store.state.held]).toEqual([0, 0])
+      expect(yield* throttle.tryAcquire()).toBe(true)
+    }))
+
+  it.scoped("maxWait in the lease queue: fails at the deadline and leaves no trace", () =>
+    Effect.gen(function*() {
+      const { store, throttle } = yield* build({ rate: "100/s", maxConcurrent: 1 })
+      yield* throttle.acquire()
+      const fiber = yield* Effect.fork(Effect.flip(throttle.acquire(1, { maxWait: "500 millis" })))
+      yield* TestClock.adjust("1 second")
+      const error = yield* Fiber.join(fiber)
+      expect(error._tag).toBe("ThrottleTimeoutError")
+      expect(store.state.queue.length).toBe(0)
+    }))
+
+  it.scoped("onStoreError \"local\": falls back to this process's throttle seeded with its grants, then back to Redis", () =>
+    Effect.gen(function*() {
+      const { store, throttle } = yield* build({ rate: "2/s", onStoreError: "local" })
+      yield* throttle.acquire(2)
+      store.setFailing(true)
+      // the local throttle knows the two grants of this window: the next is due at 1000
+      const fiber = yield* Effect.fork(at(throttle.acquire()))
+      yield* TestClock.adjust("1500 millis")
+      expect(yield* Fiber.join(fiber)).toBe(1000)
+      expect(store.state.windows[0]?.length).toBe(1) // the shared store did not see it
+      store.setFailing(false)
+      yield* TestClock.adjust("1 second")
+      yield* throttle.acquire()
+      expect(store.state.windows[0]?.map((e) => e.score)).toEqual([2500])
+    }))
+
+  it.scoped("onStoreError \"allow\": grants at once while the store is down", () =>
+    Effect.gen(function*() {
+      const { store, throttle } = yield* build({ rate: "1/s", onStoreError: "allow" })
+      store.setFailing(true)
+      const times = yield* Effect.forEach([1, 2, 3], () => at(throttle.acquire()))
+      expect(times).toEqual([0, 0, 0])
+      expect((yield* throttle.attempt()).granted).toBe(true)
+    }))
+
+  it.scoped("onStoreError \"wait\": admits nobody while down, retries with backoff, grants once the store answers", () =>
+    Effect.gen(function*() {
+      const { store, throttle } = yield* build({ rate: "1/s", onStoreError: "wait" })
+      store.setFailing(true)
+      expect(yield* throttle.tryAcquire()).toBe(false)
+      const fiber = yield* Effect.fork(at(throttle.acquire()))
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.poll(fiber)).toEqual(expect.objectContaining({ _tag: "None" }))
+      store.setFailing(false)
+      yield* TestClock.adjust("2 seconds")
+      // retries at 50, 150, 350, 750 failed; the one at 1550 got through
+      expect(yield* Fiber.join(fiber)).toBe(1550)
+    }))
+
+  it.scoped("onStoreError \"fail\": every effect fails with ThrottleStoreError", () =>
+    Effect.gen(function*() {
+      const { store, throttle } = yield* build({ rate: "1/s", onStoreError: "fail" })
+      store.setFailing(true)
+      for (const effect of [throttle.acquire(), throttle.tryAcquire(), throttle.attempt(), throttle.stats, throttle.pause("1 second")]) {
+        const exit = yield* Effect.exit(effect as Effect.Effect<unknown, unknown>)
+        expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error).toBeInstanceOf(ThrottleStoreError)
+      }
+    }))
+
+  it.scoped("metrics: grants and refusals counted under the throttle's name, as in memory", () =>
+    Effect.gen(function*() {
+      const { throttle } = yield* build({ rate: "1/s", name: "redis-client-metrics" })
+      yield* throttle.acquire()
+      expect(yield* throttle.tryAcquire()).toBe(false)
+      const granted = yield* Metric.value(Metric.tagged(metrics.granted, "name", "redis-client-metrics"))
+      const rejected = yield* Metric.value(
+        metrics.rejected.pipe(Metric.tagged("name", "redis-client-metrics"), Metric.tagged("reason", "tryAcquire"))
+      )
+      expect([granted.count, rejected.count]).toEqual([1, 1])
+    }))
+
+  it.scoped("events: granted, rejected, timed out, paused", () =>
+    Effect.gen(function*() {
+      const { throttle } = yield* build({ rate: "1/s" })
+      const { Chunk, Stream } = yield* Effect.promise(() => import("effect"))
+      const collected = yield* Effect.fork(Stream.runCollect(Stream.take(throttle.events, 4)))
+      yield* Effect.yieldNow()
+      yield* throttle.acquire()
+      yield* throttle.tryAcquire()
+      yield* Effect.either(throttle.acquire(1, { maxWait: "10 millis" }))
+      yield* throttle.pause("1 second")
+      const tags = Chunk.toReadonlyArray(yield* Fiber.join(collected)).map((e) => e._tag)
+      expect(tags).toEqual(["Granted", "Rejected", "TimedOut", "Paused"])
+    }))
+})

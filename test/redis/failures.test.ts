@@ -1,0 +1,112 @@
+/**
+ * Store failures for real: redis-server SIGKILLed mid-run and restarted (no persistence). Each `onStoreError`
+ * policy does what it says within `storeTimeout`, nothing hangs, and grants resume on Redis once it is back.
+ * Outcomes only (real time).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Fiber, Logger, LogLevel, Metric, Option, Schedule } from "effect"
+import { Redis, ThrottleRedis, ThrottleStoreError } from "effect-throttles/redis"
+import { storeErrors } from "../../src/internal/redisStore.js"
+import { serverAvailable } from "./server.js"
+import { freshKey, realSleep, useServer } from "./support.js"
+
+/** Retries `self` every 50 ms (real time), at most 100 times. */
+const eventually = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.retry(self, { times: 100, schedule: Schedule.spaced("50 millis") })
+
+describe.skipIf(!serverAvailable)("ThrottleRedis when Redis dies", () => {
+  const redis = useServer(true)
+
+  /** Runs `body` with Redis killed after `before`, and restarted before `after`. */
+  const outage = <A, E, R>(body: (redis: { kill: Effect.Effect<void>; restart: Effect.Effect<void> }) => Effect.Effect<A, E, R>) =>
+    body({
+      kill: Effect.promise(() => redis.server().kill()),
+      restart: Effect.promise(() => redis.server().restart())
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Redis.layer({ url: redis.server().url, retryStrategy: () => 50 })),
+      // the once-per-outage warning is expected here
+      Logger.withMinimumLogLevel(LogLevel.Error)
+    )
+
+  const options = { rate: "2/s", storeTimeout: "200 millis" } as const
+
+  it.live("\"fail\": typed ThrottleStoreError within storeTimeout, then grants resume", () =>
+    outage(({ kill, restart }) =>
+      Effect.gen(function*() {
+        const name = freshKey("fail")
+        const t = yield* ThrottleRedis.make({ ...options, key: name, name, onStoreError: "fail" })
+        yield* t.acquire()
+        yield* kill
+        const error = yield* Effect.flip(t.acquire()).pipe(Effect.timeout("3 seconds"))
+        expect(error).toBeInstanceOf(ThrottleStoreError)
+        const errors = yield* Metric.value(
+          storeErrors.pipe(Metric.tagged("name", name), Metric.tagged("backend", "redis"))
+        )
+        expect(errors.count).toBeGreaterThanOrEqual(1)
+        expect(yield* Effect.flip(t.attempt())).toBeInstanceOf(ThrottleStoreError)
+        yield* restart
+        yield* waitReady(t.stats)
+        expect(yield* t.tryAcquire()).toBe(true)
+      })
+    ), 30_000)
+
+  it.live("\"allow\": grants at once while Redis is down", () =>
+    outage(({ kill, restart }) =>
+      Effect.gen(function*() {
+        const t = yield* ThrottleRedis.make({ ...options, key: freshKey("allow"), onStoreError: "allow" })
+        yield* t.acquire(2)
+        yield* kill
+        yield* Effect.all([t.acquire(), t.acquire(), t.acquire()]).pipe(Effect.timeout("3 seconds"))
+        expect((yield* t.attempt()).granted).toBe(true)
+        yield* restart
+        yield* waitReady(t.stats)
+        // Redis restarted without its data: the window restarts (documented)
+        expect((yield* t.attempt()).granted).toBe(true)
+      })
+    ), 30_000)
+
+  it.live("\"local\": this process's throttle, seeded with its grants, takes over; Redis takes back", () =>
+    outage(({ kill, restart }) =>
+      Effect.gen(function*() {
+        const t = yield* ThrottleRedis.make({ ...options, rate: "2/10s", key: freshKey("local"), onStoreError: "local" })
+        yield* t.acquire(2)
+        yield* kill
+        // the local throttle knows this window's two grants: refused, not over-admitted
+        const refused = yield* t.attempt().pipe(Effect.timeout("3 seconds"))
+        expect(refused.granted).toBe(false)
+        expect(Duration.toMillis(refused.retryAfter)).toBeGreaterThan(5000)
+        yield* restart
+        yield* waitReady(t.stats)
+        // Redis restarted empty: its window is empty, so Redis (not the local throttle) grants now
+        expect(yield* eventually(Effect.flatMap(t.attempt(), (d) => d.granted ? Effect.succeed(d) : Effect.fail(d))))
+          .toMatchObject({ granted: true })
+      })
+    ), 30_000)
+
+  it.live("\"wait\": admits nobody while down, grants once Redis is back", () =>
+    outage(({ kill, restart }) =>
+      Effect.gen(function*() {
+        const t = yield* ThrottleRedis.make({ ...options, key: freshKey("wait"), onStoreError: "wait" })
+        yield* t.acquire()
+        yield* kill
+        expect(yield* t.tryAcquire().pipe(Effect.timeout("3 seconds"))).toBe(false)
+        const waiter = yield* Effect.fork(t.acquire())
+        yield* realSleep(1000)
+        expect(Option.isNone(yield* Fiber.poll(waiter))).toBe(true)
+        yield* restart
+        yield* Fiber.join(waiter).pipe(Effect.timeout("10 seconds"))
+        expect((yield* t.stats).granted).toBe(2)
+      })
+    ), 30_000)
+})
+
+/** Waits (real time) until `stats` answers from Redis again. */
+const waitReady = <E>(stats: Effect.Effect<unknown, E>) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 200; i++) {
+      const ok = yield* Effect.either(stats)
+      if (ok._tag === "Right") return
+      yield* realSleep(50)
+    }
+  })

@@ -1,0 +1,61 @@
+/**
+ * The Lua script on a real Redis against the same tables as the TypeScript core (`core.test.ts`): the expected
+ * replies, and random operation sequences whose replies must equal the core's, number for number. The script gets
+ * each step's time in ARGV (the clock injection of the tests), so both run on the same clock.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as core from "../../src/internal/redisCore.js"
+import { SCRIPT } from "../../src/internal/redisScript.js"
+import { redisAvailable } from "./server.js"
+import { freshKey, useServer } from "./support.js"
+import { parse, randomTable, runCore, type Table, tables } from "./tables.js"
+
+describe.skipIf(!redisAvailable)("redisScript (Lua) on a real Redis", () => {
+  const { admin } = useServer()
+
+  const runScript = async (table: Table): Promise<Array<unknown>> => {
+    const keys = core.keys("effect-throttles", freshKey("script"), table.config.limits.length)
+    const out: Array<unknown> = []
+    for (const step of table.steps) {
+      const argv = core.argv(table.config, step.op, step.now, undefined, "wake", step.args)
+      out.push(parse(await admin().eval(SCRIPT, keys.length, ...keys, ...argv)))
+    }
+    return out
+  }
+
+  for (const table of tables) {
+    it(table.name, async () => {
+      const replies = await runScript(table)
+      table.steps.forEach((step, i) => {
+        if (step.expect !== undefined) expect([i, replies[i]]).toEqual([i, step.expect])
+      })
+      expect(replies).toEqual(runCore(table))
+    })
+  }
+
+  const configs: ReadonlyArray<core.Config> = [
+    { limits: [3], periods: [1000], interval: 0, burst: 0, maxConcurrent: 0, leaseTtl: 30_000 },
+    { limits: [4, 10], periods: [1000, 5000], interval: 0, burst: 0, maxConcurrent: 0, leaseTtl: 30_000 },
+    { limits: [5], periods: [1000], interval: 200, burst: 2, maxConcurrent: 0, leaseTtl: 30_000 },
+    { limits: [6, 20], periods: [1000, 4000], interval: 0, burst: 0, maxConcurrent: 3, leaseTtl: 1500 }
+  ]
+  for (const [c, config] of configs.entries()) {
+    for (const seed of [1, 2, 3]) {
+      it(`random operations #${seed} on config ${c}: the same replies as the core`, async () => {
+        const table = randomTable(seed * 7919 + c, config, 120)
+        const replies = await runScript(table)
+        const expected = runCore(table)
+        replies.forEach((reply, i) => expect([i, table.steps[i]?.op, reply]).toEqual([i, table.steps[i]?.op, expected[i]]))
+      })
+    }
+  }
+
+  it("a stale call (past its deadline on the server's clock) does nothing", async () => {
+    const config = configs[0] as core.Config
+    const keys = core.keys("effect-throttles", freshKey("stale"), 1)
+    const args = core.acquireArgs([{ n: 1, id: "a", maxWait: -1, mode: "w" }])
+    const reply = await admin().eval(SCRIPT, keys.length, ...keys, ...core.argv(config, "acquire", 2000, 1999, "w", args))
+    expect(parse(reply)).toEqual(["stale", 2000])
+    expect(await admin().exists(...keys)).toBe(0)
+  })
+})
