@@ -212,6 +212,8 @@ class MemoryThrottle {
     this.max = backend.maxPermits(rates, config.maxConcurrent)
     this.instrument = instrument.make(resolved.name, resolved.metrics)
     const withPermits = this.withPermits as Throttle.Service["withPermits"]
+    // The common case, built once: one permit, no deadline.
+    const withOnePermit = this.withPermits(1)
     this.service = backend.makeWith<never>({
       name: resolved.name,
       rates,
@@ -227,7 +229,9 @@ class MemoryThrottle {
       events: this.instrument.events as Stream.Stream<Throttle.Event>,
       withPermits,
       withPermit: ((self: Effect.Effect<unknown, unknown, unknown>, options?: Throttle.AcquireOptions) =>
-        this.withPermits(1, options)(self)) as Throttle.Service["withPermit"],
+        options === undefined || options.maxWait === undefined
+          ? withOnePermit(self)
+          : this.withPermits(1, options)(self)) as Throttle.Service["withPermit"],
       locked: this.locked
     })
     Object.defineProperty(this.service, IdleAt, { value: this.idleAt })
