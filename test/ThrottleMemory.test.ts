@@ -14,11 +14,11 @@ import {
   Fiber,
   Metric,
   Stream,
-  TestClock,
-  Tracer
+  TestClock
 } from "effect"
 import * as internal from "../src/internal/throttle.js"
 import { Event, metrics, Throttle } from "../src/Throttle.js"
+import { recordingTracer, settle } from "./observabilityUtils.js"
 
 const now = Clock.currentTimeMillis
 
@@ -63,42 +63,6 @@ describe("idleness probe (for KeyedThrottle)", () => {
     }))
 })
 
-/** A tracer that records every span it starts (name, attributes at the end, whether it ended). */
-const recordingTracer = () => {
-  const spans: Array<{ name: string; attributes: Map<string, unknown>; ended: boolean }> = []
-  let id = 0
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const record = { name, attributes: new Map<string, unknown>(), ended: false }
-      spans.push(record)
-      const span: Tracer.Span = {
-        _tag: "Span",
-        name,
-        spanId: `span-${++id}`,
-        traceId: "trace",
-        parent,
-        context,
-        status: { _tag: "Started", startTime },
-        attributes: record.attributes,
-        links,
-        sampled: true,
-        kind,
-        end: () => {
-          record.ended = true
-        },
-        attribute: (key, value) => {
-          record.attributes.set(key, value)
-        },
-        event: () => {},
-        addLinks: () => {}
-      }
-      return span
-    },
-    context: (f) => f()
-  })
-  return { spans, tracer }
-}
-
 const counter = (metric: typeof metrics.granted, name: string, reason?: string) =>
   Effect.map(
     Metric.value(
@@ -111,9 +75,6 @@ const counter = (metric: typeof metrics.granted, name: string, reason?: string) 
 
 const gauge = (metric: typeof metrics.waiting, name: string) =>
   Effect.map(Metric.value(Metric.tagged(metric, "name", name)), (state) => state.value)
-
-/** Lets a forked subscriber reach its subscription (a fixed number of scheduler turns: deterministic). */
-const subscribed = Effect.repeatN(Effect.yieldNow(), 10)
 
 describe("metrics, spans and events", () => {
   it.scoped("a scripted sequence: grants, refusals, timeouts, waits — each metric's exact value", () =>
@@ -148,7 +109,7 @@ describe("metrics, spans and events", () => {
     Effect.gen(function*() {
       const throttle = yield* Throttle.make("1/s")
       const collected = yield* Effect.fork(Stream.runCollect(Stream.take(throttle.events, 5)))
-      yield* subscribed
+      yield* settle
       yield* throttle.acquire()
       yield* throttle.attempt()
       yield* Effect.flip(throttle.acquire(1, { maxWait: "10 millis" }))
@@ -185,7 +146,7 @@ describe("metrics, spans and events", () => {
       const name = "silent"
       const throttle = yield* Throttle.make("1/s", { name, metrics: false })
       const collected = yield* Effect.fork(Stream.runCollect(Stream.take(throttle.events, 2)))
-      yield* subscribed
+      yield* settle
       yield* throttle.acquire()
       const fiber = yield* Effect.fork(Effect.withTracer(throttle.acquire(), tracer))
       yield* TestClock.adjust("1 second")

@@ -21,8 +21,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
-import * as Either from "effect/Either"
+import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -35,6 +34,7 @@ import * as Rate from "../Rate.js"
 import type { Throttle } from "../Throttle.js"
 import * as live from "./liveTimer.js"
 import * as check from "./options.js"
+import * as optionsConfig from "./optionsConfig.js"
 import * as backend from "./throttleBackend.js"
 import * as core from "./throttleCore.js"
 import { ThrottleReleaseError, ThrottleTimeoutError } from "./throttleErrors.js"
@@ -116,14 +116,14 @@ export const make = (
     })
   })
 
-/** The option checks that apply to a value read from config (the rest is the rate's own validation). */
-const configChecks: Record<string, (u: unknown, key: string) => string | undefined> = {
-  measure: (u, key) => check.oneOf(u, key, ["start", "release"]),
-  smooth: (u, key) => check.boolean(u, key),
-  burst: (u, key) => check.int(u, key, 1),
-  maxConcurrent: (u, key) => check.int(u, key, 1),
-  name: (u, key) => check.string(u, key),
-  metrics: (u, key) => check.boolean(u, key)
+/** The option checks that apply to a value read from config (the rate has its own validation). */
+const configChecks: optionsConfig.FieldChecks = {
+  measure: (u) => check.oneOf(u, "a value for option measure", ["start", "release"]),
+  smooth: (u) => check.boolean(u, "a value for option smooth"),
+  burst: (u) => check.int(u, "a value for option burst", 1),
+  maxConcurrent: (u) => check.int(u, "a value for option maxConcurrent", 1),
+  name: (u) => check.string(u, "a value for option name"),
+  metrics: (u) => check.boolean(u, "a value for option metrics")
 }
 
 /**
@@ -137,19 +137,12 @@ export const makeFromConfig = (
   if (Config.isConfig(config)) {
     return Effect.flatMap(config as Config.Config<Rate.RatesInput>, (input) => make(input, options))
   }
-  const fields = config as Record<string, unknown>
-  const checked: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(fields)) {
-    const rule = configChecks[key]
-    checked[key] = rule === undefined || !Config.isConfig(value) ? value : Config.mapOrFail(value, (u) => {
-      const invalid = rule(u, "a value for option " + key)
-      return invalid === undefined ? Either.right(u) : Either.left(ConfigError.InvalidData([], invalid))
-    })
-  }
-  const wrapped: Config.Config<Throttle.ConfigOptions> = Config.unwrap(
-    checked as unknown as Config.Config.Wrap<Throttle.ConfigOptions>
+  const read = optionsConfig.fromConfig(
+    config as Config.Config.Wrap<Throttle.ConfigOptions>,
+    configChecks,
+    (o: Throttle.ConfigOptions) => ({ _tag: "Valid", config: o })
   )
-  return Effect.flatMap(wrapped, ({ burst, rate, smooth, ...rest }) =>
+  return Effect.flatMap(read, ({ burst, rate, smooth, ...rest }) =>
     make(rate, {
       ...options,
       ...rest,
