@@ -33,6 +33,7 @@ import type * as Stream from "effect/Stream"
 import * as Rate from "../Rate.js"
 import type { Throttle } from "../Throttle.js"
 import * as live from "./liveTimer.js"
+import { runningFiber } from "./runningFiber.js"
 import * as check from "./options.js"
 import * as optionsConfig from "./optionsConfig.js"
 import * as backend from "./throttleBackend.js"
@@ -170,16 +171,12 @@ export const makeService = (
 /** Ops a fast-path grant needs before the task's first step; with fewer left in the budget, yield first. */
 const FAST_PATH_OPS = 16
 
-/** Where Effect's runtime keeps the fiber it is running (what `Fiber.getCurrentFiber()` reads, without the `Option`). */
-const CURRENT_FIBER = "effect/FiberCurrent"
-
 /**
  * Whether the running fiber would yield (its op budget runs out) within the next `FAST_PATH_OPS` steps. Called
- * inside an `uninterruptibleMask` body, where the runtime has just set the current fiber (it does so on every
- * runtime-flags update), so the check costs no Effect step of its own.
+ * synchronously inside the `uninterruptibleMask` body, so the check costs no Effect step of its own.
  */
 const budgetLow = (): boolean => {
-  const fiber = (globalThis as Record<string, unknown>)[CURRENT_FIBER] as Fiber.RuntimeFiber<unknown, unknown> | undefined
+  const fiber = runningFiber()
   return fiber !== undefined &&
     (fiber as unknown as { readonly currentOpCount: number }).currentOpCount + FAST_PATH_OPS >=
       fiber.getFiberRef(FiberRef.currentMaxOpsBeforeYield)
