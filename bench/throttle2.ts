@@ -20,10 +20,9 @@ import * as Stream from "effect/Stream"
 import * as KeyedThrottle from "../src/KeyedThrottle.js"
 import { Throttle } from "../src/Throttle.js"
 import type { Sample } from "./harness.js"
-import { analyzeStarts, collectGarbage, delay, fmt, now, pct, ratio, roundRobin, table } from "./harness.js"
+import { analyzeStarts, collectGarbage, delay, fmt, now, pct, range, ratio, roundRobin, table } from "./harness.js"
 import type { Options, ScenarioResult } from "./throttle.js"
 
-const range = (n: number): ReadonlyArray<number> => Array.from({ length: n }, (_, i) => i)
 
 /** "Effectively unlimited": no window ever fills. */
 const UNLIMITED = { limit: Number.MAX_SAFE_INTEGER, period: "1 second" } as const
