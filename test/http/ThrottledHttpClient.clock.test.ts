@@ -72,6 +72,19 @@ describe("ThrottledHttpClient under TestClock (fake client)", () => {
       expect(server.sent.map((s) => s.at)).toEqual([0, 3000])
     }))
 
+  it.scoped("draft 07's RateLimit: limit=4, remaining=0, reset=3 (express-rate-limit): the next request at 3000 ms", () =>
+    Effect.gen(function*() {
+      const server = fake((n) =>
+        n === 0 ? { status: 200, headers: { "ratelimit": "limit=4, remaining=0, reset=3" } } : { status: 200 }
+      )
+      const client = yield* ThrottledHttpClient.wrap({})(server.client)
+      expect(yield* get(client)).toBe(200)
+      const next = yield* Effect.fork(get(client))
+      yield* TestClock.adjust("3 seconds")
+      expect(yield* Fiber.join(next)).toBe(200)
+      expect(server.sent.map((s) => s.at)).toEqual([0, 3000])
+    }))
+
   it.scoped("the told allowance: remaining 3 → three more go at once, the rest wait for the reset", () =>
     Effect.gen(function*() {
       // a server with a quota of 4 per 2 s, which says so in the older trio of headers
