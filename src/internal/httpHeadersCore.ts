@@ -200,22 +200,42 @@ const parseBareItem = (p: Parser): BareItem | undefined => {
   return undefined
 }
 
+/** `key=value`, or a bare `key` (meaning `true`): a parameter, or a Dictionary member before its parameters. */
+const parseKeyed = (p: Parser): readonly [string, BareItem] | undefined => {
+  const key = parseKey(p)
+  if (key === undefined) return undefined
+  if (p.peek() !== "=") return [key, true]
+  p.pos++
+  const value = parseBareItem(p)
+  return value === undefined ? undefined : [key, value]
+}
+
 const parseParams = (p: Parser): Map<string, BareItem> | undefined => {
   const params = new Map<string, BareItem>()
   while (p.peek() === ";") {
     p.pos++
     p.skipSP()
-    const key = parseKey(p)
-    if (key === undefined) return undefined
-    let value: BareItem | undefined = true
-    if (p.peek() === "=") {
-      p.pos++
-      value = parseBareItem(p)
-      if (value === undefined) return undefined
-    }
-    params.set(key, value)
+    const param = parseKeyed(p)
+    if (param === undefined) return undefined
+    params.set(param[0], param[1])
   }
   return params
+}
+
+/** Reads the comma-separated members of a List or a Dictionary, each by `member` (false: the field is invalid). */
+const parseMembers = (value: string, member: (p: Parser) => boolean): boolean => {
+  const p = new Parser(value)
+  p.skipSP()
+  if (p.peek() === undefined) return true
+  for (;;) {
+    if (!member(p)) return false
+    p.skipOWS()
+    if (p.peek() === undefined) return true
+    if (p.peek() !== ",") return false
+    p.pos++
+    p.skipOWS()
+    if (p.peek() === undefined) return false // trailing comma
+  }
 }
 
 /**
@@ -224,51 +244,29 @@ const parseParams = (p: Parser): Map<string, BareItem> | undefined => {
  */
 export const parseDictionary = (value: string | undefined): ReadonlyMap<string, Item> | undefined => {
   if (value === undefined) return undefined
-  const p = new Parser(value)
   const members = new Map<string, Item>()
-  p.skipSP()
-  if (p.peek() === undefined) return members
-  for (;;) {
-    const key = parseKey(p)
-    if (key === undefined) return undefined
-    let bare: BareItem | undefined = true
-    if (p.peek() === "=") {
-      p.pos++
-      bare = parseBareItem(p)
-      if (bare === undefined) return undefined
-    }
-    const params = parseParams(p)
-    if (params === undefined) return undefined
-    members.set(key, { value: bare, params })
-    p.skipOWS()
-    if (p.peek() === undefined) return members
-    if (p.peek() !== ",") return undefined
-    p.pos++
-    p.skipOWS()
-    if (p.peek() === undefined) return undefined // trailing comma
-  }
+  const valid = parseMembers(value, (p) => {
+    const head = parseKeyed(p)
+    const params = head === undefined ? undefined : parseParams(p)
+    if (head === undefined || params === undefined) return false
+    members.set(head[0], { value: head[1], params })
+    return true
+  })
+  return valid ? members : undefined
 }
 
 /** Parses a structured-field List of Items (inner lists are not used by the draft and make the field invalid). */
 export const parseList = (value: string | undefined): ReadonlyArray<Item> | undefined => {
   if (value === undefined) return undefined
-  const p = new Parser(value)
   const items: Array<Item> = []
-  p.skipSP()
-  if (p.peek() === undefined) return items
-  for (;;) {
+  const valid = parseMembers(value, (p) => {
     const bare = parseBareItem(p)
-    if (bare === undefined) return undefined
-    const params = parseParams(p)
-    if (params === undefined) return undefined
+    const params = bare === undefined ? undefined : parseParams(p)
+    if (bare === undefined || params === undefined) return false
     items.push({ value: bare, params })
-    p.skipOWS()
-    if (p.peek() === undefined) return items
-    if (p.peek() !== ",") return undefined
-    p.pos++
-    p.skipOWS()
-    if (p.peek() === undefined) return undefined // trailing comma
-  }
+    return true
+  })
+  return valid ? items : undefined
 }
 
 const paramInt = (item: Item, key: string): number | undefined => {
