@@ -65,7 +65,8 @@ const main = async (): Promise<void> => {
         Effect.void
       )
     ],
-    ...makers.map(([name, make]) => [`withPermit, ${name}`, sequential(build(make), Effect.void)] as const)
+    ...makers.map(([name, make]) => [`withPermit, ${name}`, sequential(build(make), Effect.void)] as const),
+    ["withPermit, after, metrics: false", sequential(build(current.make as unknown as Make, { metrics: false }), Effect.void)]
   ]
   const report = (title: string, unit: string, names: ReadonlyArray<string>, samples: ReadonlyArray<Sample>) => {
     const floor = samples[0] as Sample
