@@ -11,7 +11,6 @@
  */
 import { randomBytes } from "node:crypto"
 import type * as Arr from "effect/Array"
-import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -25,7 +24,7 @@ import * as live from "./liveTimer.js"
 import * as check from "./options.js"
 import * as core from "./redisCore.js"
 import { Redis, settled } from "./redisClient.js"
-import { makeMemoryStore, makeRedisStore, type MemoryStore, type Store, type StoreFailure } from "./redisStore.js"
+import { makeMemoryStore, makeRedisStore, type MemoryStore, type Store, StoreFailure } from "./redisStore.js"
 import { makeWith } from "./throttleBackend.js"
 import { make as makeInstrument } from "./throttleInstrument.js"
 import { ThrottleReleaseError, ThrottleStoreError, ThrottleTimeoutError } from "./throttleErrors.js"
@@ -115,6 +114,18 @@ interface Routed {
   readonly source: Source
 }
 
+/** What a submitted request gets back: the routed reply, or the store's failure. */
+type Submitted = Routed | StoreFailure
+
+/** A request waiting for its batch to be sent; `resume` is its caller's continuation. */
+interface Pending {
+  readonly request: core.Request
+  readonly resume: (result: Effect.Effect<Submitted>) => void
+}
+
+/** The most requests in one script call (a larger burst is split into several calls, pipelined). */
+const MAX_BATCH = 256
+
 /** A wake-up signal: waiters take the current gate before asking the store, so no wake-up is missed. */
 class Signal {
   gate: Deferred.Deferred<void> = Deferred.unsafeMake<void>(FiberId.none)
@@ -160,7 +171,6 @@ interface Lease {
 /** Times closer than this (milliseconds) count as equal (Effect's durations are whole nanoseconds). */
 const EPSILON = 1e-5
 
-const clientMillis: Effect.Effect<number> = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos) / 1e6)
 
 const idPrefix = randomBytes(6).toString("base64url")
 let idCounter = 0
@@ -178,7 +188,10 @@ export const makeWithStore = (
 ): Effect.Effect<Throttle.Service<ThrottleStoreError>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
-    const spanClock = yield* Effect.clock
+    // the clock of the scope that made the throttle (as in memory), read synchronously on the fast path
+    const clock = yield* Effect.clock
+    const nowMillis = (): number => Number(clock.unsafeCurrentTimeNanos()) / 1e6
+    const clientMillis: Effect.Effect<number> = Effect.sync(nowMillis)
     const { config, onStoreError } = resolved
     const maxC = config.maxConcurrent
     const recheck = Math.min(config.leaseTtl / 3, 1000)
@@ -196,7 +209,7 @@ export const makeWithStore = (
     )
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
-        for (const { deferred } of pending.splice(0)) Deferred.unsafeDone(deferred, Exit.interrupt(FiberId.none))
+        for (const { resume } of pending.splice(0)) resume(Effect.interrupt)
       })
     )
     const orClosed = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
@@ -206,7 +219,7 @@ export const makeWithStore = (
     const gauges = () => instrument.gauges(waiting, inFlight)
 
     let inFlight = 0
-    let granted = 0
+    let grantedSoFar = 0
     let waiting = 0
     const held: Array<Lease> = []
     const sleeping = new Set<Lease>()
@@ -298,40 +311,45 @@ export const makeWithStore = (
     }
 
     // -- batching: concurrent acquisitions of this process go to the store in one script call per turn; the calls
-    // of successive turns are pipelined on the connection (Redis runs them in the order they were sent)
-    const pending: Array<{ readonly request: core.Request; readonly deferred: Deferred.Deferred<Routed, StoreFailure> }> =
-      []
+    // of successive turns are pipelined on the connection (Redis runs them in the order they were sent). A caller
+    // waits on a plain callback (no Deferred): this sits on the fast path, once per acquisition.
+    const pending: Array<Pending> = []
     let scheduled = false
-    const send = (batch: ReadonlyArray<(typeof pending)[number]>): Effect.Effect<void> =>
-      Effect.map(Effect.exit(route("acquire", core.acquireArgs(batch.map((b) => b.request)))), (exit) => {
-        for (let i = 0; i < batch.length; i++) {
-          const { deferred } = batch[i] as (typeof batch)[number]
-          if (Exit.isSuccess(exit)) {
-            const reply = exit.value.reply[i + 1] as core.Reply
-            Deferred.unsafeDone(deferred, Exit.succeed({ reply, source: exit.value.source }))
-          } else Deferred.unsafeDone(deferred, exit)
+    const send = (batch: ReadonlyArray<Pending>): Effect.Effect<void> =>
+      Effect.map(Effect.either(route("acquire", core.acquireArgs(batch.map((b) => b.request)))), (result) => {
+        if (result._tag === "Right") {
+          const { reply, source } = result.right
+          for (let i = 0; i < batch.length; i++) {
+            ;(batch[i] as Pending).resume(Effect.succeed({ reply: reply[i + 1] as core.Reply, source }))
+          }
+        } else {
+          const failed = Effect.succeed(result.left)
+          for (const { resume } of batch) resume(failed)
         }
       })
     const flush: Effect.Effect<void> = Effect.suspend(() => {
       scheduled = false
-      const first = pending.splice(0, 256)
+      const first = pending.splice(0, MAX_BATCH)
       // more than one batch: the others are sent from their own fibers, after the first (pipelined, in order)
       const rest: Array<Effect.Effect<unknown>> = []
-      while (pending.length > 0) rest.push(Effect.forkIn(send(pending.splice(0, 256)), scope))
+      while (pending.length > 0) rest.push(Effect.forkIn(send(pending.splice(0, MAX_BATCH)), scope))
       return rest.length === 0 ? send(first) : Effect.zipRight(send(first), Effect.all(rest, { discard: true }))
     })
-    const submit = (request: core.Request): Effect.Effect<Routed, StoreFailure> =>
-      Effect.suspend(() => {
-        if (isClosed) return Effect.interrupt
-        const deferred = Deferred.unsafeMake<Routed, StoreFailure>(FiberId.none)
-        pending.push({ request, deferred })
-        if (scheduled) return Deferred.await(deferred)
-        scheduled = true
-        // the flusher is forked: it starts once this fiber yields, so the calls made meanwhile join its batch, and
-        // every caller resumes in the batch's order (uninterruptible: a batch in flight when the scope closes still
-        // answers its callers, within storeTimeout; one not sent yet is interrupted by the finalizer below)
-        return Effect.zipRight(Effect.forkIn(Effect.uninterruptible(flush), scope), Deferred.await(deferred))
+    // the flusher is forked: it starts once this fiber yields, so the calls made meanwhile join its batch, and every
+    // caller resumes in the batch's order (uninterruptible: a batch in flight when the scope closes still answers
+    // its callers, within storeTimeout; one not sent yet is interrupted by the finalizer above)
+    const startFlush = Effect.forkIn(Effect.uninterruptible(flush), scope)
+    const enqueue = (request: core.Request): Effect.Effect<Submitted> =>
+      Effect.async<Submitted>((resume) => {
+        pending.push({ request, resume })
       })
+    /** Sends `request` with the current batch: the store's reply, or its failure (never fails itself). */
+    const submit = (request: core.Request): Effect.Effect<Submitted> => {
+      if (isClosed) return Effect.interrupt
+      if (scheduled) return enqueue(request)
+      scheduled = true
+      return Effect.zipRight(startFlush, enqueue(request))
+    }
 
     // -- sleepers: the reserved callers of this process wait on one timer, set for the earliest, and resume in the
     // order of their grant times (then of their arrival) ---------------------------------------------------------
@@ -404,16 +422,17 @@ export const makeWithStore = (
 
     /** The milliseconds waited since `startedAt`, read when the span ends. */
     const waitedSince = (startedAt: number) => (): number =>
-      Number(spanClock.unsafeCurrentTimeNanos()) / 1e6 - startedAt
+      nowMillis() - startedAt
 
+    const grantNow = (n: number, now: number, waited: number): void => {
+      inFlight += n
+      grantedSoFar += n
+      recent.push(now, n)
+      instrument.granted(n, waited)
+      gauges()
+    }
     const noteGrant = (n: number, now: number, waited: number): Effect.Effect<void> =>
-      Effect.sync(() => {
-        inFlight += n
-        granted += n
-        recent.push(now, n)
-        instrument.granted(n, waited)
-        gauges()
-      })
+      Effect.sync(() => grantNow(n, now, waited))
 
     const timedOut = (n: number, maxWait: Duration.Duration, waited: number, retryAfter: number) =>
       Effect.zipRight(
@@ -431,131 +450,176 @@ export const makeWithStore = (
 
     const backoff = (attempt: number) => Duration.millis(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)))
 
+    /** The grant's end of an acquisition: interrupted at the moment of the grant, the permits go back. */
+    const granted = (restore: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>, n: number) =>
+      Effect.onInterrupt(restore(Effect.void), () => Effect.ignore(release(n)))
+
     const acquire = (
       n: number,
       maxWait: Duration.Duration | undefined
     ): Effect.Effect<void, ThrottleStoreError | ThrottleTimeoutError> =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          if (isClosed) return yield* Effect.interrupt
-          const startedAt = yield* clientMillis
+        Effect.suspend(() => {
+          if (isClosed) return Effect.interrupt
+          const startedAt = nowMillis()
           const maxWaitMillis = maxWait === undefined ? -1 : Duration.toMillis(maxWait)
           const id = nextId()
-          const member = maxC > 0 ? core.leaseMember(n, id) : ""
-          let failures = 0
           waiting++
           gauges()
-          try {
-            for (;;) {
-              const gate = signal.gate
-              const now = yield* clientMillis
-              const elapsed = now - startedAt
-              const remaining = maxWaitMillis < 0 ? -1 : Math.max(0, maxWaitMillis - elapsed)
-              const epochAtSubmit = pauseEpoch
-              const result = yield* Effect.either(submit({ n, id, maxWait: remaining, mode: "w" }))
-              if (result._tag === "Left") {
-                switch (onStoreError) {
-                  case "fail":
-                    return yield* Effect.fail(toStoreError(result.left))
-                  case "allow":
-                    return yield* noteGrant(n, now, elapsed)
-                  default: {
-                    // "wait" (and "local" whose fallback cannot fail): admit nobody, try again with backoff
-                    if (maxWaitMillis >= 0 && elapsed >= maxWaitMillis) {
-                      return yield* timedOut(n, maxWait as Duration.Duration, elapsed, 0)
-                    }
-                    let pause = backoff(failures++)
-                    if (maxWaitMillis >= 0) pause = Duration.min(pause, Duration.millis(maxWaitMillis - elapsed))
-                    yield* restore(Effect.sleep(pause))
-                    continue
-                  }
-                }
-              }
-              failures = 0
-              const { reply, source } = result.right
-              const outcome = core.decodeOutcome(reply, "w")
-              switch (outcome._tag) {
-                case "Reserved": {
-                  const lease: Lease | undefined = maxC > 0 ? { member, n, source } : undefined
-                  if (lease !== undefined) sleeping.add(lease)
-                  let reserved = outcome
-                  let epoch = epochAtSubmit
-                  let slept = false
-                  while (reserved.wait > 0) {
-                    slept = true
-                    const receivedAt = yield* clientMillis
-                    const current = reserved
-                    // never before the slot on the store's clock, and at the latest its wait after the reply
-                    const due = source === "local"
-                      ? current.at
-                      : Math.min(shared.toClientTime(current.at), receivedAt + current.wait)
-                    yield* instrument.traced(restore(orClosed(sleepUntil(due, onSettle))), n, waitedSince(startedAt)).pipe(
-                      Effect.onInterrupt(() =>
-                        Effect.suspend(() => {
-                          if (lease !== undefined) sleeping.delete(lease)
-                          return followUp(source, "cancel", core.cancelArgs(n, id, current, member))
-                        })
-                      )
-                    )
-                    // a pause was set while it slept: the store says whether its slot still stands
-                    if (pauseEpoch === epoch) break
-                    epoch = pauseEpoch
-                    const confirmed = yield* confirm(source, core.cancelArgs(n, id, current, member))
-                    if (confirmed === undefined) break
-                    reserved = confirmed
-                  }
-                  if (lease !== undefined) {
-                    sleeping.delete(lease)
-                    held.push(lease)
-                  }
-                  if (onGrant !== undefined) onGrant(reserved.at, n)
-                  const at = slept ? yield* clientMillis : now
-                  yield* noteGrant(n, at, at - startedAt)
-                  // interrupted at the moment of the grant: the permits go back
-                  return yield* restore(Effect.void).pipe(Effect.onInterrupt(() => Effect.ignore(release(n))))
-                }
-                case "Late":
-                  return yield* timedOut(n, maxWait as Duration.Duration, elapsed, outcome.retryAfter)
-                case "Queued": {
-                  let timeout = recheck
-                  if (outcome.hint >= 0) timeout = Math.min(timeout, outcome.hint)
-                  if (maxWaitMillis >= 0) {
-                    if (remaining <= 0) {
-                      yield* followUp(source, "leave", [member])
-                      return yield* timedOut(n, maxWait as Duration.Duration, elapsed, 0)
-                    }
-                    timeout = Math.min(timeout, remaining)
-                  }
-                  if (onSettle !== undefined) onSettle()
-                  yield* instrument.traced(
-                    restore(
-                      orClosed(Effect.ignore(Effect.timeout(Deferred.await(gate), Duration.millis(Math.max(0, timeout)))))
-                    ),
-                    n,
-                    waitedSince(startedAt)
-                  ).pipe(
-                    Effect.onInterrupt(() => followUp(source, "leave", [member]))
-                  )
-                  continue
-                }
-                case "Decided":
-                  return yield* Effect.die(new Error("unexpected decision for a waiting acquire"))
+          const gate = signal.gate
+          const epoch = pauseEpoch
+          return Effect.flatMap(submit({ n, id, maxWait: maxWaitMillis, mode: "w" }), (first) => {
+            // the fast path: granted at once (most calls when the limit is not reached)
+            if (!(first instanceof StoreFailure)) {
+              const reply = first.reply
+              if (reply[0] === "ok" && core.replyNumber(reply[1]) <= 0) {
+                waiting--
+                if (maxC > 0) held.push({ member: core.leaseMember(n, id), n, source: first.source })
+                if (onGrant !== undefined) onGrant(core.replyNumber(reply[2]), n)
+                grantNow(n, startedAt, 0)
+                return granted(restore, n)
               }
             }
-          } finally {
-            waiting--
-            gauges()
-          }
+            return waitFor(restore, n, maxWait, maxWaitMillis, id, startedAt, { result: first, gate, epoch })
+          })
         })
+      )
+
+    /**
+     * The rest of an acquisition that was not granted at once: sleeps until its reservation, waits in the lease
+     * queue, or applies the store-error policy; asks the store again as often as needed. `first` is the reply to
+     * the first request (sent with `gate` and `epoch` current).
+     */
+    const waitFor = (
+      restore: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+      n: number,
+      maxWait: Duration.Duration | undefined,
+      maxWaitMillis: number,
+      id: string,
+      startedAt: number,
+      first: { readonly result: Submitted; readonly gate: Deferred.Deferred<void>; readonly epoch: number }
+    ): Effect.Effect<void, ThrottleStoreError | ThrottleTimeoutError> =>
+      Effect.gen(function*() {
+        const member = maxC > 0 ? core.leaseMember(n, id) : ""
+        let failures = 0
+        let next: typeof first | undefined = first
+        let now = startedAt
+        for (;;) {
+          const elapsed = now - startedAt
+          const remaining = maxWaitMillis < 0 ? -1 : Math.max(0, maxWaitMillis - elapsed)
+          let sent = next
+          next = undefined
+          if (sent === undefined) {
+            const gate = signal.gate
+            const epoch = pauseEpoch
+            sent = { result: yield* submit({ n, id, maxWait: remaining, mode: "w" }), gate, epoch }
+          }
+          const { epoch: epochAtSubmit, gate, result } = sent
+          if (result instanceof StoreFailure) {
+            switch (onStoreError) {
+              case "fail":
+                return yield* Effect.fail(toStoreError(result))
+              case "allow":
+                return yield* noteGrant(n, now, elapsed)
+              default: {
+                // "wait" (and "local" whose fallback cannot fail): admit nobody, try again with backoff
+                if (maxWaitMillis >= 0 && elapsed >= maxWaitMillis) {
+                  return yield* timedOut(n, maxWait as Duration.Duration, elapsed, 0)
+                }
+                let pause = backoff(failures++)
+                if (maxWaitMillis >= 0) pause = Duration.min(pause, Duration.millis(maxWaitMillis - elapsed))
+                yield* restore(Effect.sleep(pause))
+                now = nowMillis()
+                continue
+              }
+            }
+          }
+          failures = 0
+          const { reply, source } = result
+          const outcome = core.decodeOutcome(reply, "w")
+          switch (outcome._tag) {
+            case "Reserved": {
+              const lease: Lease | undefined = maxC > 0 ? { member, n, source } : undefined
+              if (lease !== undefined) sleeping.add(lease)
+              let reserved = outcome
+              let epoch = epochAtSubmit
+              let slept = false
+              while (reserved.wait > 0) {
+                slept = true
+                const receivedAt = nowMillis()
+                const current = reserved
+                // never before the slot on the store's clock, and at the latest its wait after the reply
+                const due = source === "local"
+                  ? current.at
+                  : Math.min(shared.toClientTime(current.at), receivedAt + current.wait)
+                yield* instrument.traced(restore(orClosed(sleepUntil(due, onSettle))), n, waitedSince(startedAt)).pipe(
+                  Effect.onInterrupt(() =>
+                    Effect.suspend(() => {
+                      if (lease !== undefined) sleeping.delete(lease)
+                      return followUp(source, "cancel", core.cancelArgs(n, id, current, member))
+                    })
+                  )
+                )
+                // a pause was set while it slept: the store says whether its slot still stands
+                if (pauseEpoch === epoch) break
+                epoch = pauseEpoch
+                const confirmed = yield* confirm(source, core.cancelArgs(n, id, current, member))
+                if (confirmed === undefined) break
+                reserved = confirmed
+              }
+              if (lease !== undefined) {
+                sleeping.delete(lease)
+                held.push(lease)
+              }
+              if (onGrant !== undefined) onGrant(reserved.at, n)
+              const at = slept ? nowMillis() : now
+              yield* noteGrant(n, at, at - startedAt)
+              return yield* granted(restore, n)
+            }
+            case "Late":
+              return yield* timedOut(n, maxWait as Duration.Duration, elapsed, outcome.retryAfter)
+            case "Queued": {
+              let timeout = recheck
+              if (outcome.hint >= 0) timeout = Math.min(timeout, outcome.hint)
+              if (maxWaitMillis >= 0) {
+                if (remaining <= 0) {
+                  yield* followUp(source, "leave", [member])
+                  return yield* timedOut(n, maxWait as Duration.Duration, elapsed, 0)
+                }
+                timeout = Math.min(timeout, remaining)
+              }
+              if (onSettle !== undefined) onSettle()
+              yield* instrument.traced(
+                restore(
+                  orClosed(Effect.ignore(Effect.timeout(Deferred.await(gate), Duration.millis(Math.max(0, timeout)))))
+                ),
+                n,
+                waitedSince(startedAt)
+              ).pipe(
+                Effect.onInterrupt(() => followUp(source, "leave", [member]))
+              )
+              now = nowMillis()
+              continue
+            }
+            case "Decided":
+              return yield* Effect.die(new Error("unexpected decision for a waiting acquire"))
+          }
+        }
+      }).pipe(
+        // (not a `finally`: a generator left at a failed or interrupted `yield*` never runs it)
+        Effect.ensuring(Effect.sync(() => {
+          waiting--
+          gauges()
+        }))
       )
 
     const decideNow = (n: number): Effect.Effect<Throttle.Decision, ThrottleStoreError> =>
       Effect.gen(function*() {
         const id = nextId()
-        const result = yield* Effect.either(submit({ n, id, maxWait: -1, mode: "t" }))
-        const now = yield* clientMillis
-        if (result._tag === "Left") {
-          if (onStoreError === "fail") return yield* Effect.fail(toStoreError(result.left))
+        const result = yield* submit({ n, id, maxWait: -1, mode: "t" })
+        const now = nowMillis()
+        if (result instanceof StoreFailure) {
+          if (onStoreError === "fail") return yield* Effect.fail(toStoreError(result))
           const limit = resolved.rates[0].limit
           if (onStoreError === "allow") {
             yield* noteGrant(n, now, 0)
@@ -575,11 +639,11 @@ export const makeWithStore = (
             resetAfter: resolved.storeTimeout
           }
         }
-        const outcome = core.decodeOutcome(result.right.reply, "t")
+        const outcome = core.decodeOutcome(result.reply, "t")
         if (outcome._tag !== "Decided") return yield* Effect.die(new Error("unexpected outcome of a decision"))
         if (outcome.granted) {
-          if (onGrant !== undefined) onGrant(core.replyNumber(result.right.reply[2]), n)
-          if (maxC > 0) held.push({ member: core.leaseMember(n, id), n, source: result.right.source })
+          if (onGrant !== undefined) onGrant(core.replyNumber(result.reply[2]), n)
+          if (maxC > 0) held.push({ member: core.leaseMember(n, id), n, source: result.source })
           yield* noteGrant(n, now, 0)
         }
         return {
@@ -639,14 +703,14 @@ export const makeWithStore = (
       const now = yield* clientMillis
       if (result._tag === "Left") {
         if (onStoreError === "fail") return yield* Effect.fail(toStoreError(result.left))
-        return { inFlight, waiting, available: 0, granted, pausedUntil: undefined }
+        return { inFlight, waiting, available: 0, granted: grantedSoFar, pausedUntil: undefined }
       }
       const s = core.decodeStats(result.right.reply)
       return {
         inFlight,
         waiting: s.waiting,
         available: s.available,
-        granted,
+        granted: grantedSoFar,
         pausedUntil: s.pausedUntil > s.now ? s.pausedUntil - s.now + now : undefined
       }
     })
