@@ -139,8 +139,14 @@ export declare namespace ThrottleRedis {
     readonly key: string
     /** One rate, several (`"5000/h, 10/s"`, an array), as in memory. Every process must use the same rates. */
     readonly rate: RatesInput
-    /** Only `"start"` (the default) for now: a slot is held for `period` from the grant. */
-    readonly measure?: "start" | undefined
+    /**
+     * `"start"` (default): a slot is held for `period` from the grant. `"release"`: from the grant until `period`
+     * after its release, so at most `limit` permits are in flight across all processes and at most `limit`
+     * releases fall in any window. Under `"release"` every permit in flight is a lease (see `leaseTtl`): a holder
+     * that dies holds its slot until its lease expires, then for `period` more. A caller that cannot go waits in
+     * the lease queue (FIFO) until the time the windows give it, or a release anywhere, whichever comes first.
+     */
+    readonly measure?: "start" | "release" | undefined
     /** GCRA spacing as in memory: `true` or `{ burst }` (default burst `max(1, ceil(1 ms / interval))`). */
     readonly smooth?: boolean | { readonly burst: number } | undefined
     /** At most this many permits in flight across all processes (an integer >= 1; default: no cap). */

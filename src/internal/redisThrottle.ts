@@ -57,9 +57,6 @@ export const resolve = (options: InputOptions): Effect.Effect<Resolved, Rate.Inv
     const invalid = core.checkKey(options.key, "option key") ??
       (options.prefix === undefined ? undefined : core.checkKey(options.prefix, "option prefix")) ??
       (options.measure === undefined ? undefined : check.oneOf(options.measure, "option measure", ["start", "release"])) ??
-      ((options.measure as string | undefined) === "release"
-        ? check.expected(`option measure to be "start" (the Redis backend does not support "release" yet)`, "release")
-        : undefined) ??
       (options.maxConcurrent === undefined ? undefined : check.int(options.maxConcurrent, "option maxConcurrent", 1)) ??
       (options.onStoreError === undefined
         ? undefined
@@ -100,7 +97,8 @@ export const resolve = (options: InputOptions): Effect.Effect<Resolved, Rate.Inv
           interval: smooth ? interval : 0,
           burst,
           maxConcurrent: options.maxConcurrent ?? 0,
-          leaseTtl: Duration.toMillis(leaseTtl)
+          leaseTtl: Duration.toMillis(leaseTtl),
+          measure: options.measure ?? "start"
         }
       }
     })
@@ -114,8 +112,15 @@ interface Routed {
   readonly source: Source
 }
 
-/** What a submitted request gets back: the routed reply, or the store's failure. */
-type Submitted = Routed | StoreFailure
+/** One request's answer in a batch's reply: its element, where it came from, and the call's time (store clock). */
+interface Answer {
+  readonly reply: core.Reply | string
+  readonly source: Source
+  readonly now: number
+}
+
+/** What a submitted request gets back: its answer, or the store's failure. */
+type Submitted = Answer | StoreFailure
 
 /** A request waiting for its batch to be sent; `resume` is its caller's continuation. */
 interface Pending {
@@ -194,6 +199,9 @@ export const makeWithStore = (
     const clientMillis: Effect.Effect<number> = Effect.sync(nowMillis)
     const { config, onStoreError } = resolved
     const maxC = config.maxConcurrent
+    const measure = config.measure ?? "start"
+    // a permit in flight is a lease in the store: with maxConcurrent, and under measure "release"
+    const leasing = maxC > 0 || measure === "release"
     const recheck = Math.min(config.leaseTtl / 3, 1000)
     const storeTimeoutMillis = Duration.toMillis(resolved.storeTimeout)
     const maxPeriod = Math.max(...config.periods)
@@ -319,8 +327,16 @@ export const makeWithStore = (
       Effect.map(Effect.either(route("acquire", core.acquireArgs(batch.map((b) => b.request)))), (result) => {
         if (result._tag === "Right") {
           const { reply, source } = result.right
+          const now = core.replyNumber(reply[0])
+          // the callers granted at once share one answer (most of a busy batch)
+          let grantedNow: Effect.Effect<Submitted> | undefined
           for (let i = 0; i < batch.length; i++) {
-            ;(batch[i] as Pending).resume(Effect.succeed({ reply: reply[i + 1] as core.Reply, source }))
+            const element = reply[i + 1] as core.Reply | string
+            ;(batch[i] as Pending).resume(
+              element === core.GRANTED
+                ? (grantedNow ??= Effect.succeed({ reply: core.GRANTED, source, now }))
+                : Effect.succeed({ reply: element, source, now })
+            )
           }
         } else {
           const failed = Effect.succeed(result.left)
@@ -470,15 +486,12 @@ export const makeWithStore = (
           const epoch = pauseEpoch
           return Effect.flatMap(submit({ n, id, maxWait: maxWaitMillis, mode: "w" }), (first) => {
             // the fast path: granted at once (most calls when the limit is not reached)
-            if (!(first instanceof StoreFailure)) {
-              const reply = first.reply
-              if (reply[0] === "ok" && core.replyNumber(reply[1]) <= 0) {
-                waiting--
-                if (maxC > 0) held.push({ member: core.leaseMember(n, id), n, source: first.source })
-                if (onGrant !== undefined) onGrant(core.replyNumber(reply[2]), n)
-                grantNow(n, startedAt, 0)
-                return granted(restore, n)
-              }
+            if (!(first instanceof StoreFailure) && first.reply === core.GRANTED) {
+              waiting--
+              if (leasing) held.push({ member: core.leaseMember(n, id), n, source: first.source })
+              if (onGrant !== undefined) onGrant(first.now, n)
+              grantNow(n, startedAt, 0)
+              return granted(restore, n)
             }
             return waitFor(restore, n, maxWait, maxWaitMillis, id, startedAt, { result: first, gate, epoch })
           })
@@ -500,7 +513,7 @@ export const makeWithStore = (
       first: { readonly result: Submitted; readonly gate: Deferred.Deferred<void>; readonly epoch: number }
     ): Effect.Effect<void, ThrottleStoreError | ThrottleTimeoutError> =>
       Effect.gen(function*() {
-        const member = maxC > 0 ? core.leaseMember(n, id) : ""
+        const member = leasing ? core.leaseMember(n, id) : ""
         let failures = 0
         let next: typeof first | undefined = first
         let now = startedAt
@@ -536,10 +549,10 @@ export const makeWithStore = (
           }
           failures = 0
           const { reply, source } = result
-          const outcome = core.decodeOutcome(reply, "w")
+          const outcome = core.decodeOutcome(reply, "w", result.now)
           switch (outcome._tag) {
             case "Reserved": {
-              const lease: Lease | undefined = maxC > 0 ? { member, n, source } : undefined
+              const lease: Lease | undefined = leasing ? { member, n, source } : undefined
               if (lease !== undefined) sleeping.add(lease)
               let reserved = outcome
               let epoch = epochAtSubmit
@@ -639,11 +652,11 @@ export const makeWithStore = (
             resetAfter: resolved.storeTimeout
           }
         }
-        const outcome = core.decodeOutcome(result.reply, "t")
+        const outcome = core.decodeOutcome(result.reply, "t", result.now)
         if (outcome._tag !== "Decided") return yield* Effect.die(new Error("unexpected outcome of a decision"))
         if (outcome.granted) {
-          if (onGrant !== undefined) onGrant(core.replyNumber(result.reply[2]), n)
-          if (maxC > 0) held.push({ member: core.leaseMember(n, id), n, source: result.source })
+          if (onGrant !== undefined) onGrant(result.now, n)
+          if (leasing) held.push({ member: core.leaseMember(n, id), n, source: result.source })
           yield* noteGrant(n, now, 0)
         }
         return {
@@ -668,7 +681,7 @@ export const makeWithStore = (
         if (n > inFlight) return Effect.fail(new ThrottleReleaseError({ requested: n, inFlight }))
         inFlight -= n
         gauges()
-        if (maxC === 0) return Effect.void
+        if (!leasing) return Effect.void
         const calls: Array<Effect.Effect<void>> = []
         let left = n
         while (left > 0 && held.length > 0) {
@@ -720,7 +733,7 @@ export const makeWithStore = (
       if (message === "p") pauseEpoch++
       else signal.fire()
     })
-    if (maxC > 0) {
+    if (leasing) {
       const renew = Effect.suspend(() => {
         const bySource: Record<Source, Array<string>> = { shared: [], local: [] }
         for (const lease of held) bySource[lease.source].push(lease.member)
@@ -737,7 +750,7 @@ export const makeWithStore = (
     return makeWith<ThrottleStoreError>({
       name: resolved.name,
       rates: resolved.rates,
-      measure: "start",
+      measure,
       burst: config.burst,
       maxConcurrent: maxC > 0 ? maxC : Number.POSITIVE_INFINITY,
       acquire,
