@@ -4,7 +4,7 @@
  * policies switching on and off. Exact virtual timestamps. No Redis here (see Redis.test.ts for the real one).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Metric, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Metric, TestClock } from "effect"
 import { ThrottleStoreError } from "effect-throttles/redis"
 import { metrics } from "../../src/Throttle.js"
 import { type InputOptions, makeWithStore, resolve } from "../../src/internal/redisThrottle.js"
@@ -109,6 +109,49 @@ describe("ThrottleRedis client (memory store, TestClock)", () => {
       yield* Fiber.interrupt(running)
       expect([store.state.leases.length, store.state.held]).toEqual([0, 0])
       expect(yield* throttle.tryAcquire()).toBe(true)
+    }))
+
+  it.scoped("interrupted while its request is in flight and then granted: the permit goes back at once", () =>
+    Effect.gen(function*() {
+      const resolved = yield* resolve({ key: "k", rate: "100/s", maxConcurrent: 1 } as InputOptions)
+      const memory = makeMemoryStore(resolved.config)
+      // a store whose calls wait for `open`, so that the interruption arrives while the batch is in flight
+      const entered = yield* Deferred.make<void>()
+      const open = yield* Deferred.make<void>()
+      const store: MemoryStore = {
+        ...memory,
+        call: (op, args) =>
+          Effect.zipRight(
+            Effect.zipRight(Deferred.succeed(entered, undefined), Deferred.await(open)),
+            memory.call(op, args)
+          )
+      }
+      const throttle = yield* makeWithStore(store, resolved)
+      const fiber = yield* Effect.fork(throttle.acquire())
+      yield* Deferred.await(entered)
+      const interrupting = yield* Effect.fork(Fiber.interrupt(fiber))
+      yield* Effect.yieldNow()
+      yield* Deferred.succeed(open, undefined)
+      yield* Fiber.join(interrupting)
+      expect(Exit.isInterrupted(yield* Fiber.await(fiber))).toBe(true)
+      // the store granted it a lease; the interrupted caller gave it back
+      expect([memory.state.leases.length, memory.state.held]).toEqual([0, 0])
+      expect((yield* throttle.stats).inFlight).toBe(0)
+      expect(yield* throttle.tryAcquire()).toBe(true)
+    }))
+
+  it.scoped("the waiting gauge comes back to 0 after a waiter times out or fails", () =>
+    Effect.gen(function*() {
+      const name = "redis-client-waiting-gauge"
+      const { store, throttle } = yield* build({ rate: "1/s", name, onStoreError: "fail" })
+      yield* throttle.acquire()
+      const late = yield* Effect.exit(throttle.acquire(1, { maxWait: "10 millis" }))
+      expect(Exit.isFailure(late)).toBe(true)
+      store.setFailing(true)
+      const failed = yield* Effect.exit(throttle.acquire())
+      expect(Exit.isFailure(failed)).toBe(true)
+      const waiting = yield* Metric.value(Metric.tagged(metrics.waiting, "name", name))
+      expect(waiting.value).toBe(0)
     }))
 
   it.scoped("maxWait in the lease queue: fails at the deadline and leaves no trace", () =>
