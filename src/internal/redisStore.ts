@@ -107,7 +107,15 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
       isNoScript(e) ? client.eval(SCRIPT, keys.length, ...keys, ...argv) : Promise.reject(e)
     )
 
+  const countError = errors(Effect.succeed(1))
+
+  // Every failure is counted, whichever way it fails: refused at once while the connection is down (the common
+  // case during an outage: ioredis notices a dead server before the next call), an error reply, a timeout, a
+  // stale call.
   const call = (op: core.Op, args: ReadonlyArray<string>): Effect.Effect<core.Reply, StoreFailure> =>
+    Effect.tapError(attempt(op, args), () => countError)
+
+  const attempt = (op: core.Op, args: ReadonlyArray<string>): Effect.Effect<core.Reply, StoreFailure> =>
     Effect.flatMap(Clock.currentTimeNanos, (nanos) => {
       const clientNow = Number(nanos) / 1e6
       // Never queue a command while offline: it could run after its caller gave up.
@@ -162,8 +170,7 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
           offset = serverNow - clientNow
           noteOffset(serverNow - (clientNow + (performance.now() - started)))
           return Effect.as(latency(Effect.succeed((performance.now() - started) / 1000)), reply as core.Reply)
-        }),
-        Effect.tapError(() => errors(Effect.succeed(1)))
+        })
       )
     })
 
