@@ -37,6 +37,9 @@ export type Op = "acquire" | "cancel" | "confirm" | "leave" | "release" | "renew
 /** A reply as Redis returns it: strings and nested arrays. */
 export type Reply = ReadonlyArray<string | Reply>
 
+/** Times closer than this (ms) are one: a waiter told to come back at t may arrive a rounding error before it. */
+const EPSILON = 1e-6
+
 /** The reply to a request granted at the call's time without a wait (the common case, kept small). */
 export const GRANTED = "g"
 
@@ -319,7 +322,7 @@ export const run = (
     const member = leaseMember(n, id)
     if (mode === "t") {
       const t = grantTime(n, state.held)
-      if (state.queue.length > 0 || state.held + n > cap || t > now) {
+      if (state.queue.length > 0 || state.held + n > cap || t > now + EPSILON) {
         return [
           "no",
           num(Math.max(0, grantTime(n, 0) - now)),
@@ -333,7 +336,7 @@ export const run = (
       if (head !== member || state.held + n > cap) wait = hint()
       else {
         const t = grantTime(n, state.held)
-        if (t > now) wait = num(t - now)
+        if (t > now + EPSILON) wait = num(t - now)
       }
       if (wait !== undefined) {
         zadd(state.beats, now + leaseTtl, member)

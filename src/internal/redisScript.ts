@@ -55,6 +55,8 @@ else
 end
 if ARGV[3] ~= '' and now > tonumber(ARGV[3]) then return {'stale', num(now)} end
 local nowStr = num(now)
+-- times closer than this (ms) are one: a waiter told to come back at t may arrive a rounding error before it
+local EPSILON = 1e-6
 local op = ARGV[1]
 local k = tonumber(ARGV[4])
 local limits, periods = {}, {}
@@ -350,7 +352,7 @@ local function acquireReleased(n, id, mode)
   local queued = redis.call('ZCARD', queue)
   if mode == 't' then
     local t = grantTime(n, held)
-    if queued > 0 or held + n > cap or t > now then
+    if queued > 0 or held + n > cap or t > now + EPSILON then
       -- the window's own wait (a lower bound: the leased permits may be released at once)
       return append3({'no', num(math.max(0, grantTime(n, 0) - now))}, decision(queued > 0 or start() > now))
     end
@@ -367,7 +369,7 @@ local function acquireReleased(n, id, mode)
       -- the head: it goes when the windows have room with the leased permits in them (a release before then only
       -- brings that time closer, and wakes the queue)
       local t = grantTime(n, held)
-      if t > now then wait = num(t - now) end
+      if t > now + EPSILON then wait = num(t - now) end
     end
     if wait then
       redis.call('ZADD', beats, num(now + leaseTtl), member)

@@ -7,7 +7,6 @@
  * @internal
  */
 import { createHash } from "node:crypto"
-import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -76,6 +75,15 @@ export interface RedisStoreOptions {
   readonly name: string
 }
 
+/**
+ * The caller's clock in milliseconds, from whole nanoseconds (`unsafeCurrentTimeNanos` floors; the `TestClock`'s
+ * `currentTimeNanos` throws at an instant that is not a whole number of nanoseconds, which a wait of a fraction
+ * of a millisecond leaves it at).
+ */
+const clockMillis: Effect.Effect<number> = Effect.clockWith((clock) =>
+  Effect.sync(() => Number(clock.unsafeCurrentTimeNanos()) / 1e6)
+)
+
 const isNoScript = (e: unknown): boolean => e instanceof Error && e.message.startsWith("NOSCRIPT")
 
 /** The Redis store. */
@@ -116,8 +124,7 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
     Effect.tapError(attempt(op, args), () => countError)
 
   const attempt = (op: core.Op, args: ReadonlyArray<string>): Effect.Effect<core.Reply, StoreFailure> =>
-    Effect.flatMap(Clock.currentTimeNanos, (nanos) => {
-      const clientNow = Number(nanos) / 1e6
+    Effect.flatMap(clockMillis, (clientNow) => {
       // Never queue a command while offline: it could run after its caller gave up.
       if (client.status !== "ready") {
         return Effect.fail(new StoreFailure({ cause: new Error(`Redis connection is ${client.status}`) }))
@@ -261,10 +268,10 @@ export const makeMemoryStore = (config: core.Config, onMessage?: (message: strin
       failing = f
     },
     call: (op, args) =>
-      Effect.flatMap(Clock.currentTimeNanos, (nanos) =>
+      Effect.flatMap(clockMillis, (now) =>
         failing
           ? Effect.fail(new StoreFailure({ cause: new Error("store unavailable") }))
-          : Effect.sync(() => callAt(Number(nanos) / 1e6, op, args))),
+          : Effect.sync(() => callAt(now, op, args))),
     subscribe: (onWake) =>
       Effect.acquireRelease(
         Effect.sync(() => listeners.add(onWake)),

@@ -124,10 +124,19 @@ interface Answer {
 /** What a submitted request gets back: its answer, or the store's failure. */
 type Submitted = Answer | StoreFailure
 
-/** A request waiting for its batch to be sent; `resume` is its caller's continuation. */
+/**
+ * A request waiting for its batch: queued synchronously by its caller (so no flush can miss it), answered through
+ * `resume` once its caller waits, or through `answer` if the answer comes first.
+ */
 interface Pending {
   readonly request: core.Request
-  readonly resume: (result: Effect.Effect<Submitted>) => void
+  resume: ((result: Effect.Effect<Submitted>) => void) | undefined
+  answer: Effect.Effect<Submitted> | undefined
+}
+
+const deliver = (pending: Pending, answer: Effect.Effect<Submitted>): void => {
+  if (pending.resume !== undefined) pending.resume(answer)
+  else pending.answer = answer
 }
 
 /** The most requests in one script call (a larger burst is split into several calls, pipelined). */
@@ -219,7 +228,7 @@ export const makeWithStore = (
     )
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
-        for (const { resume } of pending.splice(0)) resume(Effect.interrupt)
+        for (const entry of pending.splice(0)) deliver(entry, Effect.interrupt)
       })
     )
     const orClosed = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
@@ -300,6 +309,36 @@ export const makeWithStore = (
           }))
         : Effect.ignore(shared.call(op, args))
 
+    // -- leases: renewed every leaseTtl / 3 while this process holds any (one fiber, started by the first lease and
+    // ended when none is left: an idle throttle has no timer)
+    const renew = Effect.suspend(() => {
+      const bySource: Record<Source, Array<string>> = { shared: [], local: [] }
+      for (const lease of held) bySource[lease.source].push(lease.member)
+      for (const lease of sleeping) bySource[lease.source].push(lease.member)
+      return Effect.all([
+        bySource.shared.length > 0 ? followUp("shared", "renew", bySource.shared) : Effect.void,
+        bySource.local.length > 0 ? followUp("local", "renew", bySource.local) : Effect.void
+      ], { discard: true })
+    })
+    let renewing = false
+    const renewal: Effect.Effect<void> = Effect.zipRight(
+      Effect.sleep(Duration.millis(config.leaseTtl / 3)),
+      Effect.suspend(() => {
+        if (held.length === 0 && sleeping.size === 0) {
+          renewing = false
+          return Effect.void
+        }
+        return Effect.zipRight(renew, renewal)
+      })
+    )
+    /** Makes sure the leases of this process are renewed (call after adding one). */
+    const keepRenewing: Effect.Effect<void> = Effect.suspend(() => {
+      if (renewing) return Effect.void
+      renewing = true
+      // (interruptible: a fork inherits the uninterruptible region of the acquisition that starts it)
+      return Effect.asVoid(Effect.forkIn(Effect.interruptible(renewal), scope))
+    })
+
     /** Incremented on every pause (this process's, or another's through pub/sub): sleepers then confirm. */
     let pauseEpoch = 0
 
@@ -326,28 +365,34 @@ export const makeWithStore = (
     const pending: Array<Pending> = []
     let scheduled = false
     const send = (batch: ReadonlyArray<Pending>): Effect.Effect<void> =>
-      Effect.map(Effect.either(route("acquire", core.acquireArgs(batch.map((b) => b.request)))), (result) => {
-        if (result._tag === "Right") {
-          const { reply, source } = result.right
+      Effect.map(Effect.exit(route("acquire", core.acquireArgs(batch.map((b) => b.request)))), (result) => {
+        if (result._tag === "Success") {
+          const { reply, source } = result.value
           const now = core.replyNumber(reply[0])
           // the callers granted at once share one answer (most of a busy batch)
           let grantedNow: Effect.Effect<Submitted> | undefined
           for (let i = 0; i < batch.length; i++) {
             const element = reply[i + 1] as core.Reply | string
-            ;(batch[i] as Pending).resume(
+            deliver(
+              batch[i] as Pending,
               element === core.GRANTED
                 ? (grantedNow ??= Effect.succeed({ reply: core.GRANTED, source, now }))
                 : Effect.succeed({ reply: element, source, now })
             )
           }
         } else {
-          const failed = Effect.succeed(result.left)
-          for (const { resume } of batch) resume(failed)
+          // a store failure is each caller's answer; anything else (a defect) is passed on, never left unanswered
+          const failure = Cause.failureOption(result.cause)
+          const failed: Effect.Effect<Submitted> = failure._tag === "Some"
+            ? Effect.succeed(failure.value)
+            : Effect.failCause(result.cause as Cause.Cause<never>)
+          for (const entry of batch) deliver(entry, failed)
         }
       })
     const flush: Effect.Effect<void> = Effect.suspend(() => {
       scheduled = false
       const first = pending.splice(0, MAX_BATCH)
+      if (first.length === 0) return Effect.void
       // more than one batch: the others are sent from their own fibers, after the first (pipelined, in order)
       const rest: Array<Effect.Effect<unknown>> = []
       while (pending.length > 0) rest.push(Effect.forkIn(send(pending.splice(0, MAX_BATCH)), scope))
@@ -357,16 +402,20 @@ export const makeWithStore = (
     // caller resumes in the batch's order (uninterruptible: a batch in flight when the scope closes still answers
     // its callers, within storeTimeout; one not sent yet is interrupted by the finalizer above)
     const startFlush = Effect.forkIn(Effect.uninterruptible(flush), scope)
-    const enqueue = (request: core.Request): Effect.Effect<Submitted> =>
-      Effect.async<Submitted>((resume) => {
-        pending.push({ request, resume })
-      })
     /** Sends `request` with the current batch: the store's reply, or its failure (never fails itself). */
     const submit = (request: core.Request): Effect.Effect<Submitted> => {
       if (isClosed) return Effect.interrupt
-      if (scheduled) return enqueue(request)
+      // queued now, not when the caller suspends: a flush that starts in between (the caller's fiber may yield to
+      // the scheduler after forking it) must see it
+      const entry: Pending = { request, resume: undefined, answer: undefined }
+      pending.push(entry)
+      const answered = Effect.async<Submitted>((resume) => {
+        if (entry.answer !== undefined) resume(entry.answer)
+        else entry.resume = resume
+      })
+      if (scheduled) return answered
       scheduled = true
-      return Effect.zipRight(startFlush, enqueue(request))
+      return Effect.zipRight(startFlush, answered)
     }
 
     // -- sleepers: the reserved callers of this process wait on one timer, set for the earliest, and resume in the
@@ -498,10 +547,11 @@ export const makeWithStore = (
             // the fast path: granted at once (most calls when the limit is not reached)
             if (!(first instanceof StoreFailure) && first.reply === core.GRANTED) {
               waiting--
-              if (leasing) held.push({ member: core.leaseMember(n, id), n, source: first.source })
               if (onGrant !== undefined) onGrant(first.now, n)
               grantNow(n, startedAt, 0)
-              return granted(restore, n)
+              if (!leasing) return granted(restore, n)
+              held.push({ member: core.leaseMember(n, id), n, source: first.source })
+              return renewing ? granted(restore, n) : Effect.zipRight(keepRenewing, granted(restore, n))
             }
             return waitFor(restore, n, maxWait, maxWaitMillis, id, startedAt, { result: first, gate, epoch })
           })
@@ -563,7 +613,10 @@ export const makeWithStore = (
           switch (outcome._tag) {
             case "Reserved": {
               const lease: Lease | undefined = leasing ? { member, n, source } : undefined
-              if (lease !== undefined) sleeping.add(lease)
+              if (lease !== undefined) {
+                sleeping.add(lease)
+                yield* keepRenewing
+              }
               let reserved = outcome
               let epoch = epochAtSubmit
               let slept = false
@@ -614,7 +667,8 @@ export const makeWithStore = (
               if (onSettle !== undefined) onSettle()
               yield* instrument.traced(
                 restore(
-                  orClosed(Effect.ignore(Effect.timeout(Deferred.await(gate), Duration.millis(Math.max(0, timeout)))))
+                  // (a hint that is a rounding error would have it ask again at the same instant: at least EPSILON)
+                  orClosed(Effect.ignore(Effect.timeout(Deferred.await(gate), Duration.millis(Math.max(EPSILON, timeout)))))
                 ),
                 n,
                 waitedSince(startedAt)
@@ -666,7 +720,10 @@ export const makeWithStore = (
         if (outcome._tag !== "Decided") return yield* Effect.die(new Error("unexpected outcome of a decision"))
         if (outcome.granted) {
           if (onGrant !== undefined) onGrant(result.now, n)
-          if (leasing) held.push({ member: core.leaseMember(n, id), n, source: result.source })
+          if (leasing) {
+            held.push({ member: core.leaseMember(n, id), n, source: result.source })
+            yield* keepRenewing
+          }
           yield* noteGrant(n, now, 0)
         }
         return {
@@ -743,20 +800,6 @@ export const makeWithStore = (
       if (message === "p") pauseEpoch++
       else signal.fire()
     })
-    if (leasing) {
-      const renew = Effect.suspend(() => {
-        const bySource: Record<Source, Array<string>> = { shared: [], local: [] }
-        for (const lease of held) bySource[lease.source].push(lease.member)
-        for (const lease of sleeping) bySource[lease.source].push(lease.member)
-        return Effect.all([
-          bySource.shared.length > 0 ? followUp("shared", "renew", bySource.shared) : Effect.void,
-          bySource.local.length > 0 ? followUp("local", "renew", bySource.local) : Effect.void
-        ], { discard: true })
-      })
-      yield* Effect.forkScoped(
-        Effect.forever(Effect.zipRight(Effect.sleep(Duration.millis(config.leaseTtl / 3)), renew))
-      )
-    }
     return makeWith<ThrottleStoreError>({
       name: resolved.name,
       rates: resolved.rates,

@@ -31,6 +31,27 @@ describe("ThrottleRedis client (memory store, TestClock)", () => {
       expect(yield* Fiber.joinAll(fibers)).toEqual([0, 0, 1000, 1000, 2000])
     }))
 
+  it.scoped("the reserved callers of a process wait on one timer (no per-waiter timers, no polling)", () =>
+    Effect.gen(function*() {
+      const resolved = yield* resolve({ key: "k", rate: "1/s" } as InputOptions)
+      let settled = 0
+      const throttle = yield* makeWithStore(makeMemoryStore(resolved.config), resolved, undefined, () => settled++)
+      const fiber = yield* Effect.fork(
+        Effect.forEach(Array.from({ length: 50 }), () => throttle.acquire(), { concurrency: "unbounded" })
+      )
+      // the 49 reserved callers are asleep, and the timer fiber has had its turns
+      while (settled < 49) yield* Effect.yieldNow()
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      expect((yield* TestClock.sleeps()).length).toBe(1)
+      yield* TestClock.adjust("1 second")
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      expect((yield* TestClock.sleeps()).length).toBe(1)
+      expect((yield* throttle.stats).granted).toBe(2)
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(fiber)
+      expect((yield* throttle.stats).granted).toBe(50)
+    }))
+
   it.scoped("an interrupted sleeper cancels its reservation; in the middle of the queue its slot stays unused", () =>
     Effect.gen(function*() {
       const { store, throttle } = yield* build({ rate: "2/s" })

@@ -119,6 +119,26 @@ export const tables: ReadonlyArray<Table> = [
       { now: 4100, op: "release", args: ["2:c", "1"], expect: [4100, 1] },
       { now: 4100, op: "stats", args: [], expect: [4100, 0, 1, 0, 1] }
     ]
+  },
+  {
+    name: "measure \"release\" 2/s: a slot held until a period after its release; a dead holder's until its lease ends",
+    config: config([2], [1000], { measure: "release", leaseTtl: 5000 }),
+    steps: [
+      { now: 0, op: "acquire", args: wait(1, "a"), expect: [0, "g"] },
+      { now: 0, op: "acquire", args: wait(1, "b"), expect: [0, "g"] },
+      // two in flight: only a release can make room (the hint: the first lease's end)
+      { now: 0, op: "acquire", args: wait(1, "c"), expect: [0, ["queued", 5000]] },
+      { now: 0, op: "acquire", args: tryNow(1, "d"), expect: [0, ["no", 0, 2, 0, 1000]] },
+      { now: 300, op: "release", args: ["1:a", "1"], expect: [300, 1] },
+      // a's slot is taken until 1300: c, the head, is told so
+      { now: 300, op: "acquire", args: wait(1, "c"), expect: [300, ["queued", 1000]] },
+      { now: 1300, op: "acquire", args: wait(1, "c"), expect: [1300, "g"] },
+      { now: 1300, op: "stats", args: [], expect: [1300, 0, 0, 0, 2] },
+      // b never released: its lease ended at 5000, and its slot is taken until 6000
+      { now: 5500, op: "stats", args: [], expect: [5500, 0, 0, 0, 1] },
+      { now: 6000, op: "stats", args: [], expect: [6000, 0, 1, 0, 1] },
+      { now: 6000, op: "acquire", args: tryNow(1, "e"), expect: [6000, ["ok", 0, 6000, 0, 2, 0, 1000]] }
+    ]
   }
 ]
 
@@ -139,6 +159,7 @@ export const randomTable = (seed: number, config: core.Config, length: number): 
   const leases: Array<string> = []
   const queued: Array<string> = []
   const max = Math.min(...config.limits, config.maxConcurrent > 0 ? config.maxConcurrent : Infinity)
+  const leasing = config.maxConcurrent > 0 || config.measure === "release"
   const push = (op: core.Op, args: ReadonlyArray<string>) => {
     steps.push({ now, op, args })
     return core.run(config, state, now, op, args).reply
@@ -153,12 +174,12 @@ export const randomTable = (seed: number, config: core.Config, length: number): 
       const outcome = core.decodeOutcome(reply[1] as core.Reply, "w", core.replyNumber(reply[0]))
       const member = core.leaseMember(n, id)
       if (outcome._tag === "Reserved") {
-        reserved.push({ at: outcome.at, args: core.cancelArgs(n, id, outcome, config.maxConcurrent > 0 ? member : "") })
-        if (config.maxConcurrent > 0) leases.push(member)
+        reserved.push({ at: outcome.at, args: core.cancelArgs(n, id, outcome, leasing ? member : "") })
+        if (leasing) leases.push(member)
       } else if (outcome._tag === "Queued") queued.push(member)
     } else if (r < 7) {
       const reply = push("acquire", tryNow(n, id))
-      if ((reply[1] as core.Reply)[0] === "ok" && config.maxConcurrent > 0) leases.push(core.leaseMember(n, id))
+      if ((reply[1] as core.Reply)[0] === "ok" && leasing) leases.push(core.leaseMember(n, id))
     } else if (r < 8) {
       const i = reserved.findIndex((x) => x.at > now)
       if (i >= 0) push("cancel", (reserved.splice(i, 1)[0] as { args: Array<string> }).args)
