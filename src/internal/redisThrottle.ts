@@ -518,16 +518,35 @@ export const makeWithStore = (
     const backoff = (attempt: number) => Duration.millis(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)))
 
     /**
-     * The grant's end of an acquisition: a caller interrupted while its request was in flight (the interruption
-     * waits for the uninterruptible step to end) gives its permits back at once. The check is one fiber-ref read;
-     * the interruptible step is taken only when an interruption is pending (fast path: no `onInterrupt` per grant).
+     * The end of an acquisition the store granted: the caller takes the permits (counted from here on, its lease
+     * renewed), unless it was interrupted meanwhile (an interruption waits for the uninterruptible store call to
+     * end): then it gives them back without having seen them, as in memory a waiter interrupted at the moment of
+     * its grant. The check is one fiber-ref read; the interruptible step is taken only when an interruption is
+     * pending (the fast path has no `onInterrupt` per grant).
      */
-    const granted = (restore: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>, n: number) =>
-      Effect.withFiberRuntime<void>((fiber) =>
+    const complete = (
+      restore: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+      n: number,
+      lease: Lease | undefined,
+      at: number,
+      waited: number
+    ): Effect.Effect<void> => {
+      const take = (): Effect.Effect<void> => {
+        grantNow(n, at, waited)
+        if (lease === undefined) return Effect.void
+        held.push(lease)
+        return renewing ? Effect.void : keepRenewing
+      }
+      return Effect.withFiberRuntime<void>((fiber) =>
         Cause.isEmpty(fiber.getFiberRef(FiberRef.interruptedCause))
-          ? Effect.void
-          : Effect.onInterrupt(restore(Effect.void), () => Effect.ignore(release(n)))
+          ? take()
+          : Effect.onInterrupt(
+            Effect.flatMap(restore(Effect.void), take),
+            // the window keeps the slot (a grant is a start); a lease goes back to the store
+            () => lease === undefined ? Effect.void : followUp(lease.source, "release", [lease.member, String(n)])
+          )
       )
+    }
 
     const acquire = (
       n: number,
@@ -547,11 +566,10 @@ export const makeWithStore = (
             // the fast path: granted at once (most calls when the limit is not reached)
             if (!(first instanceof StoreFailure) && first.reply === core.GRANTED) {
               waiting--
+              gauges()
               if (onGrant !== undefined) onGrant(first.now, n)
-              grantNow(n, startedAt, 0)
-              if (!leasing) return granted(restore, n)
-              held.push({ member: core.leaseMember(n, id), n, source: first.source })
-              return renewing ? granted(restore, n) : Effect.zipRight(keepRenewing, granted(restore, n))
+              const lease = leasing ? { member: core.leaseMember(n, id), n, source: first.source } : undefined
+              return complete(restore, n, lease, startedAt, 0)
             }
             return waitFor(restore, n, maxWait, maxWaitMillis, id, startedAt, { result: first, gate, epoch })
           })
@@ -643,14 +661,10 @@ export const makeWithStore = (
                 if (confirmed === undefined) break
                 reserved = confirmed
               }
-              if (lease !== undefined) {
-                sleeping.delete(lease)
-                held.push(lease)
-              }
+              if (lease !== undefined) sleeping.delete(lease)
               if (onGrant !== undefined) onGrant(reserved.at, n)
               const at = slept ? nowMillis() : now
-              yield* noteGrant(n, at, at - startedAt)
-              return yield* granted(restore, n)
+              return yield* complete(restore, n, lease, at, at - startedAt)
             }
             case "Late":
               return yield* timedOut(n, maxWait as Duration.Duration, elapsed, outcome.retryAfter)
