@@ -6,7 +6,9 @@
  * Algorithm: the exact sliding log of the in-memory throttle, turned into reservations and decided by one Lua
  * script per call on the Redis server's clock (`TIME`). A caller is reserved the earliest grant time at which
  * every window has room for its permits after everyone who arrived before it (FIFO in the order Redis sees the
- * requests) and sleeps exactly until then; an interrupted caller cancels its reservation.
+ * requests) and sleeps exactly until then; an interrupted caller cancels its reservation. The concurrent calls of a
+ * process go to Redis together, one script call per event-loop turn (several in flight when they pile up), so a
+ * busy process pays one round trip for many grants.
  *
  * Guarantees, across every process using the same `key` (and the same rates):
  * - In every window `[t, t + period)` of the server's clock at most `limit` permits are granted (weights
@@ -20,6 +22,11 @@
  *   holder renews it every `leaseTtl / 3` while it runs), so a crashed process's permits come back. The lease is
  *   taken first, then the rate reservation, so the windows count real starts. A release wakes the next waiter in
  *   any process through pub/sub, with a re-check at least every `min(leaseTtl / 3, 1 s)` as a safety net.
+ * - `measure: "release"`: a slot is held from the grant until `period` after its release, across processes. Every
+ *   permit in flight is then a lease (as with `maxConcurrent`): a crashed holder's slot is held until its lease
+ *   expires, then for `period` more. A caller that cannot go now waits in the lease queue (FIFO) until the time
+ *   the windows give it or a release anywhere, whichever comes first (no reservation ahead of time: a release can
+ *   only bring that time closer).
  * - Every key has a TTL at every moment; all keys of one throttle share the hash tag `{prefix:key}` (Redis Cluster
  *   works); the script is sent by `EVALSHA` and reloaded on `NOSCRIPT` within the same call.
  * - Every store call has a timeout (`storeTimeout`, default 1 s) after which `onStoreError` applies; a call is
@@ -139,8 +146,14 @@ export declare namespace ThrottleRedis {
     readonly key: string
     /** One rate, several (`"5000/h, 10/s"`, an array), as in memory. Every process must use the same rates. */
     readonly rate: RatesInput
-    /** Only `"start"` (the default) for now: a slot is held for `period` from the grant. */
-    readonly measure?: "start" | undefined
+    /**
+     * `"start"` (default): a slot is held for `period` from the grant. `"release"`: from the grant until `period`
+     * after its release, so at most `limit` permits are in flight across all processes and at most `limit`
+     * releases fall in any window. Under `"release"` every permit in flight is a lease (see `leaseTtl`): a holder
+     * that dies holds its slot until its lease expires, then for `period` more. A caller that cannot go waits in
+     * the lease queue (FIFO) until the time the windows give it, or a release anywhere, whichever comes first.
+     */
+    readonly measure?: "start" | "release" | undefined
     /** GCRA spacing as in memory: `true` or `{ burst }` (default burst `max(1, ceil(1 ms / interval))`). */
     readonly smooth?: boolean | { readonly burst: number } | undefined
     /** At most this many permits in flight across all processes (an integer >= 1; default: no cap). */

@@ -27,6 +27,8 @@ export interface Config {
   readonly maxConcurrent: number
   /** Lease lifetime (ms) unless renewed. */
   readonly leaseTtl: number
+  /** `"release"`: a slot is held from the grant until a period after its release (default `"start"`). */
+  readonly measure?: "start" | "release" | undefined
 }
 
 /** The operations of the script. */
@@ -34,6 +36,12 @@ export type Op = "acquire" | "cancel" | "confirm" | "leave" | "release" | "renew
 
 /** A reply as Redis returns it: strings and nested arrays. */
 export type Reply = ReadonlyArray<string | Reply>
+
+/** Times closer than this (ms) are one: a waiter told to come back at t may arrive a rounding error before it. */
+const EPSILON = 1e-6
+
+/** The reply to a request granted at the call's time without a wait (the common case, kept small). */
+export const GRANTED = "g"
 
 interface Entry {
   score: number
@@ -91,7 +99,7 @@ const zrem = (set: Array<Entry>, member: string): boolean => {
 const zpopUpTo = (set: Array<Entry>, max: number): Array<Entry> => {
   let i = 0
   while (i < set.length && (set[i] as Entry).score <= max) i++
-  return set.splice(0, i)
+  return i === 0 ? [] : set.splice(0, i)
 }
 
 /** Numbers travel as the script prints them (`%.17g`): JavaScript's shortest exact form reads back the same. */
@@ -103,6 +111,7 @@ export const pad = (x: number): string => String(Math.round(x)).padStart(15, "0"
 
 const cumOf = (member: string): number => Number(member.slice(0, 15))
 const weightOf = (member: string): number => Number(member.slice(0, member.indexOf(":")))
+const idOf = (member: string): string => member.slice(member.indexOf(":") + 1)
 
 /** The member of a lease or a queued waiter: `"<n>:<id>"`. */
 export const leaseMember = (n: number, id: string): string => `${n}:${id}`
@@ -121,6 +130,11 @@ export const run = (
   const k = config.limits.length
   const { interval, burst, leaseTtl } = config
   const maxC = config.maxConcurrent
+  const release = config.measure === "release"
+  const minLimit = Math.min(...config.limits)
+  const maxPeriod = Math.max(...config.periods)
+  const leasing = maxC > 0 || release
+  const cap = release && (maxC === 0 || minLimit < maxC) ? minLimit : maxC
   let wake = false
   let paused = false
   const C = state.c
@@ -129,15 +143,8 @@ export const run = (
     const dropped = zpopUpTo(state.windows[i] as Array<Entry>, now - (config.periods[i] as number))
     if (dropped.length > 0) E[i] = cumOf((dropped[dropped.length - 1] as Entry).member)
   }
-  if (maxC > 0) {
-    const dead = zpopUpTo(state.leases, now)
-    for (const d of dead) state.held -= weightOf(d.member)
-    const gone = zpopUpTo(state.beats, now)
-    for (const g of gone) zrem(state.queue, g.member)
-    if (dead.length > 0 || gone.length > 0) wake = true
-  }
 
-  const tail = (): number => {
+  const lastRecord = (): number => {
     let t = Number.NEGATIVE_INFINITY
     for (const w of state.windows) {
       const last = w[w.length - 1]
@@ -145,10 +152,69 @@ export const run = (
     }
     return t
   }
+  let tailT = lastRecord()
 
-  const due = (i: number, t0: number, n: number): number => {
+  // the grants at now of this call are one record (see the script): its entries, updated in place
+  let merged: Array<Entry> | undefined
+  let mergedN = 0
+  let mergedId = ""
+  /** The script writes the merged record here (later grants at now start a new one). */
+  const flushMerged = (): void => {
+    mergedN = 0
+  }
+
+  /** Appends a record of n at t (t >= every record's time) in every window; returns the cums. */
+  const append = (t: number, n: number, id: string): Array<string> => {
+    const cums: Array<string> = []
+    if (t > tailT) tailT = t
+    if (t === now) {
+      if (merged === undefined || mergedN === 0) {
+        mergedId = id
+        merged = []
+      }
+      mergedN += n
+      for (let i = 0; i < k; i++) {
+        C[i] = (C[i] as number) + n
+        cums.push(num(C[i] as number))
+        const member = `${pad(C[i] as number)}:${mergedN}:${mergedId}`
+        const w = state.windows[i] as Array<Entry>
+        const entry = merged[i]
+        if (entry === undefined) {
+          const fresh = { score: t, member }
+          merged[i] = fresh
+          w.push(fresh)
+        } else entry.member = member
+      }
+    } else {
+      flushMerged()
+      for (let i = 0; i < k; i++) {
+        C[i] = (C[i] as number) + n
+        ;(state.windows[i] as Array<Entry>).push({ score: t, member: `${pad(C[i] as number)}:${n}:${id}` })
+        cums.push(num(C[i] as number))
+      }
+    }
+    return cums
+  }
+
+  if (leasing) {
+    const dead = zpopUpTo(state.leases, now)
+    for (const d of dead) {
+      const w = weightOf(d.member)
+      state.held -= w
+      if (release) {
+        const at = Math.max(d.score, tailT)
+        if (at + maxPeriod > now) append(at, w, idOf(d.member))
+      }
+    }
+    const gone = zpopUpTo(state.beats, now)
+    for (const g of gone) zrem(state.queue, g.member)
+    if (dead.length > 0 || gone.length > 0) wake = true
+  }
+
+  const due = (i: number, t0: number, n: number, extra: number): number => {
     // every record still in the log counts at most once: room for n even if all of them are in the window
-    if ((C[i] as number) - (E[i] as number) + n <= (config.limits[i] as number)) return t0
+    if (extra + (C[i] as number) - (E[i] as number) + n <= (config.limits[i] as number)) return t0
+    flushMerged()
     const w = state.windows[i] as Array<Entry>
     const period = config.periods[i] as number
     let base = E[i] as number
@@ -162,8 +228,9 @@ export const run = (
     }
     const r0 = lo
     if (r0 > 0) base = cumOf((w[r0 - 1] as Entry).member)
-    const need = (C[i] as number) - base + n - (config.limits[i] as number)
+    const need = extra + (C[i] as number) - base + n - (config.limits[i] as number)
     if (need <= 0) return t0
+    if (need > (C[i] as number) - base) return Number.POSITIVE_INFINITY
     // the first record whose expiry makes room: cum >= base + need (binary search by cum)
     const target = base + need
     lo = r0
@@ -177,49 +244,55 @@ export const run = (
   }
 
   const start = (): number => {
-    let t0 = Math.max(now, tail(), state.pause)
+    let t0 = Math.max(now, tailT, state.pause)
     if (interval > 0) t0 = Math.max(t0, state.tat - (burst - 1) * interval)
     return t0
   }
 
-  const grantTime = (n: number): number => {
+  const grantTime = (n: number, extra: number): number => {
     const t0 = start()
     let t = t0
-    for (let i = 0; i < k; i++) t = Math.max(t, due(i, t0, n))
+    for (let i = 0; i < k; i++) t = Math.max(t, due(i, t0, n, extra))
     return t
   }
 
+  const inWindow = (): number => release ? state.held : 0
+
   const decision = (queued: boolean): Array<string> => {
+    flushMerged()
     let bestI = 0
     let bestR = Number.POSITIVE_INFINITY
     for (let i = 0; i < k; i++) {
-      const r = queued ? 0 : Math.max(0, (config.limits[i] as number) - ((C[i] as number) - (E[i] as number)))
+      const r = queued
+        ? 0
+        : Math.max(0, (config.limits[i] as number) - ((C[i] as number) - (E[i] as number)) - inWindow())
       if (r < bestR) {
         bestI = i
         bestR = r
       }
     }
-    if (maxC > 0) bestR = Math.max(0, Math.min(bestR, maxC - state.held))
+    if (leasing) bestR = Math.max(0, Math.min(bestR, cap - state.held))
     const w = state.windows[bestI] as Array<Entry>
     const last = w[w.length - 1]
-    const reset = last === undefined ? 0 : Math.max(0, last.score + (config.periods[bestI] as number) - now)
+    let reset = last === undefined ? 0 : Math.max(0, last.score + (config.periods[bestI] as number) - now)
+    if (release && state.held > 0) reset = Math.max(reset, config.periods[bestI] as number)
     return [num(config.limits[bestI] as number), num(bestR), num(reset)]
   }
 
-  const record = (t: number, n: number, id: string): { cums: Array<string>; prevTat: number } => {
-    const cums: Array<string> = []
-    for (let i = 0; i < k; i++) {
-      C[i] = (C[i] as number) + n
-      zadd(state.windows[i] as Array<Entry>, t, `${pad(C[i] as number)}:${n}:${id}`)
-      cums.push(num(C[i] as number))
-    }
+  const space = (t: number, n: number): number => {
     const prevTat = state.tat
     if (interval > 0) state.tat = Math.max(state.tat, t) + n * interval
-    return { cums, prevTat }
+    return prevTat
+  }
+
+  const record = (t: number, n: number, id: string): { cums: Array<string>; prevTat: number } => {
+    const cums = append(t, n, id)
+    return { cums, prevTat: space(t, n) }
   }
 
   /** Removes a reservation's records (cums from `args[from]`); true when it was the last one. */
   const unrecord = (n: number, id: string, prevTat: number, from: number): boolean => {
+    flushMerged()
     let wasLast = false
     for (let i = 0; i < k; i++) {
       const cum = Number(args[from + i])
@@ -230,6 +303,7 @@ export const run = (
         C[i] = last === undefined ? (E[i] as number) : cumOf(last.member)
       }
     }
+    tailT = lastRecord()
     if (wasLast && interval > 0) state.tat = prevTat
     return wasLast
   }
@@ -243,6 +317,41 @@ export const run = (
     return first === undefined ? "-1" : num(first.score - now)
   }
 
+  /** One request of an acquire batch under measure "release" (see the script). */
+  const acquireReleased = (n: number, id: string, mode: string): string | Array<string> => {
+    const member = leaseMember(n, id)
+    if (mode === "t") {
+      const t = grantTime(n, state.held)
+      if (state.queue.length > 0 || state.held + n > cap || t > now + EPSILON) {
+        return [
+          "no",
+          num(Math.max(0, grantTime(n, 0) - now)),
+          ...decision(state.queue.length > 0 || start() > now)
+        ]
+      }
+    } else {
+      if (!state.queue.some((x) => x.member === member)) zadd(state.queue, ++state.seq, member)
+      const head = state.queue[0]?.member
+      let wait: string | undefined
+      if (head !== member || state.held + n > cap) wait = hint()
+      else {
+        const t = grantTime(n, state.held)
+        if (t > now + EPSILON) wait = num(t - now)
+      }
+      if (wait !== undefined) {
+        zadd(state.beats, now + leaseTtl, member)
+        return ["queued", wait]
+      }
+      zrem(state.queue, member)
+      zrem(state.beats, member)
+    }
+    zadd(state.leases, now + leaseTtl, member)
+    state.held += n
+    space(now, n)
+    wakeIfQueued()
+    return mode === "t" ? ["ok", "0", num(now), "0", ...decision(false)] : GRANTED
+  }
+
   const reply: Array<string | Reply> = [num(now)]
   switch (op) {
     case "acquire": {
@@ -250,15 +359,18 @@ export const run = (
       for (let r = 0; r < m; r++) {
         const n = Number(args[1 + 4 * r])
         const id = args[2 + 4 * r] as string
-        const maxWait = Number(args[3 + 4 * r])
-        const mode = args[4 + 4 * r]
+        const mode = args[4 + 4 * r] as string
+        if (release) {
+          reply.push(acquireReleased(n, id, mode))
+          continue
+        }
         const member = leaseMember(n, id)
-        let out: Array<string> | undefined
+        let out: Array<string> | string | undefined
         let leased = false
         if (maxC > 0) {
           if (mode === "t") {
             if (state.queue.length > 0 || state.held + n > maxC) {
-              out = ["no", num(Math.max(0, grantTime(n) - now)), ...decision(state.queue.length > 0)]
+              out = ["no", num(Math.max(0, grantTime(n, 0) - now)), ...decision(state.queue.length > 0)]
             }
           } else {
             if (!state.queue.some((x) => x.member === member)) zadd(state.queue, ++state.seq, member)
@@ -278,7 +390,7 @@ export const run = (
           }
         }
         if (out === undefined) {
-          const t = grantTime(n)
+          const t = grantTime(n, 0)
           const queued = t > now
           if (mode === "t") {
             if (queued) out = ["no", num(t - now)]
@@ -287,13 +399,18 @@ export const run = (
               out = ["ok", "0", num(t), "0"]
             }
             out.push(...decision(queued ? start() > now : false))
-          } else if (maxWait >= 0 && t - now > maxWait) {
-            out = ["late", num(t - now)]
+          } else if (t === now) {
+            record(t, n, id)
+            out = GRANTED
           } else {
-            const { cums, prevTat } = record(t, n, id)
-            out = ["ok", num(t - now), num(t), num(prevTat), ...cums]
+            const maxWait = Number(args[3 + 4 * r])
+            if (maxWait >= 0 && t - now > maxWait) out = ["late", num(t - now)]
+            else {
+              const { cums, prevTat } = record(t, n, id)
+              out = ["ok", num(t - now), num(t), num(prevTat), ...cums]
+            }
           }
-          if (out[0] !== "ok" && leased) {
+          if (out !== GRANTED && out[0] !== "ok" && leased) {
             zrem(state.leases, member)
             state.held -= n
             leased = false
@@ -321,7 +438,7 @@ export const run = (
       if (state.pause <= Number(args[2])) reply.push(["ok"])
       else {
         unrecord(n, id, Number(args[3]), 5)
-        const t = grantTime(n)
+        const t = grantTime(n, 0)
         const { cums, prevTat } = record(t, n, id)
         reply.push(["moved", num(t - now), num(t), num(prevTat), ...cums])
       }
@@ -340,8 +457,11 @@ export const run = (
       if (entry !== undefined) {
         zrem(state.leases, member)
         const n = weightOf(member)
-        state.held -= Math.min(r, n)
+        const freed = Math.min(r, n)
+        state.held -= freed
         if (n > r) zadd(state.leases, entry.score, `${n - r}${member.slice(String(n).length)}`)
+        // under "release", the slots stay taken for a period from now
+        if (release) append(now, freed, idOf(member))
         wakeIfQueued()
         reply.push("1")
       } else reply.push("0")
@@ -372,9 +492,12 @@ export const run = (
       if (waiting === 0 && start() <= now) {
         available = Number.POSITIVE_INFINITY
         for (let i = 0; i < k; i++) {
-          available = Math.min(available, (config.limits[i] as number) - ((C[i] as number) - (E[i] as number)))
+          available = Math.min(
+            available,
+            (config.limits[i] as number) - ((C[i] as number) - (E[i] as number)) - inWindow()
+          )
         }
-        if (maxC > 0) available = Math.min(available, maxC - state.held)
+        if (leasing) available = Math.min(available, cap - state.held)
         available = Math.max(0, available)
       }
       reply.push(num(waiting), num(available), num(state.pause), num(state.held))
@@ -398,7 +521,8 @@ export const argv = (
   for (let i = 0; i < config.limits.length; i++) {
     out.push(num(config.limits[i] as number), num(config.periods[i] as number))
   }
-  out.push(num(config.interval), num(config.burst), num(config.maxConcurrent), num(config.leaseTtl), channel)
+  out.push(num(config.interval), num(config.burst), num(config.maxConcurrent), num(config.leaseTtl))
+  out.push(config.measure === "release" ? "r" : "s", channel)
   for (const a of args) out.push(a)
   return out
 }
@@ -453,8 +577,13 @@ const toNumber = (s: string | Reply | undefined): number => {
   return s === "inf" ? Number.POSITIVE_INFINITY : s === "-inf" ? Number.NEGATIVE_INFINITY : Number(s)
 }
 
-/** Decodes one request's reply; `mode` is the request's. */
-export const decodeOutcome = (reply: Reply, mode: "w" | "t"): Outcome => {
+/**
+ * Decodes one request's reply; `mode` is the request's, `now` the call's time (the first element of the whole
+ * reply: the grant time of a request granted at once, {@link GRANTED}).
+ */
+export const decodeOutcome = (reply: Reply | string, mode: "w" | "t", now: number = Number.NaN): Outcome => {
+  if (reply === GRANTED) return { _tag: "Reserved", wait: 0, at: now, prevTat: Number.NaN, cums: [] }
+  if (typeof reply === "string") return { _tag: "Queued", hint: -1 }
   const status = reply[0]
   if (mode === "t") {
     const d = reply.length - 3

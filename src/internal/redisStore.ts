@@ -7,7 +7,6 @@
  * @internal
  */
 import { createHash } from "node:crypto"
-import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -76,6 +75,15 @@ export interface RedisStoreOptions {
   readonly name: string
 }
 
+/**
+ * The caller's clock in milliseconds, from whole nanoseconds (`unsafeCurrentTimeNanos` floors; the `TestClock`'s
+ * `currentTimeNanos` throws at an instant that is not a whole number of nanoseconds, which a wait of a fraction
+ * of a millisecond leaves it at).
+ */
+const clockMillis: Effect.Effect<number> = Effect.clockWith((clock) =>
+  Effect.sync(() => Number(clock.unsafeCurrentTimeNanos()) / 1e6)
+)
+
 const isNoScript = (e: unknown): boolean => e instanceof Error && e.message.startsWith("NOSCRIPT")
 
 /** The Redis store. */
@@ -107,9 +115,16 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
       isNoScript(e) ? client.eval(SCRIPT, keys.length, ...keys, ...argv) : Promise.reject(e)
     )
 
+  const countError = errors(Effect.succeed(1))
+
+  // Every failure is counted, whichever way it fails: refused at once while the connection is down (the common
+  // case during an outage: ioredis notices a dead server before the next call), an error reply, a timeout, a
+  // stale call.
   const call = (op: core.Op, args: ReadonlyArray<string>): Effect.Effect<core.Reply, StoreFailure> =>
-    Effect.flatMap(Clock.currentTimeNanos, (nanos) => {
-      const clientNow = Number(nanos) / 1e6
+    Effect.tapError(attempt(op, args), () => countError)
+
+  const attempt = (op: core.Op, args: ReadonlyArray<string>): Effect.Effect<core.Reply, StoreFailure> =>
+    Effect.flatMap(clockMillis, (clientNow) => {
       // Never queue a command while offline: it could run after its caller gave up.
       if (client.status !== "ready") {
         return Effect.fail(new StoreFailure({ cause: new Error(`Redis connection is ${client.status}`) }))
@@ -162,8 +177,7 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
           offset = serverNow - clientNow
           noteOffset(serverNow - (clientNow + (performance.now() - started)))
           return Effect.as(latency(Effect.succeed((performance.now() - started) / 1000)), reply as core.Reply)
-        }),
-        Effect.tapError(() => errors(Effect.succeed(1)))
+        })
       )
     })
 
@@ -254,10 +268,10 @@ export const makeMemoryStore = (config: core.Config, onMessage?: (message: strin
       failing = f
     },
     call: (op, args) =>
-      Effect.flatMap(Clock.currentTimeNanos, (nanos) =>
+      Effect.flatMap(clockMillis, (now) =>
         failing
           ? Effect.fail(new StoreFailure({ cause: new Error("store unavailable") }))
-          : Effect.sync(() => callAt(Number(nanos) / 1e6, op, args))),
+          : Effect.sync(() => callAt(now, op, args))),
     subscribe: (onWake) =>
       Effect.acquireRelease(
         Effect.sync(() => listeners.add(onWake)),

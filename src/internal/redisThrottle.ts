@@ -11,12 +11,13 @@
  */
 import { randomBytes } from "node:crypto"
 import type * as Arr from "effect/Array"
-import * as Clock from "effect/Clock"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import type * as Scope from "effect/Scope"
 import * as Rate from "../Rate.js"
 import type { ThrottleRedis } from "../redis.js"
@@ -25,7 +26,7 @@ import * as live from "./liveTimer.js"
 import * as check from "./options.js"
 import * as core from "./redisCore.js"
 import { Redis, settled } from "./redisClient.js"
-import { makeMemoryStore, makeRedisStore, type MemoryStore, type Store, type StoreFailure } from "./redisStore.js"
+import { makeMemoryStore, makeRedisStore, type MemoryStore, type Store, StoreFailure } from "./redisStore.js"
 import { makeWith } from "./throttleBackend.js"
 import { make as makeInstrument } from "./throttleInstrument.js"
 import { ThrottleReleaseError, ThrottleStoreError, ThrottleTimeoutError } from "./throttleErrors.js"
@@ -58,9 +59,6 @@ export const resolve = (options: InputOptions): Effect.Effect<Resolved, Rate.Inv
     const invalid = core.checkKey(options.key, "option key") ??
       (options.prefix === undefined ? undefined : core.checkKey(options.prefix, "option prefix")) ??
       (options.measure === undefined ? undefined : check.oneOf(options.measure, "option measure", ["start", "release"])) ??
-      ((options.measure as string | undefined) === "release"
-        ? check.expected(`option measure to be "start" (the Redis backend does not support "release" yet)`, "release")
-        : undefined) ??
       (options.maxConcurrent === undefined ? undefined : check.int(options.maxConcurrent, "option maxConcurrent", 1)) ??
       (options.onStoreError === undefined
         ? undefined
@@ -101,7 +99,8 @@ export const resolve = (options: InputOptions): Effect.Effect<Resolved, Rate.Inv
           interval: smooth ? interval : 0,
           burst,
           maxConcurrent: options.maxConcurrent ?? 0,
-          leaseTtl: Duration.toMillis(leaseTtl)
+          leaseTtl: Duration.toMillis(leaseTtl),
+          measure: options.measure ?? "start"
         }
       }
     })
@@ -114,6 +113,34 @@ interface Routed {
   readonly reply: core.Reply
   readonly source: Source
 }
+
+/** One request's answer in a batch's reply: its element, where it came from, and the call's time (store clock). */
+interface Answer {
+  readonly reply: core.Reply | string
+  readonly source: Source
+  readonly now: number
+}
+
+/** What a submitted request gets back: its answer, or the store's failure. */
+type Submitted = Answer | StoreFailure
+
+/**
+ * A request waiting for its batch: queued synchronously by its caller (so no flush can miss it), answered through
+ * `resume` once its caller waits, or through `answer` if the answer comes first.
+ */
+interface Pending {
+  readonly request: core.Request
+  resume: ((result: Effect.Effect<Submitted>) => void) | undefined
+  answer: Effect.Effect<Submitted> | undefined
+}
+
+const deliver = (pending: Pending, answer: Effect.Effect<Submitted>): void => {
+  if (pending.resume !== undefined) pending.resume(answer)
+  else pending.answer = answer
+}
+
+/** The most requests in one script call (a larger burst is split into several calls, pipelined). */
+const MAX_BATCH = 256
 
 /** A wake-up signal: waiters take the current gate before asking the store, so no wake-up is missed. */
 class Signal {
@@ -160,7 +187,6 @@ interface Lease {
 /** Times closer than this (milliseconds) count as equal (Effect's durations are whole nanoseconds). */
 const EPSILON = 1e-5
 
-const clientMillis: Effect.Effect<number> = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos) / 1e6)
 
 const idPrefix = randomBytes(6).toString("base64url")
 let idCounter = 0
@@ -178,9 +204,15 @@ export const makeWithStore = (
 ): Effect.Effect<Throttle.Service<ThrottleStoreError>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
-    const spanClock = yield* Effect.clock
+    // the clock of the scope that made the throttle (as in memory), read synchronously on the fast path
+    const clock = yield* Effect.clock
+    const nowMillis = (): number => Number(clock.unsafeCurrentTimeNanos()) / 1e6
+    const clientMillis: Effect.Effect<number> = Effect.sync(nowMillis)
     const { config, onStoreError } = resolved
     const maxC = config.maxConcurrent
+    const measure = config.measure ?? "start"
+    // a permit in flight is a lease in the store: with maxConcurrent, and under measure "release"
+    const leasing = maxC > 0 || measure === "release"
     const recheck = Math.min(config.leaseTtl / 3, 1000)
     const storeTimeoutMillis = Duration.toMillis(resolved.storeTimeout)
     const maxPeriod = Math.max(...config.periods)
@@ -196,7 +228,7 @@ export const makeWithStore = (
     )
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
-        for (const { deferred } of pending.splice(0)) Deferred.unsafeDone(deferred, Exit.interrupt(FiberId.none))
+        for (const entry of pending.splice(0)) deliver(entry, Effect.interrupt)
       })
     )
     const orClosed = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
@@ -206,7 +238,7 @@ export const makeWithStore = (
     const gauges = () => instrument.gauges(waiting, inFlight)
 
     let inFlight = 0
-    let granted = 0
+    let grantedSoFar = 0
     let waiting = 0
     const held: Array<Lease> = []
     const sleeping = new Set<Lease>()
@@ -277,6 +309,36 @@ export const makeWithStore = (
           }))
         : Effect.ignore(shared.call(op, args))
 
+    // -- leases: renewed every leaseTtl / 3 while this process holds any (one fiber, started by the first lease and
+    // ended when none is left: an idle throttle has no timer)
+    const renew = Effect.suspend(() => {
+      const bySource: Record<Source, Array<string>> = { shared: [], local: [] }
+      for (const lease of held) bySource[lease.source].push(lease.member)
+      for (const lease of sleeping) bySource[lease.source].push(lease.member)
+      return Effect.all([
+        bySource.shared.length > 0 ? followUp("shared", "renew", bySource.shared) : Effect.void,
+        bySource.local.length > 0 ? followUp("local", "renew", bySource.local) : Effect.void
+      ], { discard: true })
+    })
+    let renewing = false
+    const renewal: Effect.Effect<void> = Effect.zipRight(
+      Effect.sleep(Duration.millis(config.leaseTtl / 3)),
+      Effect.suspend(() => {
+        if (held.length === 0 && sleeping.size === 0) {
+          renewing = false
+          return Effect.void
+        }
+        return Effect.zipRight(renew, renewal)
+      })
+    )
+    /** Makes sure the leases of this process are renewed (call after adding one). */
+    const keepRenewing: Effect.Effect<void> = Effect.suspend(() => {
+      if (renewing) return Effect.void
+      renewing = true
+      // (interruptible: a fork inherits the uninterruptible region of the acquisition that starts it)
+      return Effect.asVoid(Effect.forkIn(Effect.interruptible(renewal), scope))
+    })
+
     /** Incremented on every pause (this process's, or another's through pub/sub): sleepers then confirm. */
     let pauseEpoch = 0
 
@@ -298,40 +360,63 @@ export const makeWithStore = (
     }
 
     // -- batching: concurrent acquisitions of this process go to the store in one script call per turn; the calls
-    // of successive turns are pipelined on the connection (Redis runs them in the order they were sent)
-    const pending: Array<{ readonly request: core.Request; readonly deferred: Deferred.Deferred<Routed, StoreFailure> }> =
-      []
+    // of successive turns are pipelined on the connection (Redis runs them in the order they were sent). A caller
+    // waits on a plain callback (no Deferred): this sits on the fast path, once per acquisition.
+    const pending: Array<Pending> = []
     let scheduled = false
-    const send = (batch: ReadonlyArray<(typeof pending)[number]>): Effect.Effect<void> =>
-      Effect.map(Effect.exit(route("acquire", core.acquireArgs(batch.map((b) => b.request)))), (exit) => {
-        for (let i = 0; i < batch.length; i++) {
-          const { deferred } = batch[i] as (typeof batch)[number]
-          if (Exit.isSuccess(exit)) {
-            const reply = exit.value.reply[i + 1] as core.Reply
-            Deferred.unsafeDone(deferred, Exit.succeed({ reply, source: exit.value.source }))
-          } else Deferred.unsafeDone(deferred, exit)
+    const send = (batch: ReadonlyArray<Pending>): Effect.Effect<void> =>
+      Effect.map(Effect.exit(route("acquire", core.acquireArgs(batch.map((b) => b.request)))), (result) => {
+        if (result._tag === "Success") {
+          const { reply, source } = result.value
+          const now = core.replyNumber(reply[0])
+          // the callers granted at once share one answer (most of a busy batch)
+          let grantedNow: Effect.Effect<Submitted> | undefined
+          for (let i = 0; i < batch.length; i++) {
+            const element = reply[i + 1] as core.Reply | string
+            deliver(
+              batch[i] as Pending,
+              element === core.GRANTED
+                ? (grantedNow ??= Effect.succeed({ reply: core.GRANTED, source, now }))
+                : Effect.succeed({ reply: element, source, now })
+            )
+          }
+        } else {
+          // a store failure is each caller's answer; anything else (a defect) is passed on, never left unanswered
+          const failure = Cause.failureOption(result.cause)
+          const failed: Effect.Effect<Submitted> = failure._tag === "Some"
+            ? Effect.succeed(failure.value)
+            : Effect.failCause(result.cause as Cause.Cause<never>)
+          for (const entry of batch) deliver(entry, failed)
         }
       })
     const flush: Effect.Effect<void> = Effect.suspend(() => {
       scheduled = false
-      const first = pending.splice(0, 256)
+      const first = pending.splice(0, MAX_BATCH)
+      if (first.length === 0) return Effect.void
       // more than one batch: the others are sent from their own fibers, after the first (pipelined, in order)
       const rest: Array<Effect.Effect<unknown>> = []
-      while (pending.length > 0) rest.push(Effect.forkIn(send(pending.splice(0, 256)), scope))
+      while (pending.length > 0) rest.push(Effect.forkIn(send(pending.splice(0, MAX_BATCH)), scope))
       return rest.length === 0 ? send(first) : Effect.zipRight(send(first), Effect.all(rest, { discard: true }))
     })
-    const submit = (request: core.Request): Effect.Effect<Routed, StoreFailure> =>
-      Effect.suspend(() => {
-        if (isClosed) return Effect.interrupt
-        const deferred = Deferred.unsafeMake<Routed, StoreFailure>(FiberId.none)
-        pending.push({ request, deferred })
-        if (scheduled) return Deferred.await(deferred)
-        scheduled = true
-        // the flusher is forked: it starts once this fiber yields, so the calls made meanwhile join its batch, and
-        // every caller resumes in the batch's order (uninterruptible: a batch in flight when the scope closes still
-        // answers its callers, within storeTimeout; one not sent yet is interrupted by the finalizer below)
-        return Effect.zipRight(Effect.forkIn(Effect.uninterruptible(flush), scope), Deferred.await(deferred))
+    // the flusher is forked: it starts once this fiber yields, so the calls made meanwhile join its batch, and every
+    // caller resumes in the batch's order (uninterruptible: a batch in flight when the scope closes still answers
+    // its callers, within storeTimeout; one not sent yet is interrupted by the finalizer above)
+    const startFlush = Effect.forkIn(Effect.uninterruptible(flush), scope)
+    /** Sends `request` with the current batch: the store's reply, or its failure (never fails itself). */
+    const submit = (request: core.Request): Effect.Effect<Submitted> => {
+      if (isClosed) return Effect.interrupt
+      // queued now, not when the caller suspends: a flush that starts in between (the caller's fiber may yield to
+      // the scheduler after forking it) must see it
+      const entry: Pending = { request, resume: undefined, answer: undefined }
+      pending.push(entry)
+      const answered = Effect.async<Submitted>((resume) => {
+        if (entry.answer !== undefined) resume(entry.answer)
+        else entry.resume = resume
       })
+      if (scheduled) return answered
+      scheduled = true
+      return Effect.zipRight(startFlush, answered)
+    }
 
     // -- sleepers: the reserved callers of this process wait on one timer, set for the earliest, and resume in the
     // order of their grant times (then of their arrival) ---------------------------------------------------------
@@ -404,16 +489,17 @@ export const makeWithStore = (
 
     /** The milliseconds waited since `startedAt`, read when the span ends. */
     const waitedSince = (startedAt: number) => (): number =>
-      Number(spanClock.unsafeCurrentTimeNanos()) / 1e6 - startedAt
+      nowMillis() - startedAt
 
+    const grantNow = (n: number, now: number, waited: number): void => {
+      inFlight += n
+      grantedSoFar += n
+      recent.push(now, n)
+      instrument.granted(n, waited)
+      gauges()
+    }
     const noteGrant = (n: number, now: number, waited: number): Effect.Effect<void> =>
-      Effect.sync(() => {
-        inFlight += n
-        granted += n
-        recent.push(now, n)
-        instrument.granted(n, waited)
-        gauges()
-      })
+      Effect.sync(() => grantNow(n, now, waited))
 
     const timedOut = (n: number, maxWait: Duration.Duration, waited: number, retryAfter: number) =>
       Effect.zipRight(
@@ -431,131 +517,200 @@ export const makeWithStore = (
 
     const backoff = (attempt: number) => Duration.millis(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)))
 
+    /**
+     * The end of an acquisition the store granted: the caller takes the permits (counted from here on, its lease
+     * renewed), unless it was interrupted meanwhile (an interruption waits for the uninterruptible store call to
+     * end): then it gives them back without having seen them, as in memory a waiter interrupted at the moment of
+     * its grant. The check is one fiber-ref read; the interruptible step is taken only when an interruption is
+     * pending (the fast path has no `onInterrupt` per grant).
+     */
+    const complete = (
+      restore: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+      n: number,
+      lease: Lease | undefined,
+      at: number,
+      waited: number
+    ): Effect.Effect<void> => {
+      const take = (): Effect.Effect<void> => {
+        grantNow(n, at, waited)
+        if (lease === undefined) return Effect.void
+        held.push(lease)
+        return renewing ? Effect.void : keepRenewing
+      }
+      return Effect.withFiberRuntime<void>((fiber) =>
+        Cause.isEmpty(fiber.getFiberRef(FiberRef.interruptedCause))
+          ? take()
+          : Effect.onInterrupt(
+            Effect.flatMap(restore(Effect.void), take),
+            // the window keeps the slot (a grant is a start); a lease goes back to the store
+            () => lease === undefined ? Effect.void : followUp(lease.source, "release", [lease.member, String(n)])
+          )
+      )
+    }
+
     const acquire = (
       n: number,
       maxWait: Duration.Duration | undefined
     ): Effect.Effect<void, ThrottleStoreError | ThrottleTimeoutError> =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          if (isClosed) return yield* Effect.interrupt
-          const startedAt = yield* clientMillis
+        Effect.suspend(() => {
+          if (isClosed) return Effect.interrupt
+          const startedAt = nowMillis()
           const maxWaitMillis = maxWait === undefined ? -1 : Duration.toMillis(maxWait)
           const id = nextId()
-          const member = maxC > 0 ? core.leaseMember(n, id) : ""
-          let failures = 0
           waiting++
           gauges()
-          try {
-            for (;;) {
-              const gate = signal.gate
-              const now = yield* clientMillis
-              const elapsed = now - startedAt
-              const remaining = maxWaitMillis < 0 ? -1 : Math.max(0, maxWaitMillis - elapsed)
-              const epochAtSubmit = pauseEpoch
-              const result = yield* Effect.either(submit({ n, id, maxWait: remaining, mode: "w" }))
-              if (result._tag === "Left") {
-                switch (onStoreError) {
-                  case "fail":
-                    return yield* Effect.fail(toStoreError(result.left))
-                  case "allow":
-                    return yield* noteGrant(n, now, elapsed)
-                  default: {
-                    // "wait" (and "local" whose fallback cannot fail): admit nobody, try again with backoff
-                    if (maxWaitMillis >= 0 && elapsed >= maxWaitMillis) {
-                      return yield* timedOut(n, maxWait as Duration.Duration, elapsed, 0)
-                    }
-                    let pause = backoff(failures++)
-                    if (maxWaitMillis >= 0) pause = Duration.min(pause, Duration.millis(maxWaitMillis - elapsed))
-                    yield* restore(Effect.sleep(pause))
-                    continue
-                  }
+          const gate = signal.gate
+          const epoch = pauseEpoch
+          return Effect.flatMap(submit({ n, id, maxWait: maxWaitMillis, mode: "w" }), (first) => {
+            // the fast path: granted at once (most calls when the limit is not reached)
+            if (!(first instanceof StoreFailure) && first.reply === core.GRANTED) {
+              waiting--
+              gauges()
+              if (onGrant !== undefined) onGrant(first.now, n)
+              const lease = leasing ? { member: core.leaseMember(n, id), n, source: first.source } : undefined
+              return complete(restore, n, lease, startedAt, 0)
+            }
+            return waitFor(restore, n, maxWait, maxWaitMillis, id, startedAt, { result: first, gate, epoch })
+          })
+        })
+      )
+
+    /**
+     * The rest of an acquisition that was not granted at once: sleeps until its reservation, waits in the lease
+     * queue, or applies the store-error policy; asks the store again as often as needed. `first` is the reply to
+     * the first request (sent with `gate` and `epoch` current).
+     */
+    const waitFor = (
+      restore: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+      n: number,
+      maxWait: Duration.Duration | undefined,
+      maxWaitMillis: number,
+      id: string,
+      startedAt: number,
+      first: { readonly result: Submitted; readonly gate: Deferred.Deferred<void>; readonly epoch: number }
+    ): Effect.Effect<void, ThrottleStoreError | ThrottleTimeoutError> =>
+      Effect.gen(function*() {
+        const member = leasing ? core.leaseMember(n, id) : ""
+        let failures = 0
+        let next: typeof first | undefined = first
+        let now = startedAt
+        for (;;) {
+          const elapsed = now - startedAt
+          const remaining = maxWaitMillis < 0 ? -1 : Math.max(0, maxWaitMillis - elapsed)
+          let sent = next
+          next = undefined
+          if (sent === undefined) {
+            const gate = signal.gate
+            const epoch = pauseEpoch
+            sent = { result: yield* submit({ n, id, maxWait: remaining, mode: "w" }), gate, epoch }
+          }
+          const { epoch: epochAtSubmit, gate, result } = sent
+          if (result instanceof StoreFailure) {
+            switch (onStoreError) {
+              case "fail":
+                return yield* Effect.fail(toStoreError(result))
+              case "allow":
+                return yield* noteGrant(n, now, elapsed)
+              default: {
+                // "wait" (and "local" whose fallback cannot fail): admit nobody, try again with backoff
+                if (maxWaitMillis >= 0 && elapsed >= maxWaitMillis) {
+                  return yield* timedOut(n, maxWait as Duration.Duration, elapsed, 0)
                 }
-              }
-              failures = 0
-              const { reply, source } = result.right
-              const outcome = core.decodeOutcome(reply, "w")
-              switch (outcome._tag) {
-                case "Reserved": {
-                  const lease: Lease | undefined = maxC > 0 ? { member, n, source } : undefined
-                  if (lease !== undefined) sleeping.add(lease)
-                  let reserved = outcome
-                  let epoch = epochAtSubmit
-                  let slept = false
-                  while (reserved.wait > 0) {
-                    slept = true
-                    const receivedAt = yield* clientMillis
-                    const current = reserved
-                    // never before the slot on the store's clock, and at the latest its wait after the reply
-                    const due = source === "local"
-                      ? current.at
-                      : Math.min(shared.toClientTime(current.at), receivedAt + current.wait)
-                    yield* instrument.traced(restore(orClosed(sleepUntil(due, onSettle))), n, waitedSince(startedAt)).pipe(
-                      Effect.onInterrupt(() =>
-                        Effect.suspend(() => {
-                          if (lease !== undefined) sleeping.delete(lease)
-                          return followUp(source, "cancel", core.cancelArgs(n, id, current, member))
-                        })
-                      )
-                    )
-                    // a pause was set while it slept: the store says whether its slot still stands
-                    if (pauseEpoch === epoch) break
-                    epoch = pauseEpoch
-                    const confirmed = yield* confirm(source, core.cancelArgs(n, id, current, member))
-                    if (confirmed === undefined) break
-                    reserved = confirmed
-                  }
-                  if (lease !== undefined) {
-                    sleeping.delete(lease)
-                    held.push(lease)
-                  }
-                  if (onGrant !== undefined) onGrant(reserved.at, n)
-                  const at = slept ? yield* clientMillis : now
-                  yield* noteGrant(n, at, at - startedAt)
-                  // interrupted at the moment of the grant: the permits go back
-                  return yield* restore(Effect.void).pipe(Effect.onInterrupt(() => Effect.ignore(release(n))))
-                }
-                case "Late":
-                  return yield* timedOut(n, maxWait as Duration.Duration, elapsed, outcome.retryAfter)
-                case "Queued": {
-                  let timeout = recheck
-                  if (outcome.hint >= 0) timeout = Math.min(timeout, outcome.hint)
-                  if (maxWaitMillis >= 0) {
-                    if (remaining <= 0) {
-                      yield* followUp(source, "leave", [member])
-                      return yield* timedOut(n, maxWait as Duration.Duration, elapsed, 0)
-                    }
-                    timeout = Math.min(timeout, remaining)
-                  }
-                  if (onSettle !== undefined) onSettle()
-                  yield* instrument.traced(
-                    restore(
-                      orClosed(Effect.ignore(Effect.timeout(Deferred.await(gate), Duration.millis(Math.max(0, timeout)))))
-                    ),
-                    n,
-                    waitedSince(startedAt)
-                  ).pipe(
-                    Effect.onInterrupt(() => followUp(source, "leave", [member]))
-                  )
-                  continue
-                }
-                case "Decided":
-                  return yield* Effect.die(new Error("unexpected decision for a waiting acquire"))
+                let pause = backoff(failures++)
+                if (maxWaitMillis >= 0) pause = Duration.min(pause, Duration.millis(maxWaitMillis - elapsed))
+                yield* restore(Effect.sleep(pause))
+                now = nowMillis()
+                continue
               }
             }
-          } finally {
-            waiting--
-            gauges()
           }
-        })
+          failures = 0
+          const { reply, source } = result
+          const outcome = core.decodeOutcome(reply, "w", result.now)
+          switch (outcome._tag) {
+            case "Reserved": {
+              const lease: Lease | undefined = leasing ? { member, n, source } : undefined
+              if (lease !== undefined) {
+                sleeping.add(lease)
+                yield* keepRenewing
+              }
+              let reserved = outcome
+              let epoch = epochAtSubmit
+              let slept = false
+              while (reserved.wait > 0) {
+                slept = true
+                const receivedAt = nowMillis()
+                const current = reserved
+                // never before the slot on the store's clock, and at the latest its wait after the reply
+                const due = source === "local"
+                  ? current.at
+                  : Math.min(shared.toClientTime(current.at), receivedAt + current.wait)
+                yield* instrument.traced(restore(orClosed(sleepUntil(due, onSettle))), n, waitedSince(startedAt)).pipe(
+                  Effect.onInterrupt(() =>
+                    Effect.suspend(() => {
+                      if (lease !== undefined) sleeping.delete(lease)
+                      return followUp(source, "cancel", core.cancelArgs(n, id, current, member))
+                    })
+                  )
+                )
+                // a pause was set while it slept: the store says whether its slot still stands
+                if (pauseEpoch === epoch) break
+                epoch = pauseEpoch
+                const confirmed = yield* confirm(source, core.cancelArgs(n, id, current, member))
+                if (confirmed === undefined) break
+                reserved = confirmed
+              }
+              if (lease !== undefined) sleeping.delete(lease)
+              if (onGrant !== undefined) onGrant(reserved.at, n)
+              const at = slept ? nowMillis() : now
+              return yield* complete(restore, n, lease, at, at - startedAt)
+            }
+            case "Late":
+              return yield* timedOut(n, maxWait as Duration.Duration, elapsed, outcome.retryAfter)
+            case "Queued": {
+              let timeout = recheck
+              if (outcome.hint >= 0) timeout = Math.min(timeout, outcome.hint)
+              if (maxWaitMillis >= 0) {
+                if (remaining <= 0) {
+                  yield* followUp(source, "leave", [member])
+                  return yield* timedOut(n, maxWait as Duration.Duration, elapsed, 0)
+                }
+                timeout = Math.min(timeout, remaining)
+              }
+              if (onSettle !== undefined) onSettle()
+              yield* instrument.traced(
+                restore(
+                  // (a hint that is a rounding error would have it ask again at the same instant: at least EPSILON)
+                  orClosed(Effect.ignore(Effect.timeout(Deferred.await(gate), Duration.millis(Math.max(EPSILON, timeout)))))
+                ),
+                n,
+                waitedSince(startedAt)
+              ).pipe(
+                Effect.onInterrupt(() => followUp(source, "leave", [member]))
+              )
+              now = nowMillis()
+              continue
+            }
+            case "Decided":
+              return yield* Effect.die(new Error("unexpected decision for a waiting acquire"))
+          }
+        }
+      }).pipe(
+        // (not a `finally`: a generator left at a failed or interrupted `yield*` never runs it)
+        Effect.ensuring(Effect.sync(() => {
+          waiting--
+          gauges()
+        }))
       )
 
     const decideNow = (n: number): Effect.Effect<Throttle.Decision, ThrottleStoreError> =>
       Effect.gen(function*() {
         const id = nextId()
-        const result = yield* Effect.either(submit({ n, id, maxWait: -1, mode: "t" }))
-        const now = yield* clientMillis
-        if (result._tag === "Left") {
-          if (onStoreError === "fail") return yield* Effect.fail(toStoreError(result.left))
+        const result = yield* submit({ n, id, maxWait: -1, mode: "t" })
+        const now = nowMillis()
+        if (result instanceof StoreFailure) {
+          if (onStoreError === "fail") return yield* Effect.fail(toStoreError(result))
           const limit = resolved.rates[0].limit
           if (onStoreError === "allow") {
             yield* noteGrant(n, now, 0)
@@ -575,11 +730,14 @@ export const makeWithStore = (
             resetAfter: resolved.storeTimeout
           }
         }
-        const outcome = core.decodeOutcome(result.right.reply, "t")
+        const outcome = core.decodeOutcome(result.reply, "t", result.now)
         if (outcome._tag !== "Decided") return yield* Effect.die(new Error("unexpected outcome of a decision"))
         if (outcome.granted) {
-          if (onGrant !== undefined) onGrant(core.replyNumber(result.right.reply[2]), n)
-          if (maxC > 0) held.push({ member: core.leaseMember(n, id), n, source: result.right.source })
+          if (onGrant !== undefined) onGrant(result.now, n)
+          if (leasing) {
+            held.push({ member: core.leaseMember(n, id), n, source: result.source })
+            yield* keepRenewing
+          }
           yield* noteGrant(n, now, 0)
         }
         return {
@@ -604,7 +762,7 @@ export const makeWithStore = (
         if (n > inFlight) return Effect.fail(new ThrottleReleaseError({ requested: n, inFlight }))
         inFlight -= n
         gauges()
-        if (maxC === 0) return Effect.void
+        if (!leasing) return Effect.void
         const calls: Array<Effect.Effect<void>> = []
         let left = n
         while (left > 0 && held.length > 0) {
@@ -639,14 +797,14 @@ export const makeWithStore = (
       const now = yield* clientMillis
       if (result._tag === "Left") {
         if (onStoreError === "fail") return yield* Effect.fail(toStoreError(result.left))
-        return { inFlight, waiting, available: 0, granted, pausedUntil: undefined }
+        return { inFlight, waiting, available: 0, granted: grantedSoFar, pausedUntil: undefined }
       }
       const s = core.decodeStats(result.right.reply)
       return {
         inFlight,
         waiting: s.waiting,
         available: s.available,
-        granted,
+        granted: grantedSoFar,
         pausedUntil: s.pausedUntil > s.now ? s.pausedUntil - s.now + now : undefined
       }
     })
@@ -656,24 +814,10 @@ export const makeWithStore = (
       if (message === "p") pauseEpoch++
       else signal.fire()
     })
-    if (maxC > 0) {
-      const renew = Effect.suspend(() => {
-        const bySource: Record<Source, Array<string>> = { shared: [], local: [] }
-        for (const lease of held) bySource[lease.source].push(lease.member)
-        for (const lease of sleeping) bySource[lease.source].push(lease.member)
-        return Effect.all([
-          bySource.shared.length > 0 ? followUp("shared", "renew", bySource.shared) : Effect.void,
-          bySource.local.length > 0 ? followUp("local", "renew", bySource.local) : Effect.void
-        ], { discard: true })
-      })
-      yield* Effect.forkScoped(
-        Effect.forever(Effect.zipRight(Effect.sleep(Duration.millis(config.leaseTtl / 3)), renew))
-      )
-    }
     return makeWith<ThrottleStoreError>({
       name: resolved.name,
       rates: resolved.rates,
-      measure: "start",
+      measure,
       burst: config.burst,
       maxConcurrent: maxC > 0 ? maxC : Number.POSITIVE_INFINITY,
       acquire,

@@ -170,6 +170,26 @@ describe.skipIf(!redisAvailable)("ThrottleRedis on a real Redis", () => {
       expect(yield* Fiber.join(waiter)).toBe(3500)
     }).pipe(provide))
 
+  it.effect("measure \"release\" across services: at most limit in flight, a slot taken until a period after its release", () =>
+    Effect.gen(function*() {
+      const key = freshKey("release")
+      const a = yield* makeOnTestClock({ key, rate: "2/s", measure: "release" })
+      const b = yield* makeOnTestClock({ key, rate: "2/s", measure: "release" })
+      yield* a.acquire()
+      yield* b.acquire()
+      expect(yield* a.tryAcquire()).toBe(false) // two in flight
+      const waiter = yield* forkSettled(Effect.zipRight(a.acquire(), nowMillis))
+      expect((yield* a.stats).waiting).toBe(1)
+      yield* TestClock.adjust("300 millis")
+      // b's release wakes a's waiter (pub/sub): it asks again and is told 1300, when b's slot frees
+      const before = settledSoFar()
+      yield* b.release()
+      yield* waitSettled(before, 1, waiter)
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* Fiber.join(waiter)).toBe(1300)
+      expect((yield* a.stats).inFlight).toBe(2)
+    }).pipe(provide))
+
   it.effect("smooth: GCRA spacing across services", () =>
     Effect.gen(function*() {
       const key = freshKey("smooth")

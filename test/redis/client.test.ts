@@ -4,7 +4,7 @@
  * policies switching on and off. Exact virtual timestamps. No Redis here (see Redis.test.ts for the real one).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Metric, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Metric, TestClock } from "effect"
 import { ThrottleStoreError } from "effect-throttles/redis"
 import { metrics } from "../../src/Throttle.js"
 import { type InputOptions, makeWithStore, resolve } from "../../src/internal/redisThrottle.js"
@@ -29,6 +29,27 @@ describe("ThrottleRedis client (memory store, TestClock)", () => {
       const fibers = yield* Effect.forEach([1, 2, 3, 4, 5], () => Effect.fork(at(throttle.acquire())))
       yield* TestClock.adjust("3 seconds")
       expect(yield* Fiber.joinAll(fibers)).toEqual([0, 0, 1000, 1000, 2000])
+    }))
+
+  it.scoped("the reserved callers of a process wait on one timer (no per-waiter timers, no polling)", () =>
+    Effect.gen(function*() {
+      const resolved = yield* resolve({ key: "k", rate: "1/s" } as InputOptions)
+      let settled = 0
+      const throttle = yield* makeWithStore(makeMemoryStore(resolved.config), resolved, undefined, () => settled++)
+      const fiber = yield* Effect.fork(
+        Effect.forEach(Array.from({ length: 50 }), () => throttle.acquire(), { concurrency: "unbounded" })
+      )
+      // the 49 reserved callers are asleep, and the timer fiber has had its turns
+      while (settled < 49) yield* Effect.yieldNow()
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      expect((yield* TestClock.sleeps()).length).toBe(1)
+      yield* TestClock.adjust("1 second")
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      expect((yield* TestClock.sleeps()).length).toBe(1)
+      expect((yield* throttle.stats).granted).toBe(2)
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(fiber)
+      expect((yield* throttle.stats).granted).toBe(50)
     }))
 
   it.scoped("an interrupted sleeper cancels its reservation; in the middle of the queue its slot stays unused", () =>
@@ -109,6 +130,50 @@ describe("ThrottleRedis client (memory store, TestClock)", () => {
       yield* Fiber.interrupt(running)
       expect([store.state.leases.length, store.state.held]).toEqual([0, 0])
       expect(yield* throttle.tryAcquire()).toBe(true)
+    }))
+
+  it.scoped("interrupted while its request is in flight and then granted: the permit goes back at once", () =>
+    Effect.gen(function*() {
+      const resolved = yield* resolve({ key: "k", rate: "100/s", maxConcurrent: 1 } as InputOptions)
+      const memory = makeMemoryStore(resolved.config)
+      // a store whose calls wait for `open`, so that the interruption arrives while the batch is in flight
+      const entered = yield* Deferred.make<void>()
+      const open = yield* Deferred.make<void>()
+      const store: MemoryStore = {
+        ...memory,
+        call: (op, args) =>
+          Effect.zipRight(
+            Effect.zipRight(Deferred.succeed(entered, undefined), Deferred.await(open)),
+            memory.call(op, args)
+          )
+      }
+      const throttle = yield* makeWithStore(store, resolved)
+      const fiber = yield* Effect.fork(throttle.acquire())
+      yield* Deferred.await(entered)
+      const interrupting = yield* Effect.fork(Fiber.interrupt(fiber))
+      yield* Effect.yieldNow()
+      yield* Deferred.succeed(open, undefined)
+      yield* Fiber.join(interrupting)
+      expect(Exit.isInterrupted(yield* Fiber.await(fiber))).toBe(true)
+      // the store granted it a lease; the interrupted caller gave it back
+      expect([memory.state.leases.length, memory.state.held]).toEqual([0, 0])
+      // never seen by the caller: not counted as granted
+      expect(yield* throttle.stats).toMatchObject({ inFlight: 0, granted: 0 })
+      expect(yield* throttle.tryAcquire()).toBe(true)
+    }))
+
+  it.scoped("the waiting gauge comes back to 0 after a waiter times out or fails", () =>
+    Effect.gen(function*() {
+      const name = "redis-client-waiting-gauge"
+      const { store, throttle } = yield* build({ rate: "1/s", name, onStoreError: "fail" })
+      yield* throttle.acquire()
+      const late = yield* Effect.exit(throttle.acquire(1, { maxWait: "10 millis" }))
+      expect(Exit.isFailure(late)).toBe(true)
+      store.setFailing(true)
+      const failed = yield* Effect.exit(throttle.acquire())
+      expect(Exit.isFailure(failed)).toBe(true)
+      const waiting = yield* Metric.value(Metric.tagged(metrics.waiting, "name", name))
+      expect(waiting.value).toBe(0)
     }))
 
   it.scoped("maxWait in the lease queue: fails at the deadline and leaves no trace", () =>

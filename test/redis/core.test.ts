@@ -60,7 +60,7 @@ describe("redisCore", () => {
         const id = `x${i}`
         const reply = core.run(config, state, now, "acquire", core.acquireArgs([{ n: op.n, id, maxWait: -1, mode: "w" }]))
           .reply
-        const outcome = core.decodeOutcome(reply[1] as core.Reply, "w")
+        const outcome = core.decodeOutcome(reply[1] as core.Reply, "w", core.replyNumber(reply[0]))
         if (outcome._tag !== "Reserved") throw new Error("expected a reservation")
         // FIFO: never before an earlier live reservation
         expect(outcome.at).toBeGreaterThanOrEqual(now)

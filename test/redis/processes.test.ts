@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { type ChildProcess, fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
 import { ThrottleRedis } from "effect-throttles/redis"
 import { redisAvailable } from "./server.js"
 import { freshKey, realSleep, withRedis, useServer } from "./support.js"
@@ -174,6 +174,40 @@ describe.skipIf(!redisAvailable)("ThrottleRedis across processes", () => {
       expect(yield* t.tryAcquire()).toBe(false)
       worker.child.kill("SIGKILL")
       // nobody releases it: the dead lease expires (within leaseTtl of its last renewal) and the waiter gets it
+      yield* t.acquire(1, { maxWait: "5 seconds" })
+      expect((yield* t.stats).inFlight).toBe(1)
+    }).pipe(withRedis(redis.server)), 30_000)
+
+  it.live("measure \"release\": a SIGKILLed holder's slot is held until its lease ends, then a period more", () =>
+    Effect.gen(function*() {
+      const key = freshKey("killed-release")
+      const worker = spawnWorker({
+        mode: "hold",
+        url: redis.server().url,
+        key,
+        rate: "1/s",
+        durationMs: 0,
+        concurrency: 1,
+        holdMs: 0,
+        leaseTtlMs: 1000,
+        measure: "release"
+      })
+      yield* Effect.promise(() => worker.next("holding"))
+      const t = yield* ThrottleRedis.make({ key, rate: "1/s", measure: "release", leaseTtl: "1 second", onStoreError: "fail" })
+      yield* realSleep(1500)
+      // in flight (renewed while the worker lives): only a release can make room
+      const held = yield* t.attempt()
+      expect([held.granted, Duration.toMillis(held.retryAfter)]).toEqual([false, 0])
+      worker.child.kill("SIGKILL")
+      // its lease ends (within leaseTtl), and counts as its release: the slot is then taken for a period more
+      let after = held
+      for (let i = 0; i < 150 && Duration.toMillis(after.retryAfter) === 0; i++) {
+        yield* realSleep(20)
+        after = yield* t.attempt()
+      }
+      expect(after.granted).toBe(false)
+      expect(Duration.toMillis(after.retryAfter)).toBeGreaterThan(0)
+      expect(Duration.toMillis(after.retryAfter)).toBeLessThanOrEqual(1000)
       yield* t.acquire(1, { maxWait: "5 seconds" })
       expect((yield* t.stats).inFlight).toBe(1)
     }).pipe(withRedis(redis.server)), 30_000)

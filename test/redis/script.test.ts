@@ -37,7 +37,9 @@ describe.skipIf(!redisAvailable)("redisScript (Lua) on a real Redis", () => {
     { limits: [3], periods: [1000], interval: 0, burst: 0, maxConcurrent: 0, leaseTtl: 30_000 },
     { limits: [4, 10], periods: [1000, 5000], interval: 0, burst: 0, maxConcurrent: 0, leaseTtl: 30_000 },
     { limits: [5], periods: [1000], interval: 200, burst: 2, maxConcurrent: 0, leaseTtl: 30_000 },
-    { limits: [6, 20], periods: [1000, 4000], interval: 0, burst: 0, maxConcurrent: 3, leaseTtl: 1500 }
+    { limits: [6, 20], periods: [1000, 4000], interval: 0, burst: 0, maxConcurrent: 3, leaseTtl: 1500 },
+    { limits: [3, 8], periods: [1000, 3000], interval: 0, burst: 0, maxConcurrent: 0, leaseTtl: 1500, measure: "release" },
+    { limits: [4], periods: [1000], interval: 250, burst: 1, maxConcurrent: 2, leaseTtl: 2000, measure: "release" }
   ]
   for (const [c, config] of configs.entries()) {
     for (const seed of [1, 2, 3]) {

@@ -48,8 +48,8 @@ export const tables: ReadonlyArray<Table> = [
     name: "\"2/s, 3/3s\": reservations in FIFO order, both windows",
     config: config([2, 3], [1000, 3000]),
     steps: [
-      { now: 10, op: "acquire", args: wait(1, "a"), expect: [10, ["ok", 0, 10, 0, 1, 1]] },
-      { now: 10, op: "acquire", args: wait(1, "b"), expect: [10, ["ok", 0, 10, 0, 2, 2]] },
+      { now: 10, op: "acquire", args: wait(1, "a"), expect: [10, "g"] },
+      { now: 10, op: "acquire", args: wait(1, "b"), expect: [10, "g"] },
       { now: 10, op: "acquire", args: wait(1, "c"), expect: [10, ["ok", 1000, 1010, 0, 3, 3]] },
       { now: 10, op: "acquire", args: wait(1, "d"), expect: [10, ["ok", 3000, 3010, 0, 4, 4]] },
       { now: 20, op: "acquire", args: tryNow(1, "e"), expect: [20, ["no", 2990, 2, 0, 3990]] },
@@ -92,18 +92,18 @@ export const tables: ReadonlyArray<Table> = [
     name: "smooth \"4/s\" burst 1: spaced 250 ms, schedule kept",
     config: config([4], [1000], { interval: 250, burst: 1 }),
     steps: [
-      { now: 0, op: "acquire", args: wait(1, "a"), expect: [0, ["ok", 0, 0, 0, 1]] },
+      { now: 0, op: "acquire", args: wait(1, "a"), expect: [0, "g"] },
       { now: 0, op: "acquire", args: wait(1, "b"), expect: [0, ["ok", 250, 250, 250, 2]] },
       { now: 10, op: "acquire", args: wait(2, "c"), expect: [10, ["ok", 490, 500, 500, 4]] },
-      { now: 2000, op: "acquire", args: wait(1, "d"), expect: [2000, ["ok", 0, 2000, 1000, 5]] }
+      { now: 2000, op: "acquire", args: wait(1, "d"), expect: [2000, "g"] }
     ]
   },
   {
     name: "maxConcurrent 2: leases, FIFO queue, release wakes, expiry",
     config: config([100], [1000], { maxConcurrent: 2, leaseTtl: 3000 }),
     steps: [
-      { now: 0, op: "acquire", args: wait(1, "a"), expect: [0, ["ok", 0, 0, 0, 1]] },
-      { now: 0, op: "acquire", args: wait(1, "b"), expect: [0, ["ok", 0, 0, 0, 2]] },
+      { now: 0, op: "acquire", args: wait(1, "a"), expect: [0, "g"] },
+      { now: 0, op: "acquire", args: wait(1, "b"), expect: [0, "g"] },
       { now: 0, op: "acquire", args: wait(2, "c"), expect: [0, ["queued", 3000]] },
       { now: 0, op: "acquire", args: wait(1, "d"), expect: [0, ["queued", 3000]] },
       { now: 0, op: "acquire", args: tryNow(1, "e"), expect: [0, ["no", 0, 100, 0, 1000]] },
@@ -112,12 +112,32 @@ export const tables: ReadonlyArray<Table> = [
       { now: 1000, op: "renew", args: ["1:b", "1:gone"], expect: [1000, 1] },
       // b was renewed until 4000; c (2 permits) is the head: it waits for b
       { now: 1000, op: "acquire", args: wait(2, "c"), expect: [1000, ["queued", 3000]] },
-      { now: 4000, op: "acquire", args: wait(2, "c"), expect: [4000, ["ok", 0, 4000, 0, 4]] },
+      { now: 4000, op: "acquire", args: wait(2, "c"), expect: [4000, "g"] },
       // d stopped calling at 500: its heartbeat expired at 3500 and it left the queue
       { now: 4000, op: "stats", args: [], expect: [4000, 0, 0, 0, 2] },
       { now: 4100, op: "leave", args: ["1:d"], expect: [4100] },
       { now: 4100, op: "release", args: ["2:c", "1"], expect: [4100, 1] },
       { now: 4100, op: "stats", args: [], expect: [4100, 0, 1, 0, 1] }
+    ]
+  },
+  {
+    name: "measure \"release\" 2/s: a slot held until a period after its release; a dead holder's until its lease ends",
+    config: config([2], [1000], { measure: "release", leaseTtl: 5000 }),
+    steps: [
+      { now: 0, op: "acquire", args: wait(1, "a"), expect: [0, "g"] },
+      { now: 0, op: "acquire", args: wait(1, "b"), expect: [0, "g"] },
+      // two in flight: only a release can make room (the hint: the first lease's end)
+      { now: 0, op: "acquire", args: wait(1, "c"), expect: [0, ["queued", 5000]] },
+      { now: 0, op: "acquire", args: tryNow(1, "d"), expect: [0, ["no", 0, 2, 0, 1000]] },
+      { now: 300, op: "release", args: ["1:a", "1"], expect: [300, 1] },
+      // a's slot is taken until 1300: c, the head, is told so
+      { now: 300, op: "acquire", args: wait(1, "c"), expect: [300, ["queued", 1000]] },
+      { now: 1300, op: "acquire", args: wait(1, "c"), expect: [1300, "g"] },
+      { now: 1300, op: "stats", args: [], expect: [1300, 0, 0, 0, 2] },
+      // b never released: its lease ended at 5000, and its slot is taken until 6000
+      { now: 5500, op: "stats", args: [], expect: [5500, 0, 0, 0, 1] },
+      { now: 6000, op: "stats", args: [], expect: [6000, 0, 1, 0, 1] },
+      { now: 6000, op: "acquire", args: tryNow(1, "e"), expect: [6000, ["ok", 0, 6000, 0, 2, 0, 1000]] }
     ]
   }
 ]
@@ -139,6 +159,7 @@ export const randomTable = (seed: number, config: core.Config, length: number): 
   const leases: Array<string> = []
   const queued: Array<string> = []
   const max = Math.min(...config.limits, config.maxConcurrent > 0 ? config.maxConcurrent : Infinity)
+  const leasing = config.maxConcurrent > 0 || config.measure === "release"
   const push = (op: core.Op, args: ReadonlyArray<string>) => {
     steps.push({ now, op, args })
     return core.run(config, state, now, op, args).reply
@@ -150,15 +171,15 @@ export const randomTable = (seed: number, config: core.Config, length: number): 
     const id = `r${i}`
     if (r < 5) {
       const reply = push("acquire", wait(n, id, rand(3) === 0 ? rand(2000) : -1))
-      const outcome = core.decodeOutcome(reply[1] as core.Reply, "w")
+      const outcome = core.decodeOutcome(reply[1] as core.Reply, "w", core.replyNumber(reply[0]))
       const member = core.leaseMember(n, id)
       if (outcome._tag === "Reserved") {
-        reserved.push({ at: outcome.at, args: core.cancelArgs(n, id, outcome, config.maxConcurrent > 0 ? member : "") })
-        if (config.maxConcurrent > 0) leases.push(member)
+        reserved.push({ at: outcome.at, args: core.cancelArgs(n, id, outcome, leasing ? member : "") })
+        if (leasing) leases.push(member)
       } else if (outcome._tag === "Queued") queued.push(member)
     } else if (r < 7) {
       const reply = push("acquire", tryNow(n, id))
-      if ((reply[1] as core.Reply)[0] === "ok" && config.maxConcurrent > 0) leases.push(core.leaseMember(n, id))
+      if ((reply[1] as core.Reply)[0] === "ok" && leasing) leases.push(core.leaseMember(n, id))
     } else if (r < 8) {
       const i = reserved.findIndex((x) => x.at > now)
       if (i >= 0) push("cancel", (reserved.splice(i, 1)[0] as { args: Array<string> }).args)

@@ -22,6 +22,7 @@ export interface WorkerConfig {
   readonly holdMs: number
   readonly maxConcurrent?: number
   readonly leaseTtlMs?: number
+  readonly measure?: "start" | "release"
 }
 
 /** One permit held: wall-clock start and end seen by the worker. */
@@ -41,6 +42,7 @@ const program = Effect.gen(function*() {
     onStoreError: "fail",
     ...(config.maxConcurrent === undefined ? {} : { maxConcurrent: config.maxConcurrent }),
     ...(config.leaseTtlMs === undefined ? {} : { leaseTtl: config.leaseTtlMs }),
+    ...(config.measure === undefined ? {} : { measure: config.measure }),
     [OnGrant]: (at: number) => ats.push(at)
   } as ThrottleRedis.Options<"fail">)
   if (config.mode === "hold") {
