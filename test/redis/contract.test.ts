@@ -16,7 +16,7 @@ const make: MakeThrottle = (rate, options) =>
     return (yield* makeWithStore(makeMemoryStore(resolved.config), resolved)) as unknown as Throttle.Service
   })
 
-// The Redis backend's documented differences (docs/readme/redis.md), each tested in its own terms elsewhere:
+// The Redis backend's documented differences (README, Redis section), each tested in its own terms elsewhere:
 throttleContract("Redis client on the in-memory store", make, {
   skip: [
     // Reservations: the one behind an interrupted waiter keeps the time it was reserved (1400 here), it is not
