@@ -80,10 +80,25 @@ export const setup = (
   return { config, settle }
 }
 
-/** One in-memory throttle; see the module doc. */
-export class ThrottleEngine {
+/**
+ * The queue of every engine that never had a waiter: always empty, never linked to (`enqueue` gives the engine a
+ * queue of its own first), so that an engine nobody waited for allocates no queue and one object less is read.
+ */
+const NO_WAITERS: WaiterQueue = new WaiterQueue()
+
+/**
+ * One in-memory throttle; see the module doc. Its own fields are the core's state (`state` is the engine itself):
+ * one object less to allocate, and to read on every operation.
+ */
+export class ThrottleEngine implements core.State {
   readonly state: core.State
-  readonly queue = new WaiterQueue()
+  readonly logs: ReadonlyArray<core.Log>
+  unstamped: number
+  inFlight: number
+  tat: number
+  pausedUntil: number
+  granted: number
+  queue: WaiterQueue = NO_WAITERS
   /** The largest `n` one acquisition may ask for. */
   readonly max: number
   /** Set by `shutdown`: nothing more is granted, queued waiters are interrupted. */
@@ -105,7 +120,14 @@ export class ThrottleEngine {
     readonly settle: live.Settle | undefined,
     readonly shared: Shared
   ) {
-    this.state = core.makeState(config)
+    const fresh = core.makeState(config)
+    this.logs = fresh.logs
+    this.unstamped = fresh.unstamped
+    this.inFlight = fresh.inFlight
+    this.tat = fresh.tat
+    this.pausedUntil = fresh.pausedUntil
+    this.granted = fresh.granted
+    this.state = this
     this.max = backend.maxPermits(rates, config.maxConcurrent)
     this.instrument = shared.instrument
   }
@@ -235,6 +257,7 @@ export class ThrottleEngine {
 
   /** Links a waiter at the tail; the head is told its due time at once. */
   enqueue(w: Waiter): void {
+    if (this.queue === NO_WAITERS) this.queue = new WaiterQueue()
     this.tailDue = w.projected
     this.queue.link(w)
     if (w === this.queue.first) this.drain(this.now())
