@@ -21,6 +21,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as MutableHashMap from "effect/MutableHashMap"
 import * as Option from "effect/Option"
+import type * as Cause from "effect/Cause"
 import type * as Scope from "effect/Scope"
 import type { KeyedThrottle } from "../KeyedThrottle.js"
 import * as Rate from "../Rate.js"
@@ -46,18 +47,22 @@ export const isKeyedThrottle = (u: unknown): u is KeyedThrottle<unknown, unknown
  * A key's throttle and its bookkeeping in one object (one allocation, one cache line less per operation): a lean
  * engine (`throttleEngine.ts`) sharing the keyed throttle's clock and instrument.
  */
-class Entry<K> extends engine.ThrottleEngine implements core.Timed {
+class Entry<K> extends engine.ThrottleEngine implements core.Timed, engine.Releasing {
   /** Operations of this module using the entry right now. */
   refs = 1
   /** When the last holder let go (ms); the sweeper reads it, so letting go costs no look at the windows. */
   lastLetGo = Number.NEGATIVE_INFINITY
+  heapIndex = -1
+  removed = false
+  /**
+   * The `matchCauseEffect` handlers of a one-permit task (the entry is its own handler object): give the permit
+   * back, let go of the entry.
+   */
+  readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<never, unknown>
+  readonly onSuccess: (value: unknown) => Effect.Effect<unknown>
+  heapTime = 0
   /** When the entry may be dropped if nobody holds it by then (see `core.deadline`), as the sweeper last saw it. */
   deadline = Number.POSITIVE_INFINITY
-  removed = false
-  heapIndex = -1
-  heapTime = 0
-  /** The `matchCauseEffect` handlers of a one-permit task: give the permit back, let go of the entry. */
-  readonly releaseOne: engine.Releasing
 
   constructor(
     readonly key: K,
@@ -67,17 +72,15 @@ class Entry<K> extends engine.ThrottleEngine implements core.Timed {
     letGo: (entry: Entry<K>) => void
   ) {
     super(rates, prepared.config, prepared.settle, shared)
-    this.releaseOne = {
-      onFailure: (cause) => {
-        this.releaseHeld(1)
-        letGo(this)
-        return Exit.failCause(cause)
-      },
-      onSuccess: (value) => {
-        this.releaseHeld(1)
-        letGo(this)
-        return Exit.succeed(value)
-      }
+    this.onFailure = (cause) => {
+      this.releaseHeld(1)
+      letGo(this)
+      return Exit.failCause(cause)
+    }
+    this.onSuccess = (value) => {
+      this.releaseHeld(1)
+      letGo(this)
+      return Exit.succeed(value)
     }
   }
 }
@@ -335,7 +338,7 @@ const build = <K>(
         }
       }
       const run = entry.instrument.flushed(
-        Effect.matchCauseEffect(restore(self), n === 1 ? entry.releaseOne : releasing(entry, n)) as Effect.Effect<
+        Effect.matchCauseEffect(restore(self), n === 1 ? entry : releasing(entry, n)) as Effect.Effect<
           A,
           E,
           R

@@ -91,6 +91,7 @@ const NO_WAITERS: WaiterQueue = new WaiterQueue()
  * one object less to allocate, and to read on every operation.
  */
 export class ThrottleEngine implements core.State {
+  // The fields every grant and release reads come first (they share the object's first cache lines).
   readonly state: core.State
   readonly logs: ReadonlyArray<core.Log>
   unstamped: number
@@ -99,17 +100,17 @@ export class ThrottleEngine implements core.State {
   pausedUntil: number
   granted: number
   queue: WaiterQueue = NO_WAITERS
-  /** The largest `n` one acquisition may ask for. */
-  readonly max: number
   /** Set by `shutdown`: nothing more is granted, queued waiters are interrupted. */
   closed = false
+  /** The shared instrument, or this engine's own once its events are asked for. */
+  instrument: instrument.Instrument
+  /** The largest `n` one acquisition may ask for. */
+  readonly max: number
   /**
    * A lower bound of the tail waiter's grant time (for `maxWait`'s fail-fast projection), or `-Infinity` when
    * unknown (after a waiter in the middle left, until the queue empties): a stale bound may only err toward waiting.
    */
   tailDue = Number.NEGATIVE_INFINITY
-  /** The shared instrument, or this engine's own once its events are asked for. */
-  instrument: instrument.Instrument
   private ownInstrument = false
   private builtService: Throttle.Service | undefined = undefined
 
