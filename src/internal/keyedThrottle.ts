@@ -5,9 +5,16 @@
  * State lives in plain mutable structures touched only synchronously inside Effect steps (as in the Throttle): a
  * map from key to entry (a JS `Map` for primitive keys, a `MutableHashMap` — `Equal` + `Hash` — for objects), a
  * reference count per entry (operations of this module in progress), and one timer queue (`TimerHeap`) of the
- * entries nobody holds, by deadline. A single background fiber sleeps until the earliest deadline; an operation on
- * an existing key costs one map lookup, two counter updates and, when its last holder lets go, one probe of the
- * throttle's idle time (`idleAt`); it touches the queue only when the key is not queued yet.
+ * entries nobody holds. An entry *is* the key's throttle: a lean engine (`throttleEngine.ts`, the in-memory
+ * Throttle's algorithm) sharing this keyed throttle's clock and instrument, with no scope, service or metric
+ * lookups of its own, so a new key costs a few allocations.
+ *
+ * Hot path: `withPermits(key, n)(self)` is one uninterruptible region — look the key up, hold it, grant on the
+ * engine's fast path (or queue on it), run `self` restored — and one exit handler that gives the permits back and
+ * lets go of the key (the entry is that handler for one permit: nothing allocated per call). Letting go is O(1):
+ * the time is noted, and the key is queued for `now + idleTimeToLive` when it is not queued yet. The sweeper, a
+ * single background fiber asleep until the earliest queued time, works out the true deadline only then — the later
+ * of the last let-go and the end of the windows, plus the time to live — and drops the key or queues it again.
  *
  * Why not `RcMap`: its time to live starts when the last reference is released, but a throttle whose windows still
  * hold grants must outlive that (dropping it would forget the grants and admit too many), and `RcMap` keeps a timer
