@@ -26,6 +26,9 @@ export const percentile = (values: ArrayLike<number>, p: number): number => {
   return a + (b - a) * (rank - lo)
 }
 
+/** `[0, 1, …, n - 1]`. */
+export const range = (n: number): ReadonlyArray<number> => Array.from({ length: n }, (_, i) => i)
+
 /** The median of `values`. */
 export const median = (values: ArrayLike<number>): number => percentile(values, 50)
 

@@ -238,10 +238,10 @@ const readmeSummary = (results: Results): string => {
   if (sm !== undefined) {
     for (const r of sm.rows) {
       rows.push([
-        `Smooth vs window: achieved rate at ${r.rate}`,
+        `Smooth vs window: achieved rate at ${r.rate}, ${r.driver}`,
         `smooth ${pct(r.smoothAchieved)} vs window ${pct(r.windowAchieved)} ` +
           `(${r.differencePoints >= 0 ? "+" : ""}${r.differencePoints.toFixed(1)} pts)`,
-        `GCRA burst ${r.burst}`,
+        `GCRA burst ${r.burst}; longest smooth gap ${fmt(r.smoothMaxGapMs, 0)} ms`,
         "within 2 pts",
         status(r.met)
       ])

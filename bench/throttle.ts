@@ -32,6 +32,7 @@ import {
   heapUsedAfterGc,
   now,
   pct,
+  range,
   ratio,
   roundRobin,
   selfTestAnalyzer,
@@ -60,7 +61,6 @@ const identity: Wrap = (self) => self
 /** "Effectively unlimited": no window ever fills. */
 const UNLIMITED = { limit: Number.MAX_SAFE_INTEGER, period: "1 second" } as const
 
-const range = (n: number): ReadonlyArray<number> => Array.from({ length: n }, (_, i) => i)
 
 const noop = (): void => {}
 

@@ -105,7 +105,11 @@ export declare namespace ThrottledHttpClient {
      * or DynamicThrottle options overriding them (e.g. `{ initialRate: 5, maxRate: 50 }`). Default: off.
      */
     readonly adaptive?: boolean | Partial<DynamicThrottle.DynamicThrottle.Options> | undefined
-    /** How long a key's throttle is kept after its last use. Default `"1 minute"` (see `KeyedThrottle`). */
+    /**
+     * How long a key's throttle, and what the client knows of the key (its pause, the allowance the server told,
+     * the adaptive rate it learnt), are kept after its last request ended. A key still paused, or with a told
+     * allowance before its reset, is kept until then. Default `"1 minute"` (see `KeyedThrottle`).
+     */
     readonly idleTimeToLive?: Duration.DurationInput | undefined
     /** The name of the throttles this client creates (metrics, events). Default `"http"`. */
     readonly name?: string | undefined

@@ -17,6 +17,7 @@ import {
   TestClock
 } from "effect"
 import * as internal from "../src/internal/throttle.js"
+import * as Rate from "../src/Rate.js"
 import { Event, metrics, Throttle } from "../src/Throttle.js"
 import { recordingTracer, settle } from "./observabilityUtils.js"
 
@@ -183,4 +184,35 @@ describe("metrics, spans and events", () => {
       })),
     { fastCheck: { numRuns: 60 } }
   )
+})
+
+describe("the fast path and the fiber's op budget", () => {
+  // Issue 10 § 7: a fast-path grant must not let the fiber yield between its stamp and the task's first step, or
+  // whatever runs meanwhile happens while the slot already counts, and the next grant comes early by that much.
+  // Here the throttle runs on a virtual clock of the test's own (a sleep moves it forward at once) and another fiber
+  // moves it 10 ms forward every time it is scheduled, i.e. at every yield of ours. Under a budget of 37 ops,
+  // fillers of 0..59 steps before each pair move the yield over every position of the grant; the queued second
+  // grant of each pair (a fresh throttle per pair, so the first is always a fast one) must start a whole period
+  // after the first task's start.
+  it.effect("with another fiber moving the clock at every yield, two tasks in a row start a period apart", () =>
+    Effect.gen(function*() {
+      let clock = 0
+      const read = Effect.sync(() => clock)
+      const sleep = (d: Duration.Duration) => Effect.sync(() => void (clock += Duration.toMillis(d)))
+      const config = { windows: [{ limit: 1, period: 100 }], measure: "start", interval: 0, burst: 0, maxConcurrent: Infinity } as const
+      const ticker = yield* Effect.fork(Effect.forever(Effect.zipRight(Effect.yieldNow(), Effect.sync(() => void (clock += 10)))))
+      const gaps: Array<number> = []
+      const pairs = Effect.forEach(Array.from({ length: 60 }, (_, i) => i), (filler) =>
+        Effect.gen(function*() {
+          const { service: throttle } = internal.makeService(Rate.make(1, "100 millis"), config, () => clock, sleep)
+          yield* Effect.forEach(Array.from({ length: filler }), () => Effect.void, { discard: true })
+          const first = yield* throttle.withPermit(read)
+          const second = yield* throttle.withPermit(read)
+          gaps.push(second - first)
+        }), { discard: true })
+      yield* Effect.withMaxOpsBeforeYield(pairs, 37)
+      yield* Fiber.interrupt(ticker)
+      expect(gaps).toHaveLength(60)
+      expect(gaps.filter((gap) => gap < 100)).toEqual([])
+    }))
 })

@@ -32,6 +32,7 @@ import * as core from "./httpHeadersCore.js"
 import { HttpRateLimitedError } from "./httpErrors.js"
 import { validate as validateDynamic } from "./dynamicThrottle.js"
 import * as throttles from "./httpThrottles.js"
+import { type Timed, TimerHeap } from "./keyedThrottleCore.js"
 
 /** The pause after a throttled answer that says nothing about when to come back. */
 export const DEFAULT_PAUSE_MILLIS = 1000
@@ -53,8 +54,18 @@ class Throttled {
   constructor(readonly response: HttpClientResponse.HttpClientResponse, readonly wait: number) {}
 }
 
-/** Per-key state of this client: the local pause gate and the adaptive throttle. */
-interface KeyState {
+/**
+ * Per-key state of this client: the local pause gate and the adaptive throttle. A key's state is dropped once
+ * nothing of it is in use or pending — no request of the key running, its pause over, the told allowance past its
+ * reset — and that has lasted `idleTimeToLive` (what the adaptive throttle learnt goes with it), so a client that
+ * meets many hosts (a crawler) keeps memory bounded by the hosts in use.
+ */
+interface KeyState extends Timed {
+  readonly key: string
+  /** Requests of this key between their start and their end (retries included). */
+  active: number
+  /** When the last request of the key ended (meaningful while `active` is 0). */
+  idleSince: number
   pausedUntil: number
   /** What the server said may still be sent before its quota resets. */
   budget: core.Budget
@@ -89,8 +100,19 @@ export const adaptiveOptions = (
   }
 }
 
+/** The probe of how many keys a client keeps state for (for tests): `keyStates(client)`. */
+const KeyStates: unique symbol = Symbol.for("effect-throttles/ThrottledHttpClient/KeyStates") as never
+
+/** How many keys a client made by `wrap` keeps state for; `undefined` for another client. */
+export const keyStates = (client: HttpClient.HttpClient.With<unknown, unknown>): number | undefined => {
+  const probe = (client as unknown as { readonly [KeyStates]?: () => number })[KeyStates]
+  return probe === undefined ? undefined : probe()
+}
+
 interface Resolved {
   readonly keyOf: (request: HttpClientRequest.HttpClientRequest) => string
+  /** How long a key's state outlives its last use (ms). */
+  readonly idleTimeToLive: number
   readonly retryOn: ReadonlySet<number>
   readonly maxRetries: number
   readonly adaptive: Partial<DynamicThrottle.DynamicThrottle.Options> | undefined
@@ -119,6 +141,11 @@ const validate = (options: ThrottledHttpClient.Options): Resolved | string => {
       ? check.expected("either throttle or rate/maxConcurrent, not both", "both")
       : undefined)
   if (problem !== undefined) return problem
+  const idleTimeToLive = check.duration(o.idleTimeToLive ?? "1 minute", "idleTimeToLive", {
+    allowZero: true,
+    allowInfinite: true
+  })
+  if (typeof idleTimeToLive === "string") return idleTimeToLive
   const adaptive = o.adaptive === undefined || o.adaptive === false ? undefined : o.adaptive === true ? {} : o.adaptive
   if (adaptive !== undefined) {
     // checked once here, with the defaults a key without a rate gets (a key's own rate only moves the defaults)
@@ -127,6 +154,7 @@ const validate = (options: ThrottledHttpClient.Options): Resolved | string => {
   }
   return {
     keyOf: o.key ?? defaultKey,
+    idleTimeToLive: Duration.toMillis(idleTimeToLive),
     retryOn: new Set(o.retryOn ?? DEFAULT_RETRY_ON),
     maxRetries: o.maxRetries ?? 3,
     adaptive,
@@ -181,17 +209,46 @@ export const wrap = (options: ThrottledHttpClient.Options) =>
     if (typeof resolved === "string") return check.die(resolved)
     return Effect.map(throttleSource(options), (throttleOf) => {
       const states = new Map<string, KeyState>()
-      const stateOf = (key: string): KeyState => {
+      // Idle keys by the time to look at them again. A key's time never moves earlier, so a key that is used again,
+      // or whose pause grew, is not re-timed on the hot path: it is looked at when its old time comes, and queued
+      // again for its new time if it must stay (one heap operation per key per idle period).
+      const idle = new TimerHeap<KeyState>()
+      const droppableAt = (state: KeyState): number =>
+        Math.max(state.idleSince + resolved.idleTimeToLive, state.pausedUntil, state.budget.until)
+      const sweep = (now: number): void => {
+        for (let next = idle.peek(); next !== undefined && next.heapTime <= now; next = idle.peek()) {
+          idle.pop()
+          if (next.active > 0) continue // in use: queued again when its last request ends
+          const at = droppableAt(next)
+          if (at <= now) states.delete(next.key)
+          else idle.push(next, at)
+        }
+      }
+      const enter = (key: string, now: number): KeyState => {
+        sweep(now)
         let state = states.get(key)
         if (state === undefined) {
           state = {
+            key,
+            active: 0,
+            idleSince: now,
+            heapIndex: -1,
+            heapTime: 0,
             pausedUntil: Number.NEGATIVE_INFINITY,
             budget: core.unknownBudget,
             inFlight: 0,
-            lastCutAt: Number.NEGATIVE_INFINITY, dynamic: undefined }
+            lastCutAt: Number.NEGATIVE_INFINITY,
+            dynamic: undefined
+          }
           states.set(key, state)
         }
+        state.active++
         return state
+      }
+      const leave = (state: KeyState, now: number): void => {
+        if (--state.active > 0) return
+        state.idleSince = now
+        if (state.heapIndex < 0) idle.push(state, droppableAt(state))
       }
       const dynamicOf = (
         state: KeyState,
@@ -231,9 +288,12 @@ export const wrap = (options: ThrottledHttpClient.Options) =>
       > => {
         const key = resolved.keyOf(request)
         const toRequestError = requestError(request, key)
-        const state = stateOf(key)
         return Effect.scoped(
           Effect.gen(function*() {
+            const state = yield* Effect.acquireRelease(
+              Effect.map(Clock.currentTimeMillis, (now) => enter(key, now)),
+              (state) => Effect.map(Clock.currentTimeMillis, (now) => leave(state, now))
+            )
             const throttle = yield* Effect.mapError(throttleOf(key), toRequestError)
             const dynamic = yield* dynamicOf(state, throttle)
 
@@ -329,7 +389,9 @@ export const wrap = (options: ThrottledHttpClient.Options) =>
         )
       }
 
-      return HttpClient.transform(client, execute)
+      const throttled = HttpClient.transform(client, execute)
+      Object.defineProperty(throttled, KeyStates, { value: () => states.size })
+      return throttled
     })
   })
 

@@ -8,6 +8,8 @@
  * - `RateLimit` / `RateLimit-Policy` in the structured-field form of the current IETF draft
  *   (draft-ietf-httpapi-ratelimit-headers): `RateLimit: "default";r=0;t=30`,
  *   `RateLimit-Policy: "default";q=100;w=60`. With several policies, the one with the fewest remaining decides.
+ * - Draft 07's combined dictionary `RateLimit: limit=100, remaining=25, reset=33` (express-rate-limit's
+ *   `standardHeaders: "draft-7"`), reset in delta-seconds.
  * - The older drafts' trio `RateLimit-Limit` / `RateLimit-Remaining` / `RateLimit-Reset` (reset in delta-seconds).
  * - GitHub style `X-RateLimit-Limit` / `X-RateLimit-Remaining` / `X-RateLimit-Reset`, the reset in epoch seconds
  *   (GitHub, Twitter); a value below 10^9 is read as delta-seconds and one of 10^12 or more as epoch milliseconds.
@@ -198,44 +200,73 @@ const parseBareItem = (p: Parser): BareItem | undefined => {
   return undefined
 }
 
+/** `key=value`, or a bare `key` (meaning `true`): a parameter, or a Dictionary member before its parameters. */
+const parseKeyed = (p: Parser): readonly [string, BareItem] | undefined => {
+  const key = parseKey(p)
+  if (key === undefined) return undefined
+  if (p.peek() !== "=") return [key, true]
+  p.pos++
+  const value = parseBareItem(p)
+  return value === undefined ? undefined : [key, value]
+}
+
 const parseParams = (p: Parser): Map<string, BareItem> | undefined => {
   const params = new Map<string, BareItem>()
   while (p.peek() === ";") {
     p.pos++
     p.skipSP()
-    const key = parseKey(p)
-    if (key === undefined) return undefined
-    let value: BareItem | undefined = true
-    if (p.peek() === "=") {
-      p.pos++
-      value = parseBareItem(p)
-      if (value === undefined) return undefined
-    }
-    params.set(key, value)
+    const param = parseKeyed(p)
+    if (param === undefined) return undefined
+    params.set(param[0], param[1])
   }
   return params
+}
+
+/** Reads the comma-separated members of a List or a Dictionary, each by `member` (false: the field is invalid). */
+const parseMembers = (value: string, member: (p: Parser) => boolean): boolean => {
+  const p = new Parser(value)
+  p.skipSP()
+  if (p.peek() === undefined) return true
+  for (;;) {
+    if (!member(p)) return false
+    p.skipOWS()
+    if (p.peek() === undefined) return true
+    if (p.peek() !== ",") return false
+    p.pos++
+    p.skipOWS()
+    if (p.peek() === undefined) return false // trailing comma
+  }
+}
+
+/**
+ * Parses a structured-field Dictionary whose members are Items (`limit=100, remaining=25, reset=33`); a key without
+ * a value is `true`, a later duplicate key wins (RFC 8941). Inner lists make the field invalid.
+ */
+export const parseDictionary = (value: string | undefined): ReadonlyMap<string, Item> | undefined => {
+  if (value === undefined) return undefined
+  const members = new Map<string, Item>()
+  const valid = parseMembers(value, (p) => {
+    const head = parseKeyed(p)
+    const params = head === undefined ? undefined : parseParams(p)
+    if (head === undefined || params === undefined) return false
+    members.set(head[0], { value: head[1], params })
+    return true
+  })
+  return valid ? members : undefined
 }
 
 /** Parses a structured-field List of Items (inner lists are not used by the draft and make the field invalid). */
 export const parseList = (value: string | undefined): ReadonlyArray<Item> | undefined => {
   if (value === undefined) return undefined
-  const p = new Parser(value)
   const items: Array<Item> = []
-  p.skipSP()
-  if (p.peek() === undefined) return items
-  for (;;) {
+  const valid = parseMembers(value, (p) => {
     const bare = parseBareItem(p)
-    if (bare === undefined) return undefined
-    const params = parseParams(p)
-    if (params === undefined) return undefined
+    const params = bare === undefined ? undefined : parseParams(p)
+    if (bare === undefined || params === undefined) return false
     items.push({ value: bare, params })
-    p.skipOWS()
-    if (p.peek() === undefined) return items
-    if (p.peek() !== ",") return undefined
-    p.pos++
-    p.skipOWS()
-    if (p.peek() === undefined) return undefined // trailing comma
-  }
+    return true
+  })
+  return valid ? items : undefined
 }
 
 const paramInt = (item: Item, key: string): number | undefined => {
@@ -273,6 +304,23 @@ const fromRateLimitField = (headers: HeaderRecord): Quota | undefined => {
     if (best === undefined || tighter(quota, best)) best = quota
   }
   return best
+}
+
+/**
+ * Draft 07's combined `RateLimit: limit=100, remaining=25, reset=33` (a Dictionary; reset in delta-seconds), as
+ * express-rate-limit sends with `standardHeaders: "draft-7"`. Tried when the field is not the current draft's List.
+ */
+const fromRateLimitDictionary = (headers: HeaderRecord): Quota | undefined => {
+  const members = parseDictionary(headers["ratelimit"])
+  if (members === undefined) return undefined
+  const int = (key: string): number | undefined => {
+    const value = members.get(key)?.value
+    return typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : undefined
+  }
+  const remaining = int("remaining")
+  if (remaining === undefined) return undefined
+  const seconds = int("reset")
+  return { limit: int("limit"), remaining, reset: seconds === undefined ? undefined : seconds * 1000 }
 }
 
 /** The older drafts' `RateLimit-Limit` / `RateLimit-Remaining` / `RateLimit-Reset` (delta-seconds). */
@@ -319,7 +367,8 @@ export const parse = (headers: HeaderRecord, now: number): RateLimitInfo => {
   // a server may describe different windows in different forms (GitHub's hourly X-RateLimit-* beside a per-second
   // RateLimit): the most restrictive one decides
   let quota: Quota | undefined
-  for (const candidate of [fromRateLimitField(headers), fromTrio(headers), fromXRateLimit(headers, serverNow)]) {
+  const field = fromRateLimitField(headers) ?? fromRateLimitDictionary(headers)
+  for (const candidate of [field, fromTrio(headers), fromXRateLimit(headers, serverNow)]) {
     if (candidate !== undefined && (quota === undefined || tighter(candidate, quota))) quota = candidate
   }
   return {

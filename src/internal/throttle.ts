@@ -33,6 +33,7 @@ import type * as Stream from "effect/Stream"
 import * as Rate from "../Rate.js"
 import type { Throttle } from "../Throttle.js"
 import * as live from "./liveTimer.js"
+import { runningFiber } from "./runningFiber.js"
 import * as check from "./options.js"
 import * as optionsConfig from "./optionsConfig.js"
 import * as backend from "./throttleBackend.js"
@@ -170,10 +171,16 @@ export const makeService = (
 /** Ops a fast-path grant needs before the task's first step; with fewer left in the budget, yield first. */
 const FAST_PATH_OPS = 16
 
-/** Whether the fiber would yield (its op budget runs out) within the next `FAST_PATH_OPS` steps. */
-const budgetLow = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
-  (fiber as unknown as { readonly currentOpCount: number }).currentOpCount + FAST_PATH_OPS >=
-    fiber.getFiberRef(FiberRef.currentMaxOpsBeforeYield)
+/**
+ * Whether the running fiber would yield (its op budget runs out) within the next `FAST_PATH_OPS` steps. Called
+ * synchronously inside the `uninterruptibleMask` body, so the check costs no Effect step of its own.
+ */
+const budgetLow = (): boolean => {
+  const fiber = runningFiber()
+  return fiber !== undefined &&
+    (fiber as unknown as { readonly currentOpCount: number }).currentOpCount + FAST_PATH_OPS >=
+      fiber.getFiberRef(FiberRef.currentMaxOpsBeforeYield)
+}
 
 type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
@@ -507,14 +514,30 @@ class MemoryThrottle {
     return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | ThrottleTimeoutError, R> => {
       if (invalid !== undefined) return check.die(invalid)
       if (typeof maxWait === "string") return check.die(maxWait)
-      const body = Effect.uninterruptibleMask((restore) => {
-        if (this.closed) return Effect.interrupt
-        const run = this.instrument.flushed(Effect.matchCauseEffect(restore(self), releasing) as Effect.Effect<A, E, R>)
-        const at = this.now()
-        return this.tryFast(n, at) ? run : Effect.zipRight(this.enqueueAndWait(n, at, restore, maxWait), run)
+      return Effect.uninterruptibleMask((restore) => {
+        if (budgetLow()) {
+          return Effect.zipRight(Effect.yieldNow(), Effect.suspend(() => this.grantAndRun(n, restore, self, releasing, maxWait)))
+        }
+        return this.grantAndRun(n, restore, self, releasing, maxWait)
       })
-      return Effect.withFiberRuntime((fiber) => budgetLow(fiber) ? Effect.zipRight(Effect.yieldNow(), body) : body)
     }
+  }
+
+  /** `withPermits`' step inside its mask: grants at once, or queues; then runs `self` with the release frame. */
+  readonly grantAndRun = <A, E, R>(
+    n: number,
+    restore: Restore,
+    self: Effect.Effect<A, E, R>,
+    releasing: {
+      readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<never, unknown>
+      readonly onSuccess: (value: unknown) => Effect.Effect<unknown>
+    },
+    maxWait: Duration.Duration | undefined
+  ): Effect.Effect<A, E | ThrottleTimeoutError, R> => {
+    if (this.closed) return Effect.interrupt
+    const run = this.instrument.flushed(Effect.matchCauseEffect(restore(self), releasing) as Effect.Effect<A, E, R>)
+    const at = this.now()
+    return this.tryFast(n, at) ? run : Effect.zipRight(this.enqueueAndWait(n, at, restore, maxWait), run)
   }
 
   readonly tryAcquire = (n: number): Effect.Effect<boolean> =>

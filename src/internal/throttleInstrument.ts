@@ -22,6 +22,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import type { Throttle } from "../Throttle.js"
 import { EventHub, EVENTS_CAPACITY } from "./observability.js"
+import { runningFiber } from "./runningFiber.js"
 
 /** Effect's built-in tracer (the one in the default services). */
 const nativeTracer: Tracer.Tracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
@@ -63,7 +64,10 @@ export interface Instrument {
   readonly timedOut: (permits: number, waitedMillis: number, retryAfterMillis: number) => void
   readonly paused: (until: number) => void
   readonly gauges: (waiting: number, inFlight: number) => void
-  /** Wraps a wait that waits in the `effect_throttles.acquire` span (nothing when metrics are off). */
+  /**
+   * Wraps a wait that waits in the `effect_throttles.acquire` span (nothing when metrics are off). Call it
+   * synchronously inside the waiting fiber's own step: the tracer is read from the running fiber.
+   */
   readonly traced: <A, E, R>(
     wait: Effect.Effect<A, E, R>,
     permits: number,
@@ -157,20 +161,19 @@ export const make = (name: string, metrics: boolean): Instrument => {
         inFlightGauge!.update(inFlight)
       }
     },
-    traced: (effect, permits, waited) =>
-      metrics
-        ? Effect.withFiberRuntime((fiber) =>
-          // Effect's built-in tracer sends spans nowhere: with it, a span per waiter would be allocation for nothing
-          // (50 000 of them at 10 000/s). Any installed tracer (OpenTelemetry, a test's) gets them.
-          (fiber as unknown as { readonly currentTracer: Tracer.Tracer }).currentTracer === nativeTracer
-            ? effect
-            : Effect.withSpan(
-              Effect.tap(effect, () => Effect.annotateCurrentSpan("waited_ms", waited())),
-              "effect_throttles.acquire",
-              { attributes: { name, permits } }
-            )
-        )
-        : effect,
+    traced: (effect, permits, waited) => {
+      if (!metrics) return effect
+      // Effect's built-in tracer sends spans nowhere: with it, a span per waiter would be allocation for nothing
+      // (50 000 of them at 10 000/s). Any installed tracer (OpenTelemetry, a test's) gets them. Called inside the
+      // waiter's own step, so the running fiber is the waiter's.
+      const fiber = runningFiber() as { readonly currentTracer: Tracer.Tracer } | undefined
+      if (fiber !== undefined && fiber.currentTracer === nativeTracer) return effect
+      return Effect.withSpan(
+        Effect.tap(effect, () => Effect.annotateCurrentSpan("waited_ms", waited())),
+        "effect_throttles.acquire",
+        { attributes: { name, permits } }
+      )
+    },
     events,
     flushed: (effect) => {
       const flush = hub?.flush()

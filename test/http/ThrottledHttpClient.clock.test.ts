@@ -8,6 +8,7 @@ import type { InvalidRateError } from "effect-throttles"
 import { expectTypeOf } from "vitest"
 import { Throttle } from "effect-throttles"
 import { HttpRateLimitedError, ThrottledHttpClient } from "effect-throttles/http"
+import { keyStates } from "../../src/internal/httpClient.js"
 
 interface Sent {
   readonly at: number
@@ -67,6 +68,19 @@ describe("ThrottledHttpClient under TestClock (fake client)", () => {
       yield* TestClock.adjust("2999 millis")
       expect(server.sent).toHaveLength(1)
       yield* TestClock.adjust("1 millis")
+      expect(yield* Fiber.join(next)).toBe(200)
+      expect(server.sent.map((s) => s.at)).toEqual([0, 3000])
+    }))
+
+  it.scoped("draft 07's RateLimit: limit=4, remaining=0, reset=3 (express-rate-limit): the next request at 3000 ms", () =>
+    Effect.gen(function*() {
+      const server = fake((n) =>
+        n === 0 ? { status: 200, headers: { "ratelimit": "limit=4, remaining=0, reset=3" } } : { status: 200 }
+      )
+      const client = yield* ThrottledHttpClient.wrap({})(server.client)
+      expect(yield* get(client)).toBe(200)
+      const next = yield* Effect.fork(get(client))
+      yield* TestClock.adjust("3 seconds")
       expect(yield* Fiber.join(next)).toBe(200)
       expect(server.sent.map((s) => s.at)).toEqual([0, 3000])
     }))
@@ -252,6 +266,70 @@ describe("ThrottledHttpClient under TestClock (fake client)", () => {
       expect(yield* defect({ adaptive: { jitter: 2 } })).toContain("Expected adaptive.jitter to be a number in [0, 1)")
       const throttle = yield* Throttle.make("1/s")
       expect(yield* defect({ throttle, rate: "2/s" })).toContain("either throttle or rate/maxConcurrent")
+      expect(yield* defect({ idleTimeToLive: -1 })).toContain("Expected idleTimeToLive to be a duration >= 0, got -1")
       expect(server.sent).toHaveLength(0)
+    }))
+})
+
+describe("ThrottledHttpClient: what it keeps per key", () => {
+  it.scoped("a key's state is dropped idleTimeToLive after its last request ended, not a millisecond earlier", () =>
+    Effect.gen(function*() {
+      const server = fake(() => ({ status: 200 }))
+      const client = yield* ThrottledHttpClient.wrap({ rate: "100/s", idleTimeToLive: "10 seconds" })(server.client)
+      const hosts = Array.from({ length: 1000 }, (_, i) => `http://host-${i}.test/`)
+      yield* Effect.forEach(hosts, (url) => get(client, url), { concurrency: "unbounded" })
+      expect(keyStates(client)).toBe(1000)
+      // Each request looks at the idle keys first: 9 999 ms after the ends nothing goes, at 10 000 ms all of them.
+      yield* TestClock.adjust("9999 millis")
+      yield* get(client, "http://late.test/")
+      expect(keyStates(client)).toBe(1001)
+      yield* TestClock.adjust("1 millis")
+      yield* get(client, "http://later.test/")
+      expect(keyStates(client)).toBe(2)
+      expect(server.sent).toHaveLength(1002)
+    }))
+
+  it.scoped("a paused key outlives idleTimeToLive until its pause is over, without holding back the others", () =>
+    Effect.gen(function*() {
+      const server = fake((n) => n === 0 ? { status: 429, headers: { "retry-after": "30" } } : { status: 200 })
+      const client = yield* ThrottledHttpClient.wrap({ maxRetries: 0, idleTimeToLive: "1 second" })(server.client)
+      // paused.test is told to wait 30 s: its state (the pause) must outlive the idle time
+      expect(Exit.isFailure(yield* Effect.exit(get(client, "http://paused.test/")))).toBe(true)
+      yield* get(client, "http://a.test/")
+      yield* TestClock.adjust("1 second")
+      yield* get(client, "http://b.test/") // at 1 000 ms: a.test goes, paused.test stays
+      expect(keyStates(client)).toBe(2)
+      yield* TestClock.adjust("28999 millis")
+      yield* get(client, "http://c.test/") // at 29 999 ms: b.test goes, paused.test still stays
+      expect(keyStates(client)).toBe(2)
+      yield* TestClock.adjust("1 millis")
+      yield* get(client, "http://d.test/") // at 30 000 ms: the pause is over, paused.test goes
+      expect(keyStates(client)).toBe(2) // c.test and d.test
+      // and the pause held while it lasted: paused.test's next request was not sent before 30 s
+      expect(server.sent.map((s) => s.url)).toEqual([
+        "http://paused.test/",
+        "http://a.test/",
+        "http://b.test/",
+        "http://c.test/",
+        "http://d.test/"
+      ])
+    }))
+
+  it.scoped("a key with a request running is never dropped, however long it runs", () =>
+    Effect.gen(function*() {
+      const server = fake(() => ({ status: 200 }), "5 seconds")
+      const client = yield* ThrottledHttpClient.wrap({ idleTimeToLive: "1 second" })(server.client)
+      const slow = yield* Effect.fork(get(client, "http://slow.test/"))
+      yield* TestClock.adjust("3 seconds")
+      const probe = yield* Effect.fork(get(client, "http://probe.test/"))
+      yield* TestClock.adjust("2 seconds") // slow.test ends at 5 000 ms
+      expect(yield* Fiber.join(slow)).toBe(200)
+      expect(keyStates(client)).toBe(2)
+      yield* TestClock.adjust("3 seconds") // probe.test ends at 8 000 ms; slow.test droppable from 6 000 ms
+      expect(yield* Fiber.join(probe)).toBe(200)
+      const last = yield* Effect.fork(get(client, "http://last.test/"))
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* Fiber.join(last)).toBe(200)
+      expect(keyStates(client)).toBe(2) // probe.test (until 9 000 ms) and last.test: slow.test went at 8 000 ms
     }))
 })

@@ -82,6 +82,24 @@ describe("httpHeadersCore: structured-field lists", () => {
   })
 })
 
+describe("httpHeadersCore: structured-field dictionaries", () => {
+  it("parses members with values, bare keys (true) and parameters; a later duplicate wins", () => {
+    const members = core.parseDictionary(`limit=100, remaining=25;w=60, flag, reset=3, reset=4`)!
+    expect([...members.keys()]).toEqual(["limit", "remaining", "flag", "reset"])
+    expect(members.get("limit")!.value).toBe(100)
+    expect([...members.get("remaining")!.params]).toEqual([["w", 60]])
+    expect(members.get("flag")!.value).toBe(true)
+    expect(members.get("reset")!.value).toBe(4)
+  })
+
+  it.each([`limit=`, `limit=1,`, `Limit=1`, `limit=1 remaining=2`, `limit=(1 2)`, `"quoted"=1`])(
+    "rejects %j",
+    (value) => {
+      expect(core.parseDictionary(value)).toBeUndefined()
+    }
+  )
+})
+
 describe("httpHeadersCore: parse (what a response says)", () => {
   const cases: ReadonlyArray<
     readonly [string, Record<string, string>, Partial<core.RateLimitInfo>]
@@ -109,6 +127,21 @@ describe("httpHeadersCore: parse (what a response says)", () => {
       "current draft: an item without r is skipped",
       { "ratelimit": `"a";t=2, "b";r=3;t=4` },
       { remaining: 3, reset: 4000 }
+    ],
+    [
+      "draft 07's combined dictionary (express-rate-limit draft-7)",
+      { "ratelimit": "limit=100, remaining=0, reset=33", "ratelimit-policy": "100;w=60" },
+      { limit: 100, remaining: 0, reset: 33_000 }
+    ],
+    [
+      "draft 07's dictionary without reset or limit",
+      { "ratelimit": "remaining=4" },
+      { limit: undefined, remaining: 4, reset: undefined }
+    ],
+    [
+      "draft 07's dictionary with a bad remaining: as if absent",
+      { "ratelimit": "limit=100, remaining=-1, reset=3" },
+      { limit: undefined, remaining: undefined, reset: undefined }
     ],
     [
       "older trio",

@@ -1,0 +1,106 @@
+/**
+ * Before and after in one run: the in-memory Throttle of this checkout against the one of an older checkout, on
+ * the two hot paths of the overhead and contention scenarios, round-robin in one process so that load and GC hit
+ * every case alike.
+ *
+ *   git worktree add --detach ../before <commit> && ln -s "$PWD/node_modules" ../before/node_modules
+ *   npx tsx bench/baseline.ts ../before
+ *
+ * - uncontended: `Effect.forEach` of 200 000 `withPermit(Effect.void)` one after another, the rate out of reach;
+ *   floor: the same `forEach` over `Effect.sync(noop)`; reference: the bare interruption-safe bracket
+ *   (`uninterruptibleMask` + `matchCauseEffect`) that any permit must cost.
+ * - contention: N fibers, each `withPermit(Effect.yieldNow())` under `maxConcurrent: 10`; floor: the same N fibers
+ *   with no limiter.
+ *
+ * Reported: the median and the smallest of the runs, ns (µs) per operation and the ratio to the floor of the same
+ * run. The older checkout must export `make(rate, options)` from `src/internal/throttle.ts` (every version does).
+ */
+import { Cause, Effect, Exit, type Scope } from "effect"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+import * as current from "../src/internal/throttle.js"
+import { fmt, range, roundRobin, type Sample, table } from "./harness.js"
+
+type Wrap = (self: Effect.Effect<void>) => Effect.Effect<void>
+type Make = (rate: unknown, options?: unknown) => Effect.Effect<{ readonly withPermit: Wrap }, unknown, Scope.Scope>
+
+const UNLIMITED = { limit: Number.MAX_SAFE_INTEGER, period: "1 second" } as const
+
+const main = async (): Promise<void> => {
+  const before = process.argv[2]
+  if (before === undefined) {
+    console.error("usage: npx tsx bench/baseline.ts <path of an older checkout>")
+    process.exitCode = 2
+    return
+  }
+  const older = (await import(pathToFileURL(path.resolve(before, "src/internal/throttle.ts")).href)) as { make: Make }
+  const makers: ReadonlyArray<readonly [string, Make]> = [
+    ["before", older.make],
+    ["after", current.make as unknown as Make]
+  ]
+  const build = (make: Make, options?: unknown) =>
+    Effect.map(Effect.orDie(make(UNLIMITED, options)), (t) => t.withPermit)
+  const pass = {
+    onFailure: (cause: Cause.Cause<unknown>) => Exit.failCause(cause),
+    onSuccess: (value: unknown) => Exit.succeed(value)
+  }
+
+  // Uncontended.
+  const ops = 200_000
+  const indices = range(ops)
+  const sequential = (wrap: Effect.Effect<Wrap, never, Scope.Scope>, op: Effect.Effect<void>) => () =>
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const w = yield* wrap
+      const start = performance.now()
+      yield* Effect.forEach(indices, () => w(op), { discard: true })
+      return ((performance.now() - start) * 1e6) / ops
+    })))
+  const uncontended: ReadonlyArray<readonly [string, () => Promise<number>]> = [
+    ["floor: forEach over Effect.sync", sequential(Effect.succeed((self) => self), Effect.sync(() => {}))],
+    [
+      "ref: uninterruptibleMask + matchCauseEffect",
+      sequential(
+        Effect.succeed(((self: Effect.Effect<void>) =>
+          Effect.uninterruptibleMask((restore) => Effect.matchCauseEffect(restore(self), pass))) as unknown as Wrap),
+        Effect.void
+      )
+    ],
+    ...makers.map(([name, make]) => [`withPermit, ${name}`, sequential(build(make), Effect.void)] as const),
+    ["withPermit, after, metrics: false", sequential(build(current.make as unknown as Make, { metrics: false }), Effect.void)]
+  ]
+  const report = (title: string, unit: string, names: ReadonlyArray<string>, samples: ReadonlyArray<Sample>) => {
+    const floor = samples[0] as Sample
+    console.log(`\n${title}\n`)
+    console.log(table(
+      ["case", `median ${unit}`, "× floor", `smallest ${unit}`, "× floor"],
+      names.map((name, i) => {
+        const s = samples[i] as Sample
+        return [name, fmt(s.median, 2), (s.median / floor.median).toFixed(2), fmt(s.min, 2), (s.min / floor.min).toFixed(2)]
+      })
+    ))
+  }
+  const u = await roundRobin({ warmup: 1, repetitions: 9 }, uncontended.map(([, once]) => once))
+  report(`Uncontended, ${fmt(ops)} operations one after another`, "ns/op", uncontended.map(([name]) => name), u)
+
+  // Contention.
+  for (const n of [1_000, 10_000]) {
+    const tasks = range(n)
+    const concurrent = (wrap: Effect.Effect<Wrap, never, Scope.Scope>) => () =>
+      Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const w = yield* wrap
+        const start = performance.now()
+        yield* Effect.forEach(tasks, () => w(Effect.yieldNow()), { concurrency: "unbounded", discard: true })
+        return ((performance.now() - start) * 1e3) / n
+      })))
+    const contended: ReadonlyArray<readonly [string, () => Promise<number>]> = [
+      [`floor: ${fmt(n)} fibers, no limiter`, concurrent(Effect.succeed((self) => self))],
+      ...makers.map(([name, make]) =>
+        [`withPermit under maxConcurrent 10, ${name}`, concurrent(build(make, { maxConcurrent: 10 }))] as const
+      )
+    ]
+    const c = await roundRobin({ warmup: 1, repetitions: n <= 1_000 ? 9 : 5 }, contended.map(([, once]) => once))
+    report(`Contention, ${fmt(n)} tasks`, "µs/task", contended.map(([name]) => name), c)
+  }
+}
+
+await main()
