@@ -25,6 +25,7 @@ import * as Stream from "effect/Stream"
 import type * as Rate from "../Rate.js"
 import type { Throttle } from "../Throttle.js"
 import * as live from "./liveTimer.js"
+import { runningFiber } from "./runningFiber.js"
 import * as check from "./options.js"
 import * as backend from "./throttleBackend.js"
 import * as core from "./throttleCore.js"
@@ -35,10 +36,16 @@ import { makeWaiter, type Waiter, WaiterQueue, wake } from "./waiterQueue.js"
 /** Ops a fast-path grant needs before the task's first step; with fewer left in the budget, yield first. */
 export const FAST_PATH_OPS = 16
 
-/** Whether the fiber would yield (its op budget runs out) within the next `FAST_PATH_OPS` steps. */
-export const budgetLow = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
-  (fiber as unknown as { readonly currentOpCount: number }).currentOpCount + FAST_PATH_OPS >=
-    fiber.getFiberRef(FiberRef.currentMaxOpsBeforeYield)
+/**
+ * Whether the running fiber would yield (its op budget runs out) within the next `FAST_PATH_OPS` steps. Called
+ * synchronously inside an `uninterruptibleMask` body, so the check costs no Effect step of its own.
+ */
+export const budgetLow = (): boolean => {
+  const fiber = runningFiber()
+  return fiber !== undefined &&
+    (fiber as unknown as { readonly currentOpCount: number }).currentOpCount + FAST_PATH_OPS >=
+      fiber.getFiberRef(FiberRef.currentMaxOpsBeforeYield)
+}
 
 /** Restores the caller's interruptibility inside an uninterruptible mask. */
 export type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
@@ -392,14 +399,26 @@ export class ThrottleEngine implements core.State, core.Log {
     return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | ThrottleTimeoutError, R> => {
       if (invalid !== undefined) return check.die(invalid)
       if (typeof maxWait === "string") return check.die(maxWait)
-      const body = Effect.uninterruptibleMask((restore) => {
-        if (this.closed) return Effect.interrupt
-        const run = this.instrument.flushed(Effect.matchCauseEffect(restore(self), releasing) as Effect.Effect<A, E, R>)
-        const at = this.now()
-        return this.tryFast(n, at) ? run : Effect.zipRight(this.enqueueAndWait(n, at, restore, maxWait), run)
-      })
-      return Effect.withFiberRuntime((fiber) => budgetLow(fiber) ? Effect.zipRight(Effect.yieldNow(), body) : body)
+      return Effect.uninterruptibleMask((restore) =>
+        budgetLow()
+          ? Effect.zipRight(Effect.yieldNow(), Effect.suspend(() => this.grantAndRun(n, restore, self, releasing, maxWait)))
+          : this.grantAndRun(n, restore, self, releasing, maxWait)
+      )
     }
+  }
+
+  /** `withPermits`' step inside its mask: grants at once, or queues; then runs `self` with the release frame. */
+  grantAndRun<A, E, R>(
+    n: number,
+    restore: Restore,
+    self: Effect.Effect<A, E, R>,
+    releasing: Releasing,
+    maxWait: Duration.Duration | undefined
+  ): Effect.Effect<A, E | ThrottleTimeoutError, R> {
+    if (this.closed) return Effect.interrupt
+    const run = this.instrument.flushed(Effect.matchCauseEffect(restore(self), releasing) as Effect.Effect<A, E, R>)
+    const at = this.now()
+    return this.tryFast(n, at) ? run : Effect.zipRight(this.enqueueAndWait(n, at, restore, maxWait), run)
   }
 
   tryAcquire(n: number): Effect.Effect<boolean> {
