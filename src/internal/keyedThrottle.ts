@@ -380,21 +380,22 @@ const build = <K>(
       return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | Rate.InvalidRateError | ThrottleTimeoutError, R> => {
         if (typeof maxWait === "string") return check.die(maxWait)
         type Out = Effect.Effect<A, E | Rate.InvalidRateError | ThrottleTimeoutError, R>
-        const step = (restore: engine.Restore): Out => {
+        const body: Out = Effect.uninterruptibleMask((restore): Out => {
           if (closed) return Effect.interrupt
           const entry = lookup(key)
           if (entry !== undefined) {
             entry.refs++
             return permitted(entry, n, maxWait, restore, self)
           }
-          // A new key: its creation may take steps of its own, so the budget is looked at again before the grant.
-          return Effect.flatMap(create(key), (created): Out =>
-            engine.budgetLow()
-              ? Effect.zipRight(Effect.yieldNow(), Effect.suspend(() => permitted(created, n, maxWait, restore, self)))
-              : permitted(created, n, maxWait, restore, self))
-        }
-        return Effect.uninterruptibleMask((restore): Out =>
-          engine.budgetLow() ? Effect.zipRight(Effect.yieldNow(), Effect.suspend(() => step(restore))) : step(restore)
+          // A new key: its creation takes steps of its own, so the budget is looked at again before the grant.
+          return Effect.flatMap(create(key), (created) =>
+            Effect.withFiberRuntime((fiber): Out => {
+              const run = permitted(created, n, maxWait, restore, self)
+              return engine.budgetLowOf(fiber) ? Effect.zipRight(Effect.yieldNow(), run) : run
+            }))
+        })
+        return Effect.withFiberRuntime((fiber): Out =>
+          engine.budgetLowOf(fiber) ? Effect.zipRight(Effect.yieldNow(), body) : body
         )
       }
     }
