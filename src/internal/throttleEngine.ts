@@ -123,6 +123,12 @@ export class ThrottleEngine implements core.State, core.Log {
   closed = false
   /** The shared instrument, or this engine's own once its events are asked for. */
   instrument: instrument.Instrument
+  readonly config: core.Config
+  /** The live-clock settling for these windows (`undefined` on other clocks); see `setup`. */
+  readonly settle: live.Settle | undefined
+  readonly shared: Shared
+  // Colder fields last.
+  readonly rates: readonly [Rate.Rate, ...Array<Rate.Rate>]
   /** The largest `n` one acquisition may ask for. */
   readonly max: number
   /**
@@ -134,12 +140,15 @@ export class ThrottleEngine implements core.State, core.Log {
   private builtService: Throttle.Service | undefined = undefined
 
   constructor(
-    readonly rates: readonly [Rate.Rate, ...Array<Rate.Rate>],
-    readonly config: core.Config,
-    /** The live-clock settling for these windows (`undefined` on other clocks); see `setup`. */
-    readonly settle: live.Settle | undefined,
-    readonly shared: Shared
+    rates: readonly [Rate.Rate, ...Array<Rate.Rate>],
+    config: core.Config,
+    settle: live.Settle | undefined,
+    shared: Shared
   ) {
+    this.config = config
+    this.settle = settle
+    this.shared = shared
+    this.rates = rates
     const fresh = core.makeState(config)
     const logs = fresh.logs.slice()
     logs[0] = this
