@@ -164,7 +164,8 @@ const build = <K>(
       name: tags.name,
       metrics: tags.metrics,
       // One instrument for every key (the metrics are per keyed throttle); a key gets its own for its events.
-      instrument: instrument.make(tags.name, tags.metrics)
+      instrument: instrument.make(tags.name, tags.metrics),
+      sharedInstrument: true
     }
 
     /** The configuration of a key with `rates` (a bad option was ruled out by `make`). */

@@ -61,8 +61,13 @@ export interface Shared {
   /** The `name` tag of the metrics and events. */
   readonly name: string
   readonly metrics: boolean
-  /** The instrument of every engine that has not been given its own (see `ThrottleEngine.events`). */
+  /** The instrument of the engine (of every engine that has not been given its own, when shared). */
   readonly instrument: instrument.Instrument
+  /**
+   * Whether `instrument` serves several engines: then an engine's events (`events`) come from an instrument of its
+   * own, made on its first subscription, so that they are that engine's alone.
+   */
+  readonly sharedInstrument: boolean
 }
 
 /** The `matchCauseEffect` handlers that give back permits when a task exits. */
@@ -538,9 +543,9 @@ export class ThrottleEngine implements core.State, core.Log {
     return quiet === undefined ? undefined : Math.max(this.now(), quiet)
   }
 
-  /** The events of this engine alone: from the first subscription on, the engine has its own instrument. */
+  /** The events of this engine alone: with a shared instrument, from its first subscription on it has its own. */
   events(): Stream.Stream<Throttle.Event> {
-    if (!this.ownInstrument) {
+    if (this.shared.sharedInstrument && !this.ownInstrument) {
       this.ownInstrument = true
       this.instrument = instrument.make(this.shared.name, this.shared.metrics)
     }
