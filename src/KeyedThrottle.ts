@@ -13,10 +13,11 @@
  * interruption safety); keys are independent. Keys compare by `Equal`: strings, numbers, and `Data` values
  * (`Data.struct({ tenant, region })`) work as keys; other objects compare by identity.
  *
- * Cost: an operation on a live key is one map lookup, two counter updates and, when its last caller lets go, one
- * look at when the throttle will be idle, on top of the throttle's own work; a key's creation builds a throttle
- * (a few KB). One background fiber sleeps until the next key may be dropped (a binary heap of the keys
- * nobody uses: one heap operation per key per `idleTimeToLive`, however many operations the key serves).
+ * Cost: an operation on a live key is one map lookup and the throttle's own work, in one uninterruptible region;
+ * letting go of the key reads the clock once. A key's creation allocates its throttle's state (no scope, no
+ * metric lookups: the metrics are per keyed throttle). One background fiber sleeps until the next key may be
+ * dropped (a binary heap of the keys nobody uses: one heap operation per key per `idleTimeToLive`, however many
+ * operations the key serves), and looks at a key's windows only then.
  *
  * @example
  * ```ts

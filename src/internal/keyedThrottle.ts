@@ -5,9 +5,16 @@
  * State lives in plain mutable structures touched only synchronously inside Effect steps (as in the Throttle): a
  * map from key to entry (a JS `Map` for primitive keys, a `MutableHashMap` — `Equal` + `Hash` — for objects), a
  * reference count per entry (operations of this module in progress), and one timer queue (`TimerHeap`) of the
- * entries nobody holds, by deadline. A single background fiber sleeps until the earliest deadline; an operation on
- * an existing key costs one map lookup, two counter updates and, when its last holder lets go, one probe of the
- * throttle's idle time (`idleAt`); it touches the queue only when the key is not queued yet.
+ * entries nobody holds. An entry *is* the key's throttle: a lean engine (`throttleEngine.ts`, the in-memory
+ * Throttle's algorithm) sharing this keyed throttle's clock and instrument, with no scope, service or metric
+ * lookups of its own, so a new key costs a few allocations.
+ *
+ * Hot path: `withPermits(key, n)(self)` is one uninterruptible region — look the key up, hold it, grant on the
+ * engine's fast path (or queue on it), run `self` restored — and one exit handler that gives the permits back and
+ * lets go of the key (the entry is that handler for one permit: nothing allocated per call). Letting go is O(1):
+ * the time is noted, and the key is queued for `now + idleTimeToLive` when it is not queued yet. The sweeper, a
+ * single background fiber asleep until the earliest queued time, works out the true deadline only then — the later
+ * of the last let-go and the end of the windows, plus the time to live — and drops the key or queues it again.
  *
  * Why not `RcMap`: its time to live starts when the last reference is released, but a throttle whose windows still
  * hold grants must outlive that (dropping it would forget the grants and admit too many), and `RcMap` keeps a timer
@@ -15,20 +22,26 @@
  *
  * @internal
  */
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as MutableHashMap from "effect/MutableHashMap"
 import * as Option from "effect/Option"
 import type * as Cause from "effect/Cause"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import type { KeyedThrottle } from "../KeyedThrottle.js"
 import * as Rate from "../Rate.js"
 import type { Throttle } from "../Throttle.js"
 import * as core from "./keyedThrottleCore.js"
+import { preciseNow, type Settle } from "./liveTimer.js"
 import * as check from "./options.js"
 import * as throttle from "./throttle.js"
-import { ThrottleReleaseError } from "./throttleErrors.js"
+import * as backend from "./throttleBackend.js"
+import type * as throttleCore from "./throttleCore.js"
+import * as engine from "./throttleEngine.js"
+import { ThrottleReleaseError, type ThrottleTimeoutError } from "./throttleErrors.js"
+import * as instrument from "./throttleInstrument.js"
 
 /** The brand of a keyed throttle. */
 export const TypeId: unique symbol = Symbol.for("effect-throttles/KeyedThrottle") as never
@@ -37,20 +50,52 @@ export const TypeId: unique symbol = Symbol.for("effect-throttles/KeyedThrottle"
 export const isKeyedThrottle = (u: unknown): u is KeyedThrottle<unknown, unknown> =>
   typeof u === "object" && u !== null && TypeId in u
 
-interface Entry<K> extends core.Timed {
-  readonly key: K
-  readonly service: Throttle.Service
-  readonly scope: Scope.CloseableScope
+/**
+ * A key's throttle and its bookkeeping in one object (one allocation, one cache line less per operation): a lean
+ * engine (`throttleEngine.ts`) sharing the keyed throttle's clock and instrument.
+ */
+class Entry<K> extends engine.ThrottleEngine implements core.Timed, engine.Releasing {
   /** Operations of this module using the entry right now. */
-  refs: number
-  /** When the entry may be dropped if nobody holds it by then (see `core.deadline`). */
-  deadline: number
-  removed: boolean
-  /** The `matchCauseEffect` handlers that let go of the entry, allocated once per entry. */
-  readonly letGo: {
-    readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<never, unknown>
-    readonly onSuccess: (value: unknown) => Effect.Effect<unknown>
+  refs = 1
+  /** When the last holder let go (ms); the sweeper reads it, so letting go costs no look at the windows. */
+  lastLetGo = Number.NEGATIVE_INFINITY
+  heapIndex = -1
+  removed = false
+  /**
+   * The `matchCauseEffect` handlers of a one-permit task (the entry is its own handler object): give the permit
+   * back, let go of the entry.
+   */
+  readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<never, unknown>
+  readonly onSuccess: (value: unknown) => Effect.Effect<unknown>
+  heapTime = 0
+  /** When the entry may be dropped if nobody holds it by then (see `core.deadline`), as the sweeper last saw it. */
+  deadline = Number.POSITIVE_INFINITY
+
+  constructor(
+    readonly key: K,
+    rates: readonly [Rate.Rate, ...Array<Rate.Rate>],
+    prepared: Prepared,
+    shared: engine.Shared,
+    letGo: (entry: Entry<K>) => void
+  ) {
+    super(rates, prepared.config, prepared.settle, shared)
+    this.onFailure = (cause) => {
+      this.releaseHeld(1)
+      letGo(this)
+      return Exit.failCause(cause)
+    }
+    this.onSuccess = (value) => {
+      this.releaseHeld(1)
+      letGo(this)
+      return Exit.succeed(value)
+    }
   }
+}
+
+/** A key's configuration, ready for its engine. */
+interface Prepared {
+  readonly config: throttleCore.Config
+  readonly settle: Settle | undefined
 }
 
 const isPrimitive = (key: unknown): boolean =>
@@ -77,26 +122,23 @@ export const make = <K>(
     })
     if (typeof ttl === "string") return check.die(ttl)
     const rate = options.rate
+    // Invalid throttle options are a defect of `make`, not of each key's first use (checked here with any rate).
+    const invalid = throttle.resolveConfig(CHECK_RATE, options.options)
+    if (typeof invalid === "string") return check.die(invalid)
     // A constant rate is checked once, here; a rate function's result on each key's first use.
     const constant = typeof rate === "function" ? Effect.succeed(undefined) : Rate.decodeAll(rate)
     return Effect.flatMap(constant, (rates) =>
-      Effect.flatMap(validateOptions(options.options), () =>
-        build<K>(
-          typeof rate === "function" ? (rate as (key: K) => Rate.RatesInput) : undefined,
-          rates,
-          options.options,
-          Duration.toMillis(ttl)
-        )))
+      build<K>(
+        typeof rate === "function" ? (rate as (key: K) => Rate.RatesInput) : undefined,
+        rates,
+        options.options,
+        { name: invalid.name, metrics: invalid.metrics },
+        Duration.toMillis(ttl)
+      ))
   })
 
-/**
- * Invalid throttle options are a defect of `make`, not of each key's first use: a throwaway throttle is built with
- * them (the throttle owns its option checks).
- */
-const validateOptions = (options: Throttle.Options | undefined): Effect.Effect<void> =>
-  options === undefined
-    ? Effect.void
-    : Effect.scoped(Effect.asVoid(Effect.orDie(throttle.make({ limit: 1, period: "1 second" }, options))))
+/** Any valid rate, to check the options with. */
+const CHECK_RATE: Rate.Rate = { limit: 1, period: Duration.seconds(1) } as Rate.Rate
 
 /** The defect of a rate function that threw: it names the key. */
 const rateFunctionThrew = (key: unknown, error: unknown): Error => {
@@ -108,17 +150,31 @@ const rateFunctionThrew = (key: unknown, error: unknown): Error => {
 
 const build = <K>(
   rateFn: ((key: K) => Rate.RatesInput) | undefined,
-  rates: Rate.RatesInput | undefined,
+  constantRates: NonEmptyReadonlyArray<Rate.Rate> | undefined,
   throttleOptions: Throttle.Options | undefined,
+  tags: { readonly name: string; readonly metrics: boolean },
   ttl: number
 ): Effect.Effect<KeyedThrottle<K, Rate.InvalidRateError>, never, Scope.Scope> =>
   Effect.flatMap(Effect.clock, (clock) => {
-    // The same time base as the throttles' (see `throttle.make`); on the live clock two such bases may disagree by
-    // up to a millisecond (each takes its own wall-clock origin), hence the slack.
-    const originNanos = clock.unsafeCurrentTimeNanos()
-    const originMillis = clock.unsafeCurrentTimeMillis()
-    const now = () => originMillis + Number(clock.unsafeCurrentTimeNanos() - originNanos) / 1e6
-    const slack = throttle.isLiveClock(clock) ? 1 : 0
+    // One time base for the keyed throttle and every key's engine: the sweeper compares their times directly.
+    const now = preciseNow(clock)
+    const shared: engine.Shared = {
+      now,
+      sleep: (duration) => clock.sleep(duration),
+      name: tags.name,
+      metrics: tags.metrics,
+      // One instrument for every key (the metrics are per keyed throttle); a key gets its own for its events.
+      instrument: instrument.make(tags.name, tags.metrics),
+      sharedInstrument: true
+    }
+
+    /** The configuration of a key with `rates` (a bad option was ruled out by `make`). */
+    const prepare = (rates: ReadonlyArray<Rate.Rate>): Prepared => {
+      const resolved = throttle.resolveConfig(rates as Array<Rate.Rate>, throttleOptions) as throttle.Resolved
+      return engine.setup(rates, resolved.core, clock)
+    }
+    // A constant rate: every key shares one configuration.
+    const constant = constantRates === undefined ? undefined : prepare(constantRates)
 
     const primitives = new Map<unknown, Entry<K>>()
     const objects = MutableHashMap.empty<K, Entry<K>>()
@@ -165,47 +221,39 @@ const build = <K>(
       })
     })
 
-    /** Queues an entry nobody holds for its deadline (an infinite time to live never drops anything). */
-    const enqueue = (entry: Entry<K>, at: number): void => {
-      if (at === Number.POSITIVE_INFINITY) return
-      queue.push(entry, at)
-      nudge(at)
-    }
-
-    /** The last holder let go: the entry's deadline is now known. */
-    const settle = (entry: Entry<K>): void => {
-      if (entry.removed) return
-      const idle = throttle.idleAt(entry.service)
-      entry.deadline = core.deadline(idle, idle ?? now(), ttl)
-      // Deadlines only move later: a queued entry keeps its earlier time and is queued again when it comes.
-      if (entry.heapIndex < 0) enqueue(entry, entry.deadline + slack)
-    }
-
+    /**
+     * The last holder let go: O(1), one clock read. The entry is queued (when it is not already) for the earliest
+     * time it could be dropped, `idleTimeToLive` from now; the sweeper looks at its windows when that time comes.
+     */
     const letGo = (entry: Entry<K>): void => {
-      if (--entry.refs === 0) settle(entry)
+      if (--entry.refs !== 0) return
+      const at = now()
+      entry.lastLetGo = at
+      if (entry.heapIndex >= 0 || entry.removed || ttl === Number.POSITIVE_INFINITY) return
+      queue.push(entry, at + ttl)
+      nudge(at + ttl)
     }
 
     /**
-     * Pops every entry whose time has come and forgets those to drop. A dropped throttle's scope is not closed: its
-     * finalizer would only interrupt waiters, and a dropped throttle has none (closing 100 000 scopes costs seconds).
+     * Pops every entry whose time has come and forgets those to drop. The deadline is worked out here, not on every
+     * let-go: truly idle from the later of the last let-go and the end of the windows (pause, smooth schedule).
+     * Deadlines only move later, so a queued time is never late. A dropped engine has no waiter and nothing in
+     * flight: nothing to close.
      */
     const sweep = (at: number): void => {
       for (;;) {
         const entry = queue.peek()
         if (entry === undefined || entry.heapTime > at) return
         queue.pop()
-        const verdict = core.decide(entry.refs, entry.deadline, () => throttle.idleAt(entry.service), at, ttl, slack)
-        if (verdict._tag === "Drop") {
-          remove(entry)
-        } else if (verdict._tag === "Later") {
-          entry.deadline = Math.max(entry.deadline, verdict.at - slack)
-          queue.push(entry, verdict.at)
-        }
+        if (entry.refs > 0) continue // held: the last holder queues it again
+        const quiet = entry.quietFrom()
+        entry.deadline = core.deadline(quiet === undefined ? undefined : Math.max(entry.lastLetGo, quiet), at, ttl)
+        // One time base: no slack between the clocks of the keyed throttle and its engines.
+        const verdict = core.decide(entry.refs, entry.deadline, () => entry.idleAt(), at, ttl, 0)
+        if (verdict._tag === "Drop") remove(entry)
+        else if (verdict._tag === "Later") queue.push(entry, verdict.at)
       }
     }
-
-    const closeAll = (scopes: ReadonlyArray<Scope.CloseableScope>): Effect.Effect<void> =>
-      Effect.forEach(scopes, (scope) => Scope.close(scope, Exit.void), { discard: true })
 
     const sweeper: Effect.Effect<never> = Effect.forever(Effect.suspend(() => {
       const at = now()
@@ -220,33 +268,9 @@ const build = <K>(
 
     // --- entries -------------------------------------------------------------------------------------------------
 
-    const newEntry = (key: K, service: Throttle.Service, scope: Scope.CloseableScope): Entry<K> => {
-      const entry: Entry<K> = {
-        key,
-        service,
-        scope,
-        refs: 1,
-        deadline: Number.POSITIVE_INFINITY,
-        removed: false,
-        heapIndex: -1,
-        heapTime: 0,
-        letGo: {
-          onFailure: (cause) => {
-            letGo(entry)
-            return Exit.failCause(cause)
-          },
-          onSuccess: (value) => {
-            letGo(entry)
-            return Exit.succeed(value)
-          }
-        }
-      }
-      return entry
-    }
-
     /** The key's rates: the constant ones, or the rate function's answer (a throw is a defect naming the key). */
     const ratesOf = (key: K): Rate.RatesInput | Error => {
-      if (rateFn === undefined) return rates as Rate.RatesInput
+      if (rateFn === undefined) return constantRates as Rate.RatesInput
       try {
         return rateFn(key)
       } catch (error) {
@@ -261,27 +285,28 @@ const build = <K>(
         reason: `returned for key ${check.printValue(key)}${error.reason === undefined ? "" : `; ${error.reason}`}`
       })
 
-    /** Builds the key's throttle (uninterruptible: called inside a mask); the entry comes back held once. */
+    /** A new entry for the key, held once, in the map. */
+    const added = (key: K, rates: NonEmptyReadonlyArray<Rate.Rate>, prepared: Prepared): Entry<K> => {
+      const entry = new Entry(key, rates as readonly [Rate.Rate, ...Array<Rate.Rate>], prepared, shared, letGo)
+      insert(entry)
+      return entry
+    }
+
+    /** Builds the key's entry (called inside a mask); it comes back held once. */
     const create = (key: K): Effect.Effect<Entry<K>, Rate.InvalidRateError> => {
+      if (constant !== undefined) return Effect.succeed(added(key, constantRates!, constant))
       const input = ratesOf(key)
       if (input instanceof Error) return Effect.die(input)
-      return Effect.flatMap(Scope.make(), (scope) =>
-        Effect.matchCauseEffect(Scope.extend(throttle.make(input, throttleOptions), scope), {
-          onFailure: (cause) =>
-            Effect.zipRight(Scope.close(scope, Exit.void), Effect.failCause(cause)).pipe(Effect.mapError(forKey(key))),
-          onSuccess: (service) => {
-            if (closed) return Effect.zipRight(Scope.close(scope, Exit.void), Effect.interrupt)
-            // Another fiber may have created the key while this one was building (the build can yield).
-            const existing = lookup(key)
-            if (existing !== undefined) {
-              existing.refs++
-              return Effect.as(Scope.close(scope, Exit.void), existing)
-            }
-            const entry = newEntry(key, service, scope)
-            insert(entry)
-            return Effect.succeed(entry)
-          }
-        }))
+      return Effect.flatMap(Effect.mapError(Rate.decodeAll(input), forKey(key)), (rates) => {
+        if (closed) return Effect.interrupt
+        // Another fiber may have created the key meanwhile (an Effect step can yield).
+        const existing = lookup(key)
+        if (existing !== undefined) {
+          existing.refs++
+          return Effect.succeed(existing)
+        }
+        return Effect.succeed(added(key, rates, prepare(rates)))
+      })
     }
 
     /** The key's entry, held once; must run uninterruptibly, and be let go of (`letGo`). */
@@ -295,30 +320,88 @@ const build = <K>(
 
     /** Runs `use` on the key's throttle, holding the entry meanwhile; only `use` is interruptible. */
     const using = <A, E, R>(key: K, use: (service: Throttle.Service) => Effect.Effect<A, E, R>) =>
-      Effect.uninterruptibleMask((restore) => {
-        if (closed) return Effect.interrupt
-        const entry = lookup(key)
-        if (entry !== undefined) {
-          entry.refs++
-          return Effect.matchCauseEffect(restore(use(entry.service)), entry.letGo) as Effect.Effect<
-            A,
-            E | Rate.InvalidRateError,
-            R
-          >
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(hold(key), (entry) =>
+          Effect.onExit(restore(use(entry.service)), () => Effect.sync(() => letGo(entry))))
+      )
+
+    /**
+     * `withPermits(key, n)(self)` in one uninterruptible region: hold the entry, grant on the engine's fast path
+     * (or queue), run `self` with the caller's interruptibility, and on its exit give the permits back and let go
+     * of the entry in the same handler. Like the throttle's, it first makes sure the fiber will not yield between
+     * the grant's stamp and the task's first step.
+     */
+    const permitted = <A, E, R>(
+      entry: Entry<K>,
+      n: number,
+      maxWait: Duration.Duration | undefined,
+      restore: engine.Restore,
+      self: Effect.Effect<A, E, R>
+    ): Effect.Effect<A, E | ThrottleTimeoutError, R> => {
+      if (n !== 1) {
+        const invalid = backend.checkPermits(n, entry.max, entry.config.maxConcurrent)
+        if (invalid !== undefined) {
+          letGo(entry)
+          return check.die(invalid)
         }
-        return Effect.flatMap(
-          create(key),
-          (entry) => Effect.matchCauseEffect(restore(use(entry.service)), entry.letGo) as Effect.Effect<A, E, R>
-        )
+      }
+      const run = entry.instrument.flushed(
+        Effect.matchCauseEffect(restore(self), n === 1 ? entry : releasing(entry, n)) as Effect.Effect<
+          A,
+          E,
+          R
+        >
+      )
+      const at = now()
+      if (entry.tryFast(n, at)) return run
+      return Effect.matchCauseEffect(entry.enqueueAndWait(n, at, restore, maxWait), {
+        onFailure: (cause) => {
+          letGo(entry)
+          return Effect.failCause(cause)
+        },
+        onSuccess: () => run
       })
+    }
 
-    const withPermits = (key: K, n: number, options?: Throttle.AcquireOptions) =>
-    <A, E, R>(self: Effect.Effect<A, E, R>) => using(key, (service) => service.withPermits(n, options ?? {})(self))
+    const releasing = (entry: Entry<K>, n: number): engine.Releasing => ({
+      onFailure: (cause) => {
+        entry.releaseHeld(n)
+        letGo(entry)
+        return Exit.failCause(cause)
+      },
+      onSuccess: (value) => {
+        entry.releaseHeld(n)
+        letGo(entry)
+        return Exit.succeed(value)
+      }
+    })
 
-    // Without options, the throttle's own prebuilt `withPermit` (its cheapest path).
-    const withPermit = (key: K, options?: Throttle.AcquireOptions) =>
-    <A, E, R>(self: Effect.Effect<A, E, R>) =>
-      using(key, (service) => options === undefined ? service.withPermit(self) : service.withPermit(self, options))
+    const withPermits = (key: K, n: number, options?: Throttle.AcquireOptions) => {
+      const maxWait = backend.decodeMaxWait(options)
+      return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | Rate.InvalidRateError | ThrottleTimeoutError, R> => {
+        if (typeof maxWait === "string") return check.die(maxWait)
+        type Out = Effect.Effect<A, E | Rate.InvalidRateError | ThrottleTimeoutError, R>
+        const body: Out = Effect.uninterruptibleMask((restore): Out => {
+          if (closed) return Effect.interrupt
+          const entry = lookup(key)
+          if (entry !== undefined) {
+            entry.refs++
+            return permitted(entry, n, maxWait, restore, self)
+          }
+          // A new key: its creation takes steps of its own, so the budget is looked at again before the grant.
+          return Effect.flatMap(create(key), (created) =>
+            Effect.withFiberRuntime((fiber): Out => {
+              const run = permitted(created, n, maxWait, restore, self)
+              return engine.budgetLowOf(fiber) ? Effect.zipRight(Effect.yieldNow(), run) : run
+            }))
+        })
+        return Effect.withFiberRuntime((fiber): Out =>
+          engine.budgetLowOf(fiber) ? Effect.zipRight(Effect.yieldNow(), body) : body
+        )
+      }
+    }
+
+    const withPermit = (key: K, options?: Throttle.AcquireOptions) => withPermits(key, 1, options)
 
     const get = (key: K): Effect.Effect<Throttle.Service, Rate.InvalidRateError, Scope.Scope> =>
       Effect.uninterruptible(Effect.flatMap(Effect.suspend(() => hold(key)), (entry) =>
@@ -344,13 +427,14 @@ const build = <K>(
 
     const shutdown = Effect.suspend(() => {
       closed = true
-      const scopes: Array<Scope.CloseableScope> = []
-      for (const entry of primitives.values()) scopes.push(entry.scope)
-      for (const [, entry] of objects) scopes.push(entry.scope)
+      const entries: Array<Entry<K>> = []
+      for (const entry of primitives.values()) entries.push(entry)
+      for (const [, entry] of objects) entries.push(entry)
       primitives.clear()
       MutableHashMap.clear(objects)
       queue.clear()
-      return closeAll(scopes)
+      for (const entry of entries) entry.removed = true
+      return Effect.forEach(entries, (entry) => entry.shutdown(), { discard: true })
     })
 
     const keyed: KeyedThrottle<K, Rate.InvalidRateError> = {

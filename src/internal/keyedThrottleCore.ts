@@ -3,13 +3,14 @@
  * at next. No Effect, no clock: every function takes `now` (milliseconds).
  *
  * Model. A key's throttle is *held* while an operation of the keyed throttle uses it (`refs > 0`). When the last
- * holder lets go, the throttle reports the time from which it is truly idle (nothing waiting, nothing in flight,
- * every window empty: `idleAt`), or that it is still busy (permits taken by `attempt` are in flight until
- * released). The key's *deadline* is then `idleAt + idleTimeToLive`, or — when busy with nobody holding it, which
- * only a later `release` can end — `now + idleTimeToLive`, to look again then. Deadlines of one key never move
- * earlier, so the timer queue needs no decrease-key on the hot path: a key whose deadline moved later while it was
- * queued is simply queued again when its old time comes (one queue operation per key per `idleTimeToLive`,
- * however many operations it serves).
+ * holder lets go, only the time is noted, and the key is queued (if it is not already) for `letGo +
+ * idleTimeToLive`, the earliest it could be dropped. When that time comes, the throttle reports the time from which
+ * it is quiet (every window empty, no pause or smooth schedule pending), or that it is still busy (permits taken by
+ * `attempt` are in flight until released). The key's *deadline* is then `max(letGo, quiet) + idleTimeToLive`
+ * (`deadline`), or — busy with nobody holding it, which only a later `release` can end — `now + idleTimeToLive`, to
+ * look again then; `decide` drops it or queues it again for that time. Deadlines of one key never move earlier,
+ * so the timer queue needs no decrease-key, and the hot path touches it only when the key is not queued (one
+ * queue operation per key per `idleTimeToLive`, however many operations it serves).
  *
  * @internal
  */
