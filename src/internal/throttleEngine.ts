@@ -1,15 +1,14 @@
 /**
- * A lean in-memory throttle: the algorithm of the in-memory `Throttle` (`throttle.ts`: the pure core of
- * `throttleCore.ts`, the FIFO of `waiterQueue.ts`, one timer for the head, the live-clock settling of
- * `liveTimer.ts`) in a class whose operations are prototype methods, so that creating one allocates its state and
- * little else. The clock, the sleep, the settling and the instrument are given by the owner, and may be shared by
- * many engines: `KeyedThrottle` keeps one engine per key, with one instrument (metrics are per keyed throttle) and
- * one time base for them all, and runs its hot path on the engine's internal operations (`tryFast`,
- * `enqueueAndWait`, `releaseHeld`) inside its own single uninterruptible region. The `Throttle.Service` of an
- * engine is built only when asked for (`service`).
+ * The in-memory throttle itself: the pure core of `throttleCore.ts`, the FIFO of `waiterQueue.ts`, one timer for
+ * the head and the live-clock settling of `liveTimer.ts`, in a class whose operations are prototype methods, so
+ * that creating one allocates its state and little else. `throttle.ts` builds one per `Throttle` (its module doc
+ * has the timers, the stamping and the settling); `KeyedThrottle` keeps one per key. The clock, the sleep, the
+ * settling and the instrument are given by the owner and may be shared by many engines: a `KeyedThrottle` has one
+ * instrument (metrics are per keyed throttle) and one time base for all its keys, and runs its hot path on the
+ * engine's internal operations (`tryFast`, `enqueueAndWait`, `releaseHeld`) inside its own single uninterruptible
+ * region. The `Throttle.Service` of an engine is built only when asked for (`service`).
  *
- * Every decision is taken and applied in one synchronous step, exactly as in `throttle.ts`, whose module doc has
- * the timers, the stamping and the settling; `waiterQueue.ts` has the lifecycle of a waiter.
+ * Every decision is taken and applied in one synchronous step; `waiterQueue.ts` has the lifecycle of a waiter.
  *
  * @internal
  */
@@ -95,9 +94,6 @@ export const setup = (
   return { config, settle }
 }
 
-/** How many expired records a log may keep at its front before `compact` drops them. */
-const COMPACT_AFTER = 16
-
 /**
  * The queue of every engine that never had a waiter: always empty, never linked to (`enqueue` gives the engine a
  * queue of its own first), so that an engine nobody waited for allocates no queue and one object less is read.
@@ -164,13 +160,13 @@ export class ThrottleEngine implements core.State, core.Log {
     this.pausedUntil = fresh.pausedUntil
     this.granted = fresh.granted
     this.state = this
+    this.now = shared.now
     this.max = backend.maxPermits(rates, config.maxConcurrent)
     this.instrument = shared.instrument
   }
 
-  now(): number {
-    return this.shared.now()
-  }
+  /** The shared time base (ms). */
+  readonly now: () => number
 
   /** Publishes the gauges after a synchronous step that changed the queue or the in-flight count. */
   gauges(): void {
@@ -216,15 +212,22 @@ export class ThrottleEngine implements core.State, core.Log {
     return settle === undefined ? at : at + settle.guard
   }
 
-  /** A granted waiter resumed (or was interrupted at that point): its slots start now (see `throttle.ts`). */
+  /** A granted waiter resumed (or was interrupted at that point): its slots start now. */
   stamp(w: Waiter): void {
     if (w.stamped) return
     w.stamped = true
     const { config, state, queue } = this
+    // Under "release" a slot's expiry comes from its release: nothing to stamp, no clock read, no drain.
     if (config.measure !== "start") return
+    // Grant whatever became due first (this waiter's slots still count, as unstamped), and read the clock for the
+    // stamp only afterwards: the stamp must not precede the task's start by the time that granting (and waking)
+    // a batch of waiters takes, or the next window would open that much too early for this task.
     if (queue.first !== undefined) this.drain(this.now())
     const at = this.now()
     core.stamp(config, state, this.stampTime(at), w.n)
+    // A head that could not know its due time while this waiter's slots had no expiry learns it now. It is only
+    // told (woken to wait for that time, or at once): granting it, and a batch behind it, here would put that work
+    // between this stamp and this task's first step.
     const first = queue.first
     if (first !== undefined && first.phase === "Queued") this.schedule(first, at)
   }
@@ -359,28 +362,9 @@ export class ThrottleEngine implements core.State, core.Log {
     if (this.queue.first !== undefined || !core.canGrant(config, state, at, n)) return false
     core.grant(config, state, at, n, false)
     core.stamp(config, state, this.stampTime(at), n)
-    this.compact()
     this.instrument.granted(n, 0)
     this.gauges()
     return true
-  }
-
-  /**
-   * Drops the expired records from the front of each window's log once they are more than half of it (and more
-   * than `COMPACT_AFTER`), as the core does for 1 024: a log that never quite empties (a key used every few
-   * milliseconds with a one-second window) then stays about twice its live records long instead of growing by
-   * every grant until the core's threshold — with thousands of engines, the difference between small logs that stay
-   * put and ever larger ones copied as they grow.
-   */
-  compact(): void {
-    for (const log of this.logs) {
-      const head = log.head
-      if (head > COMPACT_AFTER && head * 2 > log.expiries.length) {
-        log.expiries.splice(0, head)
-        log.weights.splice(0, head)
-        log.head = 0
-      }
-    }
   }
 
   releaseHeld(n: number): void {
@@ -430,7 +414,13 @@ export class ThrottleEngine implements core.State, core.Log {
     })
   }
 
-  /** `withPermits(n, options)(self)` of the service (see `throttle.ts`). */
+  /**
+   * `withPermits(n, options)(self)`. The release is a `matchCauseEffect` frame pushed while uninterruptible, with
+   * `self` restored to the caller's interruptibility: the cheapest construct that still runs the release on every
+   * exit. The fast path grants inside the mask and allocates nothing; it first makes sure the fiber will not yield
+   * (its op budget running out) between the stamp and the task's first step, which would let other fibers run
+   * while the slot already counts and open the next window early.
+   */
   withPermits(n: number, options?: Throttle.AcquireOptions) {
     const invalid = backend.checkPermits(n, this.max, this.config.maxConcurrent)
     const maxWait = backend.decodeMaxWait(options)
