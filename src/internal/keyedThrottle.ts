@@ -376,27 +376,38 @@ const build = <K>(
       }
     })
 
+    /**
+     * `withPermits`' step inside its mask: hold the key (creating it on first use) and grant on its engine. The op
+     * budget is checked as the engine's own `withPermits` does (see `engine.budgetLow`), again after a creation,
+     * whose steps come between the first check and the grant.
+     */
+    const holdAndRun = <A, E, R>(
+      key: K,
+      n: number,
+      maxWait: Duration.Duration | undefined,
+      restore: engine.Restore,
+      self: Effect.Effect<A, E, R>
+    ): Effect.Effect<A, E | Rate.InvalidRateError | ThrottleTimeoutError, R> => {
+      if (closed) return Effect.interrupt
+      const entry = lookup(key)
+      if (entry !== undefined) {
+        entry.refs++
+        return permitted(entry, n, maxWait, restore, self)
+      }
+      return Effect.flatMap(create(key), (created) =>
+        engine.budgetLow()
+          ? Effect.zipRight(Effect.yieldNow(), Effect.suspend(() => permitted(created, n, maxWait, restore, self)))
+          : permitted(created, n, maxWait, restore, self))
+    }
+
     const withPermits = (key: K, n: number, options?: Throttle.AcquireOptions) => {
       const maxWait = backend.decodeMaxWait(options)
       return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | Rate.InvalidRateError | ThrottleTimeoutError, R> => {
         if (typeof maxWait === "string") return check.die(maxWait)
-        type Out = Effect.Effect<A, E | Rate.InvalidRateError | ThrottleTimeoutError, R>
-        const body: Out = Effect.uninterruptibleMask((restore): Out => {
-          if (closed) return Effect.interrupt
-          const entry = lookup(key)
-          if (entry !== undefined) {
-            entry.refs++
-            return permitted(entry, n, maxWait, restore, self)
-          }
-          // A new key: its creation takes steps of its own, so the budget is looked at again before the grant.
-          return Effect.flatMap(create(key), (created) =>
-            Effect.withFiberRuntime((fiber): Out => {
-              const run = permitted(created, n, maxWait, restore, self)
-              return engine.budgetLowOf(fiber) ? Effect.zipRight(Effect.yieldNow(), run) : run
-            }))
-        })
-        return Effect.withFiberRuntime((fiber): Out =>
-          engine.budgetLowOf(fiber) ? Effect.zipRight(Effect.yieldNow(), body) : body
+        return Effect.uninterruptibleMask((restore) =>
+          engine.budgetLow()
+            ? Effect.zipRight(Effect.yieldNow(), Effect.suspend(() => holdAndRun(key, n, maxWait, restore, self)))
+            : holdAndRun(key, n, maxWait, restore, self)
         )
       }
     }

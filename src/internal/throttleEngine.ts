@@ -35,18 +35,14 @@ import { makeWaiter, type Waiter, WaiterQueue, wake } from "./waiterQueue.js"
 /** Ops a fast-path grant needs before the task's first step; with fewer left in the budget, yield first. */
 export const FAST_PATH_OPS = 16
 
-/** Whether `fiber` would yield (its op budget runs out) within the next `FAST_PATH_OPS` steps. */
-export const budgetLowOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
-  (fiber as unknown as { readonly currentOpCount: number }).currentOpCount + FAST_PATH_OPS >=
-    fiber.getFiberRef(FiberRef.currentMaxOpsBeforeYield)
-
 /**
- * Whether the running fiber would yield within the next `FAST_PATH_OPS` steps. Called synchronously inside an
- * `uninterruptibleMask` body, so the check costs no Effect step of its own.
+ * Whether the running fiber would yield (its op budget runs out) within the next `FAST_PATH_OPS` steps. Called
+ * synchronously inside an `uninterruptibleMask` body, so the check costs no Effect step of its own.
  */
 export const budgetLow = (): boolean => {
-  const fiber = runningFiber()
-  return fiber !== undefined && budgetLowOf(fiber)
+  const fiber = runningFiber() as (Fiber.RuntimeFiber<unknown, unknown> & { readonly currentOpCount: number }) | undefined
+  return fiber !== undefined &&
+    fiber.currentOpCount + FAST_PATH_OPS >= fiber.getFiberRef(FiberRef.currentMaxOpsBeforeYield)
 }
 
 /** Restores the caller's interruptibility inside an uninterruptible mask. */
