@@ -199,9 +199,14 @@ describe("httpHeadersCore: parse (what a response says)", () => {
       { limit: 5000, remaining: 0, reset: 3_600_000 }
     ],
     [
-      "a malformed RateLimit falls back to the trio",
+      "draft 07's dictionary without a reset beside the trio: as many remaining, the trio's later reset decides",
       { "ratelimit": "limit=10, remaining=0", "ratelimit-remaining": "0", "ratelimit-reset": "3" },
       { remaining: 0, reset: 3000 }
+    ],
+    [
+      "a malformed RateLimit falls back to the trio",
+      { "ratelimit": "limit=10,, remaining=0", "ratelimit-remaining": "0", "ratelimit-reset": "3" },
+      { limit: undefined, remaining: 0, reset: 3000 }
     ],
     [
       "malformed values everywhere are ignored",
