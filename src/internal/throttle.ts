@@ -75,9 +75,10 @@ export const resolveConfig = (
 }
 
 /**
- * The in-memory service's idleness probe (for `KeyedThrottle`): the clock time (ms) from which the throttle is
+ * The in-memory service's idleness probe: the engine's `idleAt` (the clock time, ms, from which the throttle is
  * truly idle — nobody waiting, nothing in flight, every window empty, no pause or smooth schedule pending — or
- * `undefined` while it is busy. Dropping a throttle before that time would forget grants and over-admit.
+ * `undefined` while it is busy), reachable from the service. `KeyedThrottle` asks its engines directly; this is
+ * what the tests read through `Throttle.make`.
  */
 export const IdleAt: unique symbol = Symbol.for("effect-throttles/Throttle/IdleAt") as never
 
