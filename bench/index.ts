@@ -12,7 +12,10 @@
  * - `--only=a,b`    a subset of `overhead`, `contention`, `memory`, `accuracy`, `multiwindow`, `keyed`, `smooth`,
  *                   `metrics`, `scheduler`
  */
-import { readFileSync, writeFileSync } from "node:fs"
+import { spawn } from "node:child_process"
+import { readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Machine } from "./harness.js"
 import { bytes, fmt, machine, pct, ratio, table } from "./harness.js"
@@ -21,6 +24,27 @@ import type { AccuracyData, AccuracyTrace, ContentionData, MemoryRow, Options, O
 import { allRuns, CEILING, runAccuracy, runContention, runMemory, runOverhead, traceOf } from "./throttle.js"
 import type { KeyedData, MetricsData, MultiWindowData, SmoothData } from "./throttle2.js"
 import { runKeyed, runMetrics, runMultiWindow, runSmooth } from "./throttle2.js"
+
+
+/** Runs `bench/redis.ts` in a fresh process (its tables go to this output) and returns its results. */
+const runRedisApart = (quick: boolean | undefined): Promise<Record<string, unknown>> =>
+  new Promise((resolve, reject) => {
+    const file = join(tmpdir(), `effect-throttles-redis-bench-${process.pid}.json`)
+    const args = ["--import", "tsx", fileURLToPath(new URL("./redis.ts", import.meta.url)), `--json=${file}`]
+    if (quick === true) args.push("--quick")
+    const child = spawn(process.execPath, args, { stdio: "inherit" })
+    child.on("error", reject)
+    child.on("exit", (code) => {
+      if (code !== 0) return reject(new Error(`bench/redis.ts exited with ${code}`))
+      try {
+        resolve(JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>)
+      } catch (error) {
+        reject(error)
+      } finally {
+        rmSync(file, { force: true })
+      }
+    })
+  })
 
 const SCENARIOS = [
   "overhead",
@@ -358,7 +382,9 @@ const main = async (): Promise<void> => {
     // Needs redis-server on PATH (it starts its own on a free port); see bench/redis.ts.
     sectionStart = Date.now()
     try {
-      results.redis = await (await import("./redis.js")).main({ quick: options.quick })
+      // in a process of its own: latency tails measured after minutes of other scenarios in this heap would carry
+      // their garbage collections
+      results.redis = await runRedisApart(options.quick)
     } catch (error) {
       console.error("\nRedis benchmarks failed:", error)
       results.redis = { failed: String(error) }

@@ -17,6 +17,7 @@
  * The same file is the worker of scenario 2 (`--worker=<json>`).
  */
 import { fork } from "node:child_process"
+import { writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import * as RateLimiter from "@effect/experimental/RateLimiter"
 import * as RateLimiterRedisStore from "@effect/experimental/RateLimiter/Redis"
@@ -432,7 +433,11 @@ if (workerArg !== undefined) {
     }
   )
 } else if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main({ quick: process.argv.includes("--quick") }).then(() => process.exit(0), (error) => {
+  const jsonArg = process.argv.find((a) => a.startsWith("--json="))
+  main({ quick: process.argv.includes("--quick") }).then((results) => {
+    if (jsonArg !== undefined) writeFileSync(jsonArg.slice("--json=".length), JSON.stringify(results))
+    process.exit(0)
+  }, (error) => {
     console.error(error)
     process.exit(1)
   })
