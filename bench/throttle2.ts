@@ -298,6 +298,17 @@ const QUEUE_HOLD_MS = 4000
  */
 export const runSmooth = async (options: Options): Promise<ScenarioResult<SmoothData>> => {
   const seconds = options.quick ? 2 : 5
+  // Gaps at 50/s: 100 tasks, smooth; first, on a quiet heap (after the 50 000-fiber rows below, a collection
+  // between a grant and its task's first step shows as a short gap)
+  collectGarbage()
+  const fifty = await Effect.runPromise(Effect.scoped(Effect.flatMap(
+    Throttle.make("50/s", { smooth: true }),
+    (t) => runStarts(t, options.quick ? 50 : 100)
+  )))
+  const sorted = Float64Array.from(fifty.starts).sort()
+  let minGapMs = Number.POSITIVE_INFINITY
+  for (let i = 1; i < sorted.length; i++) minGapMs = Math.min(minGapMs, (sorted[i] as number) - (sorted[i - 1] as number))
+  const gaps = { minGapMs, intervalMs: 20, met: minGapMs >= 19 }
   const rows: Array<SmoothRow> = []
   const drivers = [
     ["all queued, then released", (t: Throttle.Service, tasks: number) => runQueued(t, tasks, QUEUE_HOLD_MS)],
@@ -347,16 +358,6 @@ export const runSmooth = async (options: Options): Promise<ScenarioResult<Smooth
       })
     }
   }
-  // Gaps at 50/s: 100 tasks, smooth.
-  collectGarbage()
-  const fifty = await Effect.runPromise(Effect.scoped(Effect.flatMap(
-    Throttle.make("50/s", { smooth: true }),
-    (t) => runStarts(t, options.quick ? 50 : 100)
-  )))
-  const sorted = Float64Array.from(fifty.starts).sort()
-  let minGapMs = Number.POSITIVE_INFINITY
-  for (let i = 1; i < sorted.length; i++) minGapMs = Math.min(minGapMs, (sorted[i] as number) - (sorted[i - 1] as number))
-  const gaps = { minGapMs, intervalMs: 20, met: minGapMs >= 19 }
   const report = [
     `### Smooth (GCRA) vs window — achieved rate on the real clock, ${seconds} s of tasks`,
     "",
