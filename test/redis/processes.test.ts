@@ -153,21 +153,26 @@ describe.skipIf(!redisAvailable)("ThrottleRedis across processes", () => {
       expect(output).toContain("granted: true")
     }), 60_000)
 
-  it.live("a SIGKILLed worker's permit returns after leaseTtl", () =>
-    Effect.gen(function*() {
-      const key = freshKey("killed")
+  /** A worker process holding one permit of `key` (its lease of 1 s renewed while it lives), once it holds it. */
+  const holder = (key: string, options: Pick<WorkerConfig, "rate" | "maxConcurrent" | "measure">) =>
+    Effect.suspend(() => {
       const worker = spawnWorker({
         mode: "hold",
         url: redis.server().url,
         key,
-        rate: "100/s",
         durationMs: 0,
         concurrency: 1,
         holdMs: 0,
-        maxConcurrent: 1,
-        leaseTtlMs: 1000
+        leaseTtlMs: 1000,
+        ...options
       })
-      yield* Effect.promise(() => worker.next("holding"))
+      return Effect.as(Effect.promise(() => worker.next("holding")), worker)
+    })
+
+  it.live("a SIGKILLed worker's permit returns after leaseTtl", () =>
+    Effect.gen(function*() {
+      const key = freshKey("killed")
+      const worker = yield* holder(key, { rate: "100/s", maxConcurrent: 1 })
       const t = yield* ThrottleRedis.make({ key, rate: "100/s", maxConcurrent: 1, leaseTtl: "1 second", onStoreError: "fail" })
       // the worker renews its lease while alive: well past leaseTtl it is still held
       yield* realSleep(1500)
@@ -181,18 +186,7 @@ describe.skipIf(!redisAvailable)("ThrottleRedis across processes", () => {
   it.live("measure \"release\": a SIGKILLed holder's slot is held until its lease ends, then a period more", () =>
     Effect.gen(function*() {
       const key = freshKey("killed-release")
-      const worker = spawnWorker({
-        mode: "hold",
-        url: redis.server().url,
-        key,
-        rate: "1/s",
-        durationMs: 0,
-        concurrency: 1,
-        holdMs: 0,
-        leaseTtlMs: 1000,
-        measure: "release"
-      })
-      yield* Effect.promise(() => worker.next("holding"))
+      const worker = yield* holder(key, { rate: "1/s", measure: "release" })
       const t = yield* ThrottleRedis.make({ key, rate: "1/s", measure: "release", leaseTtl: "1 second", onStoreError: "fail" })
       yield* realSleep(1500)
       // in flight (renewed while the worker lives): only a release can make room
