@@ -68,21 +68,32 @@ const promiseLoop =
     }))
   }
 
+/**
+ * The open loop's schedule, `perSecond` arrivals for `ms` from now: each call returns how many calls are due since
+ * the last one (the loop then sleeps a timer tick), or `undefined` once the time is over.
+ */
+const arrivals = (perSecond: number, ms: number): () => number | undefined => {
+  const start = performance.now()
+  let issued = 0
+  return () => {
+    const elapsed = performance.now() - start
+    if (elapsed >= ms) return undefined
+    const due = Math.floor((elapsed * perSecond) / 1000) - issued
+    issued += due
+    return due
+  }
+}
+
 const promiseOpen =
   (take: () => Promise<void>) =>
   async (perSecond: number, ms: number, record: (ms: number) => void): Promise<void> => {
     const calls: Array<Promise<void>> = []
-    const start = performance.now()
-    let issued = 0
-    for (;;) {
-      const elapsed = performance.now() - start
-      if (elapsed >= ms) break
-      const due = Math.floor((elapsed * perSecond) / 1000) - issued
+    const next = arrivals(perSecond, ms)
+    for (let due = next(); due !== undefined; due = next()) {
       for (let i = 0; i < due; i++) {
         const t0 = performance.now()
         calls.push(take().then(() => record(performance.now() - t0)))
       }
-      issued += due
       await sleep(1)
     }
     await Promise.all(calls)
@@ -96,18 +107,13 @@ const fiberOpen = (take: Effect.Effect<unknown, unknown>) =>
     let pending = 0
     let issuing = true
     const settle = Effect.suspend(() => --pending === 0 && !issuing ? Deferred.succeed(drained, undefined) : Effect.void)
-    const start = performance.now()
-    let issued = 0
-    for (;;) {
-      const elapsed = performance.now() - start
-      if (elapsed >= ms) break
-      const due = Math.floor((elapsed * perSecond) / 1000) - issued
+    const next = arrivals(perSecond, ms)
+    for (let due = next(); due !== undefined; due = next()) {
       for (let i = 0; i < due; i++) {
         const t0 = performance.now()
         pending++
         yield* Effect.fork(Effect.ensuring(Effect.map(take, () => record(performance.now() - t0)), settle))
       }
-      issued += due
       yield* Effect.sleep(1)
     }
     issuing = false
