@@ -63,6 +63,30 @@ describe("KeyedThrottle lifetime", () => {
       expect(yield* size(keyed)).toBe(0)
     }))
 
+  it.scoped("a key is dropped on a clock that moves between two reads (the live clock's sub-millisecond time)", () =>
+    Effect.gen(function*() {
+      // the TestClock, plus 1 µs more at every read: no two reads in one step agree, as on the live clock
+      const test = yield* Effect.clock
+      let reads = 0n
+      const nanos = () => test.unsafeCurrentTimeNanos() + ++reads * 1000n
+      const drifting: Clock.Clock = {
+        [Clock.ClockTypeId]: Clock.ClockTypeId,
+        unsafeCurrentTimeNanos: nanos,
+        unsafeCurrentTimeMillis: () => Number(nanos() / 1_000_000n),
+        currentTimeNanos: Effect.sync(nanos),
+        currentTimeMillis: Effect.sync(() => Number(nanos() / 1_000_000n)),
+        sleep: (duration) => test.sleep(duration)
+      }
+      const keyed = yield* Effect.withClock(KeyedThrottle.make({ rate: "1/s", idleTimeToLive: "10 seconds" }), drifting)
+      yield* keyed.withPermit("a")(Effect.void)
+      expect(yield* size(keyed)).toBe(1)
+      // idle from 1000 (its slot's expiry), dropped at 11 000 (plus the few µs the reads added)
+      yield* at(10_990)
+      expect(yield* size(keyed)).toBe(1)
+      yield* at(11_001)
+      expect(yield* size(keyed)).toBe(0)
+    }))
+
   it.scoped("a key is kept while its task is in flight, whatever the time to live", () =>
     Effect.gen(function*() {
       const keyed = yield* KeyedThrottle.make({ rate: "1/s", idleTimeToLive: "10 seconds" })

@@ -248,8 +248,17 @@ const build = <K>(
         if (entry.refs > 0) continue // held: the last holder queues it again
         const quiet = entry.quietFrom()
         entry.deadline = core.deadline(quiet === undefined ? undefined : Math.max(entry.lastLetGo, quiet), at, ttl)
-        // One time base: no slack between the clocks of the keyed throttle and its engines.
-        const verdict = core.decide(entry.refs, entry.deadline, () => entry.idleAt(), at, ttl, 0)
+        // One time base, no slack: the engine's idle time is `quiet`, read in this same step, against `at` (asking
+        // the engine's `idleAt()` would read the clock again, and a live clock has always moved on by then, so the
+        // key would never be dropped).
+        const verdict = core.decide(
+          entry.refs,
+          entry.deadline,
+          () => quiet === undefined ? undefined : Math.max(at, quiet),
+          at,
+          ttl,
+          0
+        )
         if (verdict._tag === "Drop") remove(entry)
         else if (verdict._tag === "Later") queue.push(entry, verdict.at)
       }
