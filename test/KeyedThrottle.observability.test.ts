@@ -3,7 +3,7 @@
  * engine updates the same instruments, tagged with the options' `name`), and each key's own events through `get`.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Ref } from "effect"
+import { Deferred, Effect, Fiber, Ref } from "effect"
 import * as KeyedThrottle from "../src/KeyedThrottle.js"
 import { Event } from "../src/Throttle.js"
 import { metricValue, recordEvents, settle } from "./observabilityUtils.js"
@@ -36,5 +36,24 @@ describe("KeyedThrottle observability", () => {
       expect(events.map((e) => e._tag)).toEqual(["Granted", "Granted"])
       expect(events.map((e) => Event.$is("Granted")(e) ? e.permits : 0)).toEqual([2, 1])
       expect(yield* metricValue("effect_throttles_throttle_granted_total", { name: "keyed-events" })).toBe(5)
+    }))
+
+  it.scoped("the gauges count every key's waiters and permits in flight, not the last key's", () =>
+    Effect.gen(function*() {
+      const keyed = yield* KeyedThrottle.make({ rate: "1/s", options: { name: "keyed-gauges" } })
+      const gauge = (metric: string) => metricValue(metric, { name: "keyed-gauges" })
+      const started = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(keyed.withPermit("a")(Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)))
+      yield* Deferred.await(started)
+      // "b" is granted and done, and queues a second caller behind its full window
+      yield* keyed.withPermit("b")(Effect.void)
+      const waiter = yield* Effect.fork(keyed.withPermit("b")(Effect.void))
+      yield* settle
+      expect(yield* gauge("effect_throttles_throttle_in_flight")).toBe(1)
+      expect(yield* gauge("effect_throttles_throttle_waiting")).toBe(1)
+      yield* Fiber.interrupt(waiter)
+      yield* Fiber.interrupt(holder)
+      expect(yield* gauge("effect_throttles_throttle_in_flight")).toBe(0)
+      expect(yield* gauge("effect_throttles_throttle_waiting")).toBe(0)
     }))
 })

@@ -165,7 +165,8 @@ const build = <K>(
       metrics: tags.metrics,
       // One instrument for every key (the metrics are per keyed throttle); a key gets its own for its events.
       instrument: instrument.make(tags.name, tags.metrics),
-      sharedInstrument: true
+      sharedInstrument: true,
+      totals: { waiting: 0, inFlight: 0 }
     }
 
     /** The configuration of a key with `rates` (a bad option was ruled out by `make`). */

@@ -63,6 +63,11 @@ export interface Shared {
    * own, made on its first subscription, so that they are that engine's alone.
    */
   readonly sharedInstrument: boolean
+  /**
+   * With a shared instrument, the gauges' values: the sums over its engines (each engine adds what changed since
+   * its last report), so that one key's step does not overwrite the others' waiters and permits in flight.
+   */
+  readonly totals?: { waiting: number; inFlight: number }
 }
 
 /** The `matchCauseEffect` handlers that give back permits when a task exits. */
@@ -134,6 +139,9 @@ export class ThrottleEngine implements core.State, core.Log {
    */
   tailDue = Number.NEGATIVE_INFINITY
   private ownInstrument = false
+  /** What this engine last added to `shared.totals`. */
+  private reportedWaiting = 0
+  private reportedInFlight = 0
   private builtService: Throttle.Service | undefined = undefined
 
   constructor(
@@ -166,7 +174,15 @@ export class ThrottleEngine implements core.State, core.Log {
 
   /** Publishes the gauges after a synchronous step that changed the queue or the in-flight count. */
   gauges(): void {
-    this.instrument.gauges(this.queue.size, this.state.inFlight)
+    const totals = this.shared.totals
+    if (totals === undefined) return this.instrument.gauges(this.queue.size, this.state.inFlight)
+    const waiting = this.queue.size
+    const inFlight = this.state.inFlight
+    totals.waiting += waiting - this.reportedWaiting
+    totals.inFlight += inFlight - this.reportedInFlight
+    this.reportedWaiting = waiting
+    this.reportedInFlight = inFlight
+    this.shared.instrument.gauges(totals.waiting, totals.inFlight)
   }
 
   /**
