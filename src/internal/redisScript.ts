@@ -326,7 +326,10 @@ local function expireAll()
   end
   if #set > 0 then redis.call('HSET', meta, unpack(set)) end
   local horizon = math.max(now, tail(), pause, tat)
-  local ttl = math.ceil(horizon - now + math.max(maxPeriod, leaseTtl) + 1000)
+  -- a lease lives leaseTtl from its last renewal; under "release" its slot is taken a period more after that
+  local hold = math.max(maxPeriod, leaseTtl)
+  if release then hold = leaseTtl + maxPeriod end
+  local ttl = math.ceil(horizon - now + hold + 1000)
   redis.call('PEXPIRE', meta, ttl)
   -- the lease keys exist only when leasing (every process of a key must use the same options)
   if leasing then

@@ -52,6 +52,27 @@ describe.skipIf(!redisAvailable)("redisScript (Lua) on a real Redis", () => {
     }
   }
 
+  it("measure \"release\": every key outlives a lease that is never renewed by a period (its slot's end)", async () => {
+    // leaseTtl 1500 ms, period 2000 ms: a holder that dies at once keeps its slot until 1500 + 2000 from now, even
+    // if nobody calls the script again before then
+    const config: core.Config = {
+      limits: [1],
+      periods: [2000],
+      interval: 0,
+      burst: 0,
+      maxConcurrent: 0,
+      leaseTtl: 1500,
+      measure: "release"
+    }
+    const keys = core.keys("effect-throttles", freshKey("release-ttl"), 1)
+    const args = core.acquireArgs([{ n: 1, id: "a", maxWait: -1, mode: "w" }])
+    expect(parse(await admin().eval(SCRIPT, keys.length, ...keys, ...core.argv(config, "acquire", undefined, undefined, "w", args))))
+      .toEqual([expect.any(Number), "g"])
+    for (const key of [keys[0] as string, keys[1] as string]) {
+      expect([key, await admin().pttl(key)]).toEqual([key, expect.toSatisfy((ms: number) => ms > 3400)])
+    }
+  })
+
   it("a stale call (past its deadline on the server's clock) does nothing", async () => {
     const config = configs[0] as core.Config
     const keys = core.keys("effect-throttles", freshKey("stale"), 1)
