@@ -260,14 +260,18 @@ export const makeWithStore = (
     let down = false
     let retryAt = 0
 
+    const seeding: core.Config = { ...config, maxConcurrent: 0, measure: "start" }
     const localStore = (now: number): MemoryStore => {
       if (local === undefined) {
         local = makeMemoryStore(config, (message) => {
           if (message === "p") pauseEpoch++
           else signal.fire()
         })
+        // replayed as grants of a throttle without leases: they take window slots only (as leases nobody renews or
+        // releases, they would hold the fallback's permits for leaseTtl)
+        const state = local.state
         recent.forEach(now - maxPeriod, (at, n) => {
-          local?.callAt(at, "acquire", core.acquireArgs([{ n, id: nextId(), maxWait: -1, mode: "w" }]))
+          core.run(seeding, state, at, "acquire", core.acquireArgs([{ n, id: nextId(), maxWait: -1, mode: "w" }]))
         })
       }
       return local

@@ -4,7 +4,7 @@
  * policies switching on and off. Exact virtual timestamps. No Redis here (see Redis.test.ts for the real one).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Metric, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Metric, Option, TestClock } from "effect"
 import { ThrottleStoreError } from "effect-throttles/redis"
 import { metrics } from "../../src/Throttle.js"
 import { type InputOptions, makeWithStore, resolve } from "../../src/internal/redisThrottle.js"
@@ -201,6 +201,18 @@ describe("ThrottleRedis client (memory store, TestClock)", () => {
       yield* TestClock.adjust("1 second")
       yield* throttle.acquire()
       expect(store.state.windows[0]?.map((e) => e.score)).toEqual([2500])
+    }))
+
+  it.scoped("onStoreError \"local\" with maxConcurrent: the seeded grants take window slots, not permits in flight", () =>
+    Effect.gen(function*() {
+      const { store, throttle } = yield* build({ rate: "5/s", maxConcurrent: 2, onStoreError: "local" })
+      // 4 grants, each released: nothing is in flight when the store fails
+      yield* Effect.forEach([1, 2, 3, 4], () => throttle.withPermit(Effect.void), { discard: true })
+      store.setFailing(true)
+      // the window has one slot left and both permits are free: one now, the next when the window slides
+      const fiber = yield* Effect.fork(Effect.zip(at(throttle.withPermit(Effect.void)), at(throttle.withPermit(Effect.void))))
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* Fiber.poll(fiber)).toEqual(Option.some(Exit.succeed([0, 1000])))
     }))
 
   it.scoped("onStoreError \"allow\": grants at once while the store is down", () =>
