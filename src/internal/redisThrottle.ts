@@ -406,12 +406,12 @@ export const makeWithStore = (
       })
     const flush: Effect.Effect<void> = Effect.suspend(() => {
       scheduled = false
-      const first = pending.splice(0, MAX_BATCH)
-      if (first.length === 0) return Effect.void
-      // more than one batch: the others are sent from their own fibers, after the first (pipelined, in order)
-      const rest: Array<Effect.Effect<unknown>> = []
-      while (pending.length > 0) rest.push(Effect.forkIn(send(pending.splice(0, MAX_BATCH)), scope))
-      return rest.length === 0 ? send(first) : Effect.zipRight(send(first), Effect.all(rest, { discard: true }))
+      if (pending.length <= MAX_BATCH) return pending.length === 0 ? Effect.void : send(pending.splice(0))
+      // several batches: sent at once, pipelined, in order (forked in order, each fiber makes its call in its first
+      // run, and Redis runs them in the order they arrive); not one round trip after another
+      const batches: Array<Array<Pending>> = []
+      while (pending.length > 0) batches.push(pending.splice(0, MAX_BATCH))
+      return Effect.forEach(batches, send, { concurrency: "unbounded", discard: true })
     })
     // the flusher is forked: it starts once this fiber yields, so the calls made meanwhile join its batch, and every
     // caller resumes in the batch's order (uninterruptible: a batch in flight when the scope closes still answers

@@ -23,6 +23,17 @@ const build = (options: Omit<InputOptions, "key"> & { readonly key?: string }, s
 const at = <E>(self: Effect.Effect<void, E>) => Effect.zipRight(self, nowMillis)
 
 describe("ThrottleRedis client (memory store, TestClock)", () => {
+  it.scoped("a burst larger than one script call (600 callers: 3 calls) is reserved in the callers' order", () =>
+    Effect.gen(function*() {
+      const { throttle } = yield* build({ rate: "250/s" })
+      const fiber = yield* Effect.fork(
+        Effect.forEach(Array.from({ length: 600 }), () => at(throttle.acquire()), { concurrency: "unbounded" })
+      )
+      yield* TestClock.adjust("3 seconds")
+      const times = yield* Fiber.join(fiber)
+      expect(times.map((t, i) => [i, t])).toEqual(times.map((_, i) => [i, Math.floor(i / 250) * 1000]))
+    }))
+
   it.scoped("reservations: callers sleep exactly until their grant time", () =>
     Effect.gen(function*() {
       const { throttle } = yield* build({ rate: "2/s" })
