@@ -108,7 +108,9 @@ export declare namespace ThrottledHttpClient {
     /**
      * How long a key's throttle, and what the client knows of the key (its pause, the allowance the server told,
      * the adaptive rate it learnt), are kept after its last request ended. A key still paused, or with a told
-     * allowance before its reset, is kept until then. Default `"1 minute"` (see `KeyedThrottle`).
+     * allowance before its reset, is kept until then. The client looks for idle keys when a request starts (no
+     * timer of its own): a client left alone keeps them until its next request. Default `"1 minute"` (see
+     * `KeyedThrottle`).
      */
     readonly idleTimeToLive?: Duration.DurationInput | undefined
     /** The name of the throttles this client creates (metrics, events). Default `"http"`. */

@@ -248,7 +248,7 @@ export const wrap = (options: ThrottledHttpClient.Options) =>
       const leave = (state: KeyState, now: number): void => {
         if (--state.active > 0) return
         state.idleSince = now
-        if (state.heapIndex < 0) idle.push(state, droppableAt(state))
+        if (state.heapIndex < 0 && resolved.idleTimeToLive !== Number.POSITIVE_INFINITY) idle.push(state, droppableAt(state))
       }
       const dynamicOf = (
         state: KeyState,
