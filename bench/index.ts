@@ -12,10 +12,8 @@
  * - `--only=a,b`    a subset of `overhead`, `contention`, `memory`, `accuracy`, `multiwindow`, `keyed`, `smooth`,
  *                   `metrics`, `scheduler`
  */
-import { spawn } from "node:child_process"
-import { readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { fork } from "node:child_process"
+import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import type { Machine } from "./harness.js"
 import { bytes, fmt, machine, pct, ratio, table } from "./harness.js"
@@ -25,25 +23,18 @@ import { allRuns, CEILING, runAccuracy, runContention, runMemory, runOverhead, t
 import type { KeyedData, MetricsData, MultiWindowData, SmoothData } from "./throttle2.js"
 import { runKeyed, runMetrics, runMultiWindow, runSmooth } from "./throttle2.js"
 
-
 /** Runs `bench/redis.ts` in a fresh process (its tables go to this output) and returns its results. */
 const runRedisApart = (quick: boolean | undefined): Promise<Record<string, unknown>> =>
   new Promise((resolve, reject) => {
-    const file = join(tmpdir(), `effect-throttles-redis-bench-${process.pid}.json`)
-    const args = ["--import", "tsx", fileURLToPath(new URL("./redis.ts", import.meta.url)), `--json=${file}`]
-    if (quick === true) args.push("--quick")
-    const child = spawn(process.execPath, args, { stdio: "inherit" })
-    child.on("error", reject)
-    child.on("exit", (code) => {
-      if (code !== 0) return reject(new Error(`bench/redis.ts exited with ${code}`))
-      try {
-        resolve(JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>)
-      } catch (error) {
-        reject(error)
-      } finally {
-        rmSync(file, { force: true })
-      }
+    const child = fork(fileURLToPath(new URL("./redis.ts", import.meta.url)), quick === true ? ["--quick"] : [], {
+      execArgv: ["--import", "tsx"]
     })
+    let results: Record<string, unknown> | undefined
+    child.on("message", (message) => (results = message as Record<string, unknown>))
+    child.on("error", reject)
+    child.on("exit", (code) =>
+      code === 0 && results !== undefined ? resolve(results) : reject(new Error(`bench/redis.ts exited with ${code}`))
+    )
   })
 
 const SCENARIOS = [
@@ -267,7 +258,7 @@ const readmeSummary = (results: Results): string => {
           `(${r.differencePoints >= 0 ? "+" : ""}${r.differencePoints.toFixed(1)} pts)`,
         `GCRA burst ${r.burst}; longest smooth gap ${fmt(r.smoothMaxGapMs, 0)} ms`,
         r.targeted ? "within 2 pts" : "— (the driver's stall)",
-        r.targeted ? status(r.met) : "—"
+        !r.targeted ? "—" : !r.queuedInTime ? "VOID" : status(r.met)
       ])
     }
     rows.push([

@@ -17,7 +17,6 @@
  * The same file is the worker of scenario 2 (`--worker=<json>`).
  */
 import { fork } from "node:child_process"
-import { writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import * as RateLimiter from "@effect/experimental/RateLimiter"
 import * as RateLimiterRedisStore from "@effect/experimental/RateLimiter/Redis"
@@ -28,7 +27,7 @@ import { Redis as IORedis } from "ioredis"
 import { RateLimiterRedis } from "rate-limiter-flexible"
 import { OnGrant } from "../src/internal/redisThrottle.js"
 import { startServer } from "../test/redis/server.js"
-import { fmt, percentile, table } from "./harness.js"
+import { fmt, table } from "./harness.js"
 
 /** Callers of the throughput scenario: few (latency), many (throughput). */
 const CONCURRENCIES = [8, 64] as const
@@ -87,16 +86,28 @@ const arrivals = (perSecond: number, ms: number): () => number | undefined => {
 const promiseOpen =
   (take: () => Promise<void>) =>
   async (perSecond: number, ms: number, record: (ms: number) => void): Promise<void> => {
-    const calls: Array<Promise<void>> = []
+    // a count and one promise, as for the fibers below (an array of every call's promise would live through the
+    // run and add its own collections to the tail)
+    let pending = 0
+    let issuing = true
+    let drained!: () => void
+    const done = new Promise<void>((resolve) => {
+      drained = resolve
+    })
+    const settle = () => {
+      if (--pending === 0 && !issuing) drained()
+    }
     const next = arrivals(perSecond, ms)
     for (let due = next(); due !== undefined; due = next()) {
       for (let i = 0; i < due; i++) {
         const t0 = performance.now()
-        calls.push(take().then(() => record(performance.now() - t0)))
+        pending++
+        take().then(() => record(performance.now() - t0)).finally(settle)
       }
       await sleep(1)
     }
-    await Promise.all(calls)
+    issuing = false
+    if (pending > 0) await done
   }
 
 const fiberOpen = (take: Effect.Effect<unknown, unknown>) =>
@@ -255,6 +266,19 @@ const recorder = () => {
   }
 }
 
+/** Grants per second and call latency (p50 / p99 / max, the latencies sorted once) of a run that took `ms`. */
+const summarize = (latencies: ReturnType<typeof recorder>, ms: number) => {
+  const sorted = Float64Array.from(latencies.values()).sort()
+  // (as harness.ts's `percentile`: linear between the closest ranks)
+  const at = (p: number): number => {
+    if (sorted.length === 0) return Number.NaN
+    const rank = (p / 100) * (sorted.length - 1)
+    const lo = sorted[Math.floor(rank)] as number
+    return lo + ((sorted[Math.ceil(rank)] as number) - lo) * (rank - Math.floor(rank))
+  }
+  return { grantsPerSecond: latencies.count / (ms / 1000), p50: at(50), p99: at(99), max: at(100) }
+}
+
 /** Grants per second and call latency on one key from this process, `concurrency` callers, the limit out of reach. */
 const throughput = async (kind: Kind, url: string, seconds: number, concurrency: number) => {
   // a limit out of reach: a million per 1000 s (the peer's fixed window needs a whole-millisecond refill)
@@ -265,19 +289,22 @@ const throughput = async (kind: Kind, url: string, seconds: number, concurrency:
   const started = performance.now()
   const deadline = started + seconds * 1000
   await d.loop(concurrency, () => performance.now() < deadline, latencies.record)
-  const elapsed = (performance.now() - started) / 1000
+  const summary = summarize(latencies, performance.now() - started)
   await d.close()
-  return {
-    kind,
-    concurrency,
-    grantsPerSecond: latencies.count / elapsed,
-    p50: percentile(latencies.values(), 50),
-    p99: percentile(latencies.values(), 99)
-  }
+  return { kind, concurrency, ...summary }
 }
 
 /** The offered load of the open-loop scenario: the issue's floor for grants per second. */
 const OFFERED = 10_000
+
+/** One open-loop run of `open` at `OFFERED` calls a second for `seconds`, after a warm-up. */
+const measureOpen = async (open: Driver["open"], seconds: number) => {
+  await open(OFFERED, WARM_UP_MS, () => {})
+  const latencies = recorder()
+  const started = performance.now()
+  await open(OFFERED, seconds * 1000, latencies.record)
+  return summarize(latencies, performance.now() - started)
+}
 
 /**
  * Call latency at a fixed offered load: `OFFERED` calls a second arrive on one key for `seconds`, the limit out of
@@ -286,19 +313,9 @@ const OFFERED = 10_000
  */
 const openLoad = async (kind: Kind, url: string, seconds: number) => {
   const d = await driver(kind, url, `ol-${kind}-${Date.now()}`, 1_000_000, 1000)
-  await d.open(OFFERED, WARM_UP_MS, () => {})
-  const latencies = recorder()
-  const started = performance.now()
-  await d.open(OFFERED, seconds * 1000, latencies.record)
-  const elapsed = (performance.now() - started) / 1000
+  const summary = await measureOpen(d.open, seconds)
   await d.close()
-  return {
-    kind,
-    grantsPerSecond: latencies.count / elapsed,
-    p50: percentile(latencies.values(), 50),
-    p99: percentile(latencies.values(), 99),
-    max: percentile(latencies.values(), 100)
-  }
+  return { kind, ...summary }
 }
 
 /** Windows holding more than `limit` among `times`: the count of such windows (one per start) and the worst. */
@@ -383,20 +400,7 @@ export const main = async (options: { readonly quick?: boolean } = {}): Promise<
         Effect.runPromise(fiberOpen(Effect.void)(perSecond, ms, record))],
       ["no limiter (promises)", promiseOpen(() => Promise.resolve())]
     ] as const
-    for (const [kind, open] of floors) {
-      await open(OFFERED, WARM_UP_MS, () => {})
-      const latencies = recorder()
-      const started = performance.now()
-      await open(OFFERED, seconds * 1000, latencies.record)
-      const elapsed = (performance.now() - started) / 1000
-      ol.push({
-        kind,
-        grantsPerSecond: latencies.count / elapsed,
-        p50: percentile(latencies.values(), 50),
-        p99: percentile(latencies.values(), 99),
-        max: percentile(latencies.values(), 100)
-      })
-    }
+    for (const [kind, open] of floors) ol.push({ kind, ...(await measureOpen(open, seconds)) })
     console.log(`\nOpen loop: ${fmt(OFFERED)} calls a second arrive on one key, whatever the replies do:\n`)
     console.log(table(
       ["limiter", "grants/s", "p50 ms", "p99 ms", "max ms", "p99 < 2 ms"],
@@ -439,9 +443,9 @@ if (workerArg !== undefined) {
     }
   )
 } else if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const jsonArg = process.argv.find((a) => a.startsWith("--json="))
-  main({ quick: process.argv.includes("--quick") }).then((results) => {
-    if (jsonArg !== undefined) writeFileSync(jsonArg.slice("--json=".length), JSON.stringify(results))
+  main({ quick: process.argv.includes("--quick") }).then(async (results) => {
+    // forked by `npm run bench`: the results go back to it
+    if (process.send !== undefined) await new Promise<void>((resolve) => process.send?.(results, () => resolve()))
     process.exit(0)
   }, (error) => {
     console.error(error)
