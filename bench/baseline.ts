@@ -15,16 +15,16 @@
  * Reported: the median and the smallest of the runs, ns (µs) per operation and the ratio to the floor of the same
  * run. The older checkout must export `make(rate, options)` from `src/internal/throttle.ts` (every version does).
  */
-import { Cause, Effect, Exit, type Scope } from "effect"
+import { Effect, type Scope } from "effect"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as current from "../src/internal/throttle.js"
 import { fmt, range, roundRobin, type Sample, table } from "./harness.js"
+import { passThrough, UNLIMITED } from "./throttle.js"
+import { sequential } from "./throttle2.js"
 
 type Wrap = (self: Effect.Effect<void>) => Effect.Effect<void>
 type Make = (rate: unknown, options?: unknown) => Effect.Effect<{ readonly withPermit: Wrap }, unknown, Scope.Scope>
-
-const UNLIMITED = { limit: Number.MAX_SAFE_INTEGER, period: "1 second" } as const
 
 const main = async (): Promise<void> => {
   const before = process.argv[2]
@@ -40,33 +40,24 @@ const main = async (): Promise<void> => {
   ]
   const build = (make: Make, options?: unknown) =>
     Effect.map(Effect.orDie(make(UNLIMITED, options)), (t) => t.withPermit)
-  const pass = {
-    onFailure: (cause: Cause.Cause<unknown>) => Exit.failCause(cause),
-    onSuccess: (value: unknown) => Exit.succeed(value)
-  }
 
   // Uncontended.
   const ops = 200_000
-  const indices = range(ops)
-  const sequential = (wrap: Effect.Effect<Wrap, never, Scope.Scope>, op: Effect.Effect<void>) => () =>
-    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const w = yield* wrap
-      const start = performance.now()
-      yield* Effect.forEach(indices, () => w(op), { discard: true })
-      return ((performance.now() - start) * 1e6) / ops
-    })))
+  /** `op` under the wrapper `wrap` builds, `ops` times one after another: ns per op. */
+  const wrapped = (wrap: Effect.Effect<Wrap, never, Scope.Scope>, op: Effect.Effect<void>) =>
+    sequential(wrap, (w) => w(op), ops)
   const uncontended: ReadonlyArray<readonly [string, () => Promise<number>]> = [
-    ["floor: forEach over Effect.sync", sequential(Effect.succeed((self) => self), Effect.sync(() => {}))],
+    ["floor: forEach over Effect.sync", wrapped(Effect.succeed((self) => self), Effect.sync(() => {}))],
     [
       "ref: uninterruptibleMask + matchCauseEffect",
-      sequential(
+      wrapped(
         Effect.succeed(((self: Effect.Effect<void>) =>
-          Effect.uninterruptibleMask((restore) => Effect.matchCauseEffect(restore(self), pass))) as unknown as Wrap),
+          Effect.uninterruptibleMask((restore) => Effect.matchCauseEffect(restore(self), passThrough))) as unknown as Wrap),
         Effect.void
       )
     ],
-    ...makers.map(([name, make]) => [`withPermit, ${name}`, sequential(build(make), Effect.void)] as const),
-    ["withPermit, after, metrics: false", sequential(build(current.make as unknown as Make, { metrics: false }), Effect.void)]
+    ...makers.map(([name, make]) => [`withPermit, ${name}`, wrapped(build(make), Effect.void)] as const),
+    ["withPermit, after, metrics: false", wrapped(build(current.make as unknown as Make, { metrics: false }), Effect.void)]
   ]
   const report = (title: string, unit: string, names: ReadonlyArray<string>, samples: ReadonlyArray<Sample>) => {
     const floor = samples[0] as Sample

@@ -59,7 +59,14 @@ type Wrap = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 const identity: Wrap = (self) => self
 
 /** "Effectively unlimited": no window ever fills. */
-const UNLIMITED = { limit: Number.MAX_SAFE_INTEGER, period: "1 second" } as const
+/** `matchCauseEffect` handlers that pass the exit on: the release frame of a permit, without the release. */
+export const passThrough = {
+  onFailure: (cause: Cause.Cause<unknown>) => Exit.failCause(cause),
+  onSuccess: (value: unknown) => Exit.succeed(value)
+}
+
+/** A rate no benchmark reaches: the throttle's bookkeeping without waits. */
+export const UNLIMITED = { limit: Number.MAX_SAFE_INTEGER, period: "1 second" } as const
 
 
 const noop = (): void => {}
@@ -152,10 +159,6 @@ export const runOverhead = async (options: Options): Promise<ScenarioResult<Over
 
   // Reference: the Effect constructs an interruption-safe permit must use, alone. They bound from below what a
   // `withPermit` built from them can cost (see the report).
-  const passThrough = {
-    onFailure: (cause: Cause.Cause<unknown>) => Exit.failCause(cause),
-    onSuccess: (value: unknown) => Exit.succeed(value)
-  }
   const buildingBlocks: ReadonlyArray<readonly [string, number, () => Promise<number>]> = [
     [
       "ref: uninterruptibleMask((r) => r(Effect.void))",

@@ -23,10 +23,10 @@ import { Throttle } from "../src/Throttle.js"
 import type { Sample } from "./harness.js"
 import { analyzeStarts, collectGarbage, delay, fmt, now, pct, range, ratio, roundRobin, table } from "./harness.js"
 import type { Options, ScenarioResult } from "./throttle.js"
+import { UNLIMITED } from "./throttle.js"
 
 
 /** "Effectively unlimited": no window ever fills. */
-const UNLIMITED = { limit: Number.MAX_SAFE_INTEGER, period: "1 second" } as const
 
 /** One measured case: its name, its median ns (or µs) per operation, every run. */
 export interface CaseRow {
@@ -50,7 +50,7 @@ const ratioRow = (name: string, value: number, target: number): Ratio => ({ name
  * Times `ops` operations `op(i)` run one after another in one Effect program (after `setup`, outside the timing);
  * returns ns per op.
  */
-const sequential = <S>(
+export const sequential = <S>(
   setup: Effect.Effect<S, never, Scope.Scope>,
   op: (s: S, i: number) => Effect.Effect<void>,
   ops: number
