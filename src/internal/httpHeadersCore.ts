@@ -103,7 +103,7 @@ export const parseRetryAfter = (value: string | undefined, serverNow: number): n
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Structured fields (RFC 8941), the subset the draft uses: a List of Items with Parameters.
+// Structured fields (RFC 8941), the subset the drafts use: a List of Items with Parameters, and a Dictionary.
 
 /** A bare item: integer or decimal (number), string, token (`{ token }`), boolean, or byte sequence (`{ bytes }`). */
 export type BareItem = number | string | boolean | { readonly token: string } | { readonly bytes: string }
@@ -269,10 +269,11 @@ export const parseList = (value: string | undefined): ReadonlyArray<Item> | unde
   return valid ? items : undefined
 }
 
-const paramInt = (item: Item, key: string): number | undefined => {
-  const value = item.params.get(key)
-  return typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : undefined
-}
+/** A bare item that is a non-negative integer, or `undefined`. */
+const nonNegativeInt = (value: BareItem | undefined): number | undefined =>
+  typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : undefined
+
+const paramInt = (item: Item, key: string): number | undefined => nonNegativeInt(item.params.get(key))
 
 // ---------------------------------------------------------------------------------------------------------------
 // Client side: what a response says.
@@ -313,10 +314,7 @@ const fromRateLimitField = (headers: HeaderRecord): Quota | undefined => {
 const fromRateLimitDictionary = (headers: HeaderRecord): Quota | undefined => {
   const members = parseDictionary(headers["ratelimit"])
   if (members === undefined) return undefined
-  const int = (key: string): number | undefined => {
-    const value = members.get(key)?.value
-    return typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : undefined
-  }
+  const int = (key: string): number | undefined => nonNegativeInt(members.get(key)?.value)
   const remaining = int("remaining")
   if (remaining === undefined) return undefined
   const seconds = int("reset")
