@@ -81,13 +81,13 @@ local leasing = maxC > 0 or release
 local cap = maxC
 if release and (maxC == 0 or minLimit < maxC) then cap = minLimit end
 
--- the meta fields, in one read: c1..ck, e1..ek, tat, pause, held
+-- the meta fields, in one read: c1..ck, e1..ek, tat, pause, held, tail
 local fields = {}
 for i = 1, k do
   fields[i] = 'c' .. i
   fields[k + i] = 'e' .. i
 end
-fields[2 * k + 1], fields[2 * k + 2], fields[2 * k + 3] = 'tat', 'pause', 'held'
+fields[2 * k + 1], fields[2 * k + 2], fields[2 * k + 3], fields[2 * k + 4] = 'tat', 'pause', 'held', 'tail'
 local values = redis.call('HMGET', meta, unpack(fields))
 local function field(j)
   if values[j] then return tonumber(values[j]) end
@@ -99,7 +99,9 @@ local function idOf(m) return string.sub(m, string.find(m, ':', 1, true) + 1) en
 
 -- windows: expire the records whose slot is free at now
 local C, E = {}, {}
-local cDirty, eDirty, tatDirty, heldDirty = false, false, false, false
+-- per window: its c (resp. e) field changed
+local cDirty, eDirty = {}, {}
+local tatDirty, heldDirty, tailDirty = false, false, false
 for i = 1, k do
   local key = KEYS[4 + i]
   C[i] = field(i) or 0
@@ -108,7 +110,7 @@ for i = 1, k do
   local last = redis.call('ZREVRANGEBYSCORE', key, cut, '-inf', 'LIMIT', 0, 1)
   if #last > 0 then
     E[i] = cumOf(last[1])
-    eDirty = true
+    eDirty[i] = true
     redis.call('ZREMRANGEBYSCORE', key, '-inf', cut)
   end
 end
@@ -116,7 +118,7 @@ local tat = field(2 * k + 1) or 0
 local pause = field(2 * k + 2) or 0
 local held = field(2 * k + 3) or 0
 
--- the time of the last record: those arriving now are reserved after it (kept up to date by record and cancel)
+-- the time of the last record: those arriving now are reserved after it
 local function lastRecord()
   local t = -1 / 0
   for i = 1, k do
@@ -125,8 +127,15 @@ local function lastRecord()
   end
   return t
 end
-local tailT = lastRecord()
+-- the meta field tail is the time of the last record whenever that is after now (the only case in which it
+-- matters to a caller arriving now): it is written when a reservation in the future is recorded and when a
+-- record is removed; a grant at now does not write it (the fast path reads no sorted set for it)
+local tailT = field(2 * k + 4) or -1 / 0
 local function tail() return tailT end
+local function setTail(t)
+  tailT = t
+  tailDirty = true
+end
 
 -- the grants at now of this call, written as one record by flushMerged (anything that reads the records first)
 local mergedN, mergedId = 0, ''
@@ -137,27 +146,35 @@ local function flushMerged()
   end
 end
 
--- appends a record of n at t (t >= every record's time) in every window; returns the cums
+-- appends a record of n at t (t >= every record's time) in every window; returns the cums of a record after
+-- now (a reservation, which its caller may cancel), nil for a grant at now
 local function append(t, n, id)
-  local cums = {}
-  cDirty = true
-  if t > tailT then tailT = t end
+  for i = 1, k do cDirty[i] = true end
   if t == now then
+    if t > tailT then tailT = t end
     if mergedN == 0 then mergedId = id end
     mergedN = mergedN + n
-    for i = 1, k do
-      C[i] = C[i] + n
-      cums[i] = num(C[i])
-    end
-  else
-    flushMerged()
-    local score = num(t)
-    for i = 1, k do
-      C[i] = C[i] + n
-      redis.call('ZADD', KEYS[4 + i], score, pad(C[i]) .. ':' .. n .. ':' .. id)
-      cums[i] = num(C[i])
-    end
+    for i = 1, k do C[i] = C[i] + n end
+    return nil
   end
+  if t > tailT then
+    if t > now then setTail(t) else tailT = t end
+  end
+  flushMerged()
+  local cums = {}
+  local score = num(t)
+  for i = 1, k do
+    C[i] = C[i] + n
+    redis.call('ZADD', KEYS[4 + i], score, pad(C[i]) .. ':' .. n .. ':' .. id)
+    cums[i] = num(C[i])
+  end
+  return cums
+end
+
+-- the cums of the grant just appended at now (a reply that names its record: "confirm")
+local function cumsNow()
+  local cums = {}
+  for i = 1, k do cums[i] = num(C[i]) end
   return cums
 end
 
@@ -170,6 +187,8 @@ if leasing then
     for j = 1, #dead, 2 do
       local w = weightOf(dead[j])
       held = held - w
+      -- appended after every record (the tail read exactly: it may lie before now)
+      if release and j == 1 then tailT = math.max(tailT, lastRecord()) end
       if release then
         local at = math.max(tonumber(dead[j + 1]), tailT)
         if at + maxPeriod > now then append(at, w, idOf(dead[j])) end
@@ -284,10 +303,10 @@ local function unrecord(n, id, prevTat, from)
       wasLast = true
       local last = redis.call('ZRANGE', key, -1, -1)
       if #last > 0 then C[i] = cumOf(last[1]) else C[i] = E[i] end
-      cDirty = true
+      cDirty[i] = true
     end
   end
-  tailT = lastRecord()
+  setTail(lastRecord())
   if wasLast and interval > 0 then
     tat = prevTat
     tatDirty = true
@@ -308,13 +327,20 @@ end
 local function expireAll()
   flushMerged()
   local set = {}
-  if cDirty or eDirty then
-    for i = 1, k do
+  for i = 1, k do
+    if cDirty[i] then
       set[#set + 1] = 'c' .. i
       set[#set + 1] = num(C[i])
+    end
+    if eDirty[i] then
       set[#set + 1] = 'e' .. i
       set[#set + 1] = num(E[i])
     end
+  end
+  if tailDirty then
+    set[#set + 1] = 'tail'
+    -- (at least now: "none after now" reads the same, and the field never holds an infinity)
+    set[#set + 1] = num(math.max(tailT, now))
   end
   if tatDirty then
     set[#set + 1] = 'tat'
@@ -484,6 +510,7 @@ elseif op == 'confirm' then
     unrecord(n, id, tonumber(ARGV[argi + 3]), argi + 5)
     local t = grantTime(n, 0)
     local cums, prevTat = record(t, n, id)
+    if cums == nil then cums = cumsNow() end
     local out = {'moved', num(t - now), num(t), num(prevTat)}
     for _, c in ipairs(cums) do out[#out + 1] = c end
     reply[#reply + 1] = out

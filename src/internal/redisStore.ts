@@ -12,10 +12,13 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricKey from "effect/MetricKey"
+import * as MetricLabel from "effect/MetricLabel"
 import type * as Scope from "effect/Scope"
 import type { Cluster, Redis as IORedis } from "ioredis"
 import * as core from "./redisCore.js"
 import { SCRIPT } from "./redisScript.js"
+import { tagged } from "./throttleInstrument.js"
 
 /** A store call that failed: an error from Redis or the connection, or no answer within the timeout. */
 export class StoreFailure extends Data.TaggedError("StoreFailure")<{ readonly cause: unknown }> {
@@ -54,12 +57,14 @@ export const storeErrors = Metric.counter("effect_throttles_store_errors_total",
   incremental: true
 })
 
-/** `effect_throttles_store_latency_seconds`: time per store call. */
-export const storeLatency = Metric.histogram(
+const storeLatencyKey = MetricKey.histogram(
   "effect_throttles_store_latency_seconds",
   MetricBoundaries.exponential({ start: 0.0001, factor: 2, count: 16 }),
   "Redis throttle store call latency"
 )
+
+/** `effect_throttles_store_latency_seconds`: time per store call. */
+export const storeLatency = Metric.fromMetricKey(storeLatencyKey)
 
 /** Options of the Redis store. */
 export interface RedisStoreOptions {
@@ -93,7 +98,8 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
   /** server time - client time, from the last reply (to date a call's deadline on the server's clock). */
   let offset: number | undefined
   const errors = storeErrors.pipe(Metric.tagged("name", options.name), Metric.tagged("backend", "redis"))
-  const latency = storeLatency.pipe(Metric.tagged("name", options.name), Metric.tagged("backend", "redis"))
+  // the hook itself, updated in the reply's step (one update per call, without a key lookup)
+  const latency = tagged(storeLatencyKey, [MetricLabel.make("name", options.name), MetricLabel.make("backend", "redis")])
 
   // The offset server - client is at least (server time at the script) - (client time at the reply). The largest
   // such bound (the fastest round trip) is kept, aged by 100 ppm of clock drift per elapsed millisecond.
@@ -117,6 +123,40 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
 
   const countError = errors(Effect.succeed(1))
 
+  // The timeout bounds real I/O, so it is a real timer (Effect.timeout costs a fiber race per call, several times
+  // the cost of the call itself on a busy event loop), and one timer for all the calls in flight: they all have the
+  // same timeout and are sent in order, so the earliest deadline is the oldest call's. An answered call is only
+  // marked; the timer, when it fires, drops the answered calls and is set again for the oldest unanswered one (so a
+  // busy throttle sets it about once per timeout, not once per call). It does not keep the process alive: a call in
+  // flight is on a connection, which does.
+  const timedOut = `no answer from Redis within ${Duration.format(options.timeout)}`
+  interface InFlight {
+    readonly deadline: number
+    done: boolean
+    readonly expire: () => void
+  }
+  const inFlight: Array<InFlight> = []
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const arm = (): void => {
+    while (inFlight.length > 0 && (inFlight[0] as InFlight).done) inFlight.shift()
+    const head = inFlight[0]
+    if (head === undefined) return
+    timer = setTimeout(onTimer, Math.max(0, head.deadline - performance.now()))
+    timer.unref()
+  }
+  const onTimer = (): void => {
+    timer = undefined
+    const now = performance.now()
+    while (inFlight.length > 0 && ((inFlight[0] as InFlight).done || (inFlight[0] as InFlight).deadline <= now)) {
+      const head = inFlight.shift() as InFlight
+      if (!head.done) {
+        head.done = true
+        head.expire()
+      }
+    }
+    arm()
+  }
+
   // Every failure is counted, whichever way it fails: refused at once while the connection is down (the common
   // case during an outage: ioredis notices a dead server before the next call), an error reply, a timeout, a
   // stale call.
@@ -137,33 +177,28 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
         : clientNow + offset + timeoutMillis
       const argv = core.argv(config, op, now, deadline, channel, args)
       const started = performance.now()
-      // The timeout bounds real I/O, so it is a real timer (Effect.timeout costs a fiber race per call, several
-      // times the cost of the call itself on a busy event loop).
       return Effect.async<unknown, StoreFailure>((resume) => {
-        let done = false
-        const timer = setTimeout(() => {
-          done = true
-          resume(Effect.fail(
-            new StoreFailure({ cause: new Error(`no answer from Redis within ${Duration.format(options.timeout)}`) })
-          ))
-        }, timeoutMillis)
+        const call: InFlight = {
+          deadline: started + timeoutMillis,
+          done: false,
+          expire: () => resume(Effect.fail(new StoreFailure({ cause: new Error(timedOut) })))
+        }
+        inFlight.push(call)
+        if (timer === undefined) arm()
         send(argv).then(
           (reply) => {
-            if (done) return
-            done = true
-            clearTimeout(timer)
+            if (call.done) return
+            call.done = true
             resume(Effect.succeed(reply))
           },
           (cause) => {
-            if (done) return
-            done = true
-            clearTimeout(timer)
+            if (call.done) return
+            call.done = true
             resume(Effect.fail(new StoreFailure({ cause })))
           }
         )
         return Effect.sync(() => {
-          done = true
-          clearTimeout(timer)
+          call.done = true
         })
       }).pipe(
         Effect.flatMap((reply) => {
@@ -176,7 +211,8 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
           const serverNow = Number(reply[0])
           offset = serverNow - clientNow
           noteOffset(serverNow - (clientNow + (performance.now() - started)))
-          return Effect.as(latency(Effect.succeed((performance.now() - started) / 1000)), reply as core.Reply)
+          latency.update((performance.now() - started) / 1000)
+          return Effect.succeed(reply as core.Reply)
         })
       )
     })

@@ -413,10 +413,11 @@ export const makeWithStore = (
       while (pending.length > 0) batches.push(pending.splice(0, MAX_BATCH))
       return Effect.forEach(batches, send, { concurrency: "unbounded", discard: true })
     })
-    // the flusher is forked: it starts once this fiber yields, so the calls made meanwhile join its batch, and every
-    // caller resumes in the batch's order (uninterruptible: a batch in flight when the scope closes still answers
-    // its callers, within storeTimeout; one not sent yet is interrupted by the finalizer above)
-    const startFlush = Effect.forkIn(Effect.uninterruptible(flush), scope)
+    // the first caller of a batch sends it from its own fiber (no fiber per batch): it yields once, so that the
+    // calls made meanwhile join the batch, then makes the call and answers every caller in the batch's order, itself
+    // first (uninterruptible: a batch in flight when the scope closes still answers its callers, within
+    // storeTimeout; one not sent yet is interrupted by the finalizer above)
+    const sendHere = Effect.uninterruptible(Effect.zipRight(Effect.yieldNow(), flush))
     /** Sends `request` with the current batch: the store's reply, or its failure (never fails itself). */
     const submit = (request: core.Request): Effect.Effect<Submitted> => {
       if (isClosed) return Effect.interrupt
@@ -430,7 +431,7 @@ export const makeWithStore = (
       })
       if (scheduled) return answered
       scheduled = true
-      return Effect.zipRight(startFlush, answered)
+      return Effect.zipRight(sendHere, answered)
     }
 
     // -- sleepers: the reserved callers of this process wait on one timer, set for the earliest, and resume in the

@@ -82,7 +82,7 @@ export interface Instrument {
  * The registry's hook of `key` tagged with `tags`: updating it directly is the same update `Metric.unsafeUpdate`
  * makes, without its two closure calls per update (this sits on the fast path).
  */
-const tagged = <T extends MetricKey.MetricKey<any>>(key: T, tags: ReadonlyArray<MetricLabel.MetricLabel>) => {
+export const tagged = <T extends MetricKey.MetricKey<any>>(key: T, tags: ReadonlyArray<MetricLabel.MetricLabel>) => {
   const hook = Metric.globalMetricRegistry.get(MetricKey.taggedWithLabels(key, tags) as any) as unknown as {
     update(input: number): void
   }

@@ -56,6 +56,32 @@ describe.skipIf(!serverAvailable)("ThrottleRedis when Redis dies", () => {
       })
     ), 30_000)
 
+  it.live("a Redis that stops answering (SIGSTOP): every call in flight fails within storeTimeout, then grants resume", () =>
+    Effect.gen(function*() {
+      const name = freshKey("frozen")
+      const t = yield* ThrottleRedis.make({ ...options, rate: "100/s", key: name, name, onStoreError: "fail" })
+      yield* t.acquire()
+      redis.server().freeze(true)
+      // one call after another (each its own script call) and eight at once (one call): each times out, none hangs
+      const alone = yield* Effect.forEach([1, 2, 3], () => Effect.flip(t.acquire())).pipe(Effect.timeout("5 seconds"))
+      const together = yield* Effect.all(Array.from({ length: 8 }, () => Effect.flip(t.acquire())), {
+        concurrency: "unbounded"
+      }).pipe(Effect.timeout("5 seconds"))
+      redis.server().freeze(false)
+      for (const error of [...alone, ...together]) {
+        expect(error).toBeInstanceOf(ThrottleStoreError)
+        expect(error.message).toContain("no answer from Redis within 200ms")
+      }
+      // the calls Redis reads after SIGCONT are past their deadline and do nothing: one grant so far, then grants
+      yield* t.acquire().pipe(Effect.timeout("5 seconds"))
+      expect((yield* t.stats).granted).toBe(2)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Redis.layer({ url: redis.server().url })),
+      Effect.ensuring(Effect.sync(() => redis.server().freeze(false))),
+      Logger.withMinimumLogLevel(LogLevel.Error)
+    ), 30_000)
+
   it.live("\"allow\": grants at once while Redis is down", () =>
     outage(({ kill, restart }) =>
       Effect.gen(function*() {

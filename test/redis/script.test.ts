@@ -73,6 +73,25 @@ describe.skipIf(!redisAvailable)("redisScript (Lua) on a real Redis", () => {
     }
   })
 
+  it("every key outlives the last reservation, also when a later call records nothing", async () => {
+    // 1/s: eleven callers in one call are reserved at 0, 1000, …, 10000; the records of the last must live until
+    // 10000 + the longest period, whatever the calls in between do (a call that records nothing reads the time of
+    // the last reservation from the meta hash, not from the sorted sets)
+    const config: core.Config = { limits: [1, 100], periods: [1000, 60_000], interval: 0, burst: 0, maxConcurrent: 0, leaseTtl: 1000 }
+    const keys = core.keys("effect-throttles", freshKey("tail-ttl"), 2)
+    const call = (op: core.Op, now: number, args: ReadonlyArray<string>) =>
+      admin().eval(SCRIPT, keys.length, ...keys, ...core.argv(config, op, now, undefined, "w", args))
+    const eleven = Array.from({ length: 11 }, (_, i) => ({ n: 1, id: `r${i}`, maxWait: -1, mode: "w" as const }))
+    const first = parse(await call("acquire", 0, core.acquireArgs(eleven))) as Array<unknown>
+    expect(first.slice(-1)).toEqual([["ok", 10000, 10000, 0, 11, 11]])
+    // stats at 5000: the five reservations after now are waiting, and the TTL is set again from the last one (its
+    // record lives until 10000 + 60 s)
+    expect(parse(await call("stats", 5000, [])) as Array<unknown>).toEqual([5000, 5, 0, 0, 0])
+    for (const key of [keys[0] as string, keys[4] as string, keys[5] as string]) {
+      expect([key, await admin().pttl(key)]).toEqual([key, expect.toSatisfy((ms: number) => ms > 10000 + 60_000 - 5000)])
+    }
+  })
+
   it("a stale call (past its deadline on the server's clock) does nothing", async () => {
     const config = configs[0] as core.Config
     const keys = core.keys("effect-throttles", freshKey("stale"), 1)

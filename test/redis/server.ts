@@ -83,6 +83,8 @@ export interface RedisServer {
   readonly restart: () => Promise<void>
   /** SIGKILL, no shutdown. */
   readonly kill: () => Promise<void>
+  /** SIGSTOP (`true`): the connections stay open and nothing answers; SIGCONT (`false`). */
+  readonly freeze: (frozen: boolean) => void
   readonly stop: () => Promise<void>
 }
 
@@ -109,6 +111,9 @@ export const startServer = async (own = false): Promise<RedisServer> => {
       host: u.hostname,
       restart: () => Promise.reject(new Error("cannot restart the REDIS_URL server")),
       kill: () => Promise.reject(new Error("cannot kill the REDIS_URL server")),
+      freeze: () => {
+        throw new Error("cannot freeze the REDIS_URL server")
+      },
       stop: () => Promise.resolve()
     }
   }
@@ -126,6 +131,9 @@ export const startServer = async (own = false): Promise<RedisServer> => {
     kill: async () => {
       child.kill("SIGKILL")
       await exited(child)
+    },
+    freeze: (frozen) => {
+      child.kill(frozen ? "SIGSTOP" : "SIGCONT")
     },
     stop: async () => {
       child.kill("SIGTERM")
