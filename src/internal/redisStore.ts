@@ -95,6 +95,7 @@ const isNoScript = (e: unknown): boolean => e instanceof Error && e.message.star
 export const makeRedisStore = (options: RedisStoreOptions): Store => {
   const { channel, client, config, keys } = options
   const timeoutMillis = Duration.toMillis(options.timeout)
+  const fixed = core.fixedArgs(config, channel)
   /** server time - client time, from the last reply (to date a call's deadline on the server's clock). */
   let offset: number | undefined
   const errors = storeErrors.pipe(Metric.tagged("name", options.name), Metric.tagged("backend", "redis"))
@@ -125,20 +126,25 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
 
   // The timeout bounds real I/O, so it is a real timer (Effect.timeout costs a fiber race per call, several times
   // the cost of the call itself on a busy event loop), and one timer for all the calls in flight: they all have the
-  // same timeout and are sent in order, so the earliest deadline is the oldest call's. An answered call is only
-  // marked; the timer, when it fires, drops the answered calls and is set again for the oldest unanswered one (so a
-  // busy throttle sets it about once per timeout, not once per call). It does not keep the process alive: a call in
-  // flight is on a connection, which does.
+  // same timeout and are sent in order, so the earliest deadline is the oldest call's. An answered call is marked,
+  // and the answered calls at the head of the line are dropped at once (calls are answered in order, so the line
+  // holds the calls in flight, not a timeout's worth of answered ones with their callers); the timer is left
+  // running, and when it fires it is set again for the oldest unanswered call (so a busy throttle sets it about once
+  // per timeout, not once per call). It does not keep the process alive: a call in flight is on a connection,
+  // which does.
   const timedOut = `no answer from Redis within ${Duration.format(options.timeout)}`
-  interface InFlight {
-    readonly deadline: number
-    done: boolean
-    readonly expire: () => void
+  // (a class, not a literal: see Pending in redisThrottle.ts)
+  class InFlight {
+    done = false
+    constructor(readonly deadline: number, readonly expire: () => void) {}
   }
   const inFlight: Array<InFlight> = []
   let timer: ReturnType<typeof setTimeout> | undefined
-  const arm = (): void => {
+  const dropAnswered = (): void => {
     while (inFlight.length > 0 && (inFlight[0] as InFlight).done) inFlight.shift()
+  }
+  const arm = (): void => {
+    dropAnswered()
     const head = inFlight[0]
     if (head === undefined) return
     timer = setTimeout(onTimer, Math.max(0, head.deadline - performance.now()))
@@ -175,30 +181,32 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
         : offset === undefined
         ? undefined
         : clientNow + offset + timeoutMillis
-      const argv = core.argv(config, op, now, deadline, channel, args)
+      const argv = core.argvWith(fixed, op, now, deadline, args)
       const started = performance.now()
       return Effect.async<unknown, StoreFailure>((resume) => {
-        const call: InFlight = {
-          deadline: started + timeoutMillis,
-          done: false,
-          expire: () => resume(Effect.fail(new StoreFailure({ cause: new Error(timedOut) })))
-        }
+        const call = new InFlight(
+          started + timeoutMillis,
+          () => resume(Effect.fail(new StoreFailure({ cause: new Error(timedOut) })))
+        )
         inFlight.push(call)
         if (timer === undefined) arm()
         send(argv).then(
           (reply) => {
             if (call.done) return
             call.done = true
+            dropAnswered()
             resume(Effect.succeed(reply))
           },
           (cause) => {
             if (call.done) return
             call.done = true
+            dropAnswered()
             resume(Effect.fail(new StoreFailure({ cause })))
           }
         )
         return Effect.sync(() => {
           call.done = true
+          dropAnswered()
         })
       }).pipe(
         Effect.flatMap((reply) => {

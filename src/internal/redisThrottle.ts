@@ -127,11 +127,23 @@ type Submitted = Answer | StoreFailure
 /**
  * A request waiting for its batch: queued synchronously by its caller (so no flush can miss it), answered through
  * `resume` once its caller waits, or through `answer` if the answer comes first.
+ *
+ * A class, not an object literal, and so is every object made per call on this path: V8 tracks the objects of a
+ * literal by its allocation site and, once enough of them outlive a young-generation collection (a burst of
+ * waiters does that), allocates all the later ones directly in the old generation. There, dead, they keep
+ * pointing at young objects (a caller's resume callback, its answer), which then survive every scavenge until a
+ * full collection. Measured with `node --trace-gc-nvp`, 8 callers in a loop: literals here made 340 KB promoted per
+ * scavenge (pauses of 2.1 ms); see `deliver` for the other half.
  */
-interface Pending {
-  readonly request: core.Request
-  resume: ((result: Effect.Effect<Submitted>) => void) | undefined
-  answer: Effect.Effect<Submitted> | undefined
+class Pending implements core.Request {
+  resume: ((result: Effect.Effect<Submitted>) => void) | undefined = undefined
+  answer: Effect.Effect<Submitted> | undefined = undefined
+  constructor(
+    readonly n: number,
+    readonly id: string,
+    readonly maxWait: number,
+    readonly mode: "w" | "t"
+  ) {}
 }
 
 /**
@@ -378,8 +390,11 @@ export const makeWithStore = (
     // waits on a plain callback (no Deferred): this sits on the fast path, once per acquisition.
     const pending: Array<Pending> = []
     let scheduled = false
+    /** Script calls of acquisitions in flight. */
+    let sending = 0
     const send = (batch: Array<Pending>): Effect.Effect<void> =>
-      Effect.map(Effect.exit(route("acquire", core.acquireArgs(batch.map((b) => b.request)))), (result) => {
+      Effect.map(Effect.exit(route("acquire", core.acquireArgs(batch))), (result) => {
+        sending--
         if (result._tag === "Success") {
           const { reply, source } = result.value
           const now = core.replyNumber(reply[0])
@@ -403,33 +418,56 @@ export const makeWithStore = (
           for (const entry of batch) deliver(entry, failed)
         }
         batch.length = 0
+        // the requests that came while this call was in flight: their first caller is handed the next call
+        if (sending === 0 && !scheduled && pending.length > 0) {
+          scheduled = true
+          const first = pending[0] as Pending
+          deliver(first, Effect.zipRight(sendHere, answerOf(first)))
+        }
       })
     const flush: Effect.Effect<void> = Effect.suspend(() => {
       scheduled = false
-      if (pending.length <= MAX_BATCH) return pending.length === 0 ? Effect.void : send(pending.splice(0))
+      if (pending.length === 0) return Effect.void
+      if (pending.length <= MAX_BATCH) {
+        sending++
+        return send(pending.splice(0))
+      }
       // several batches: sent at once, pipelined, in order (forked in order, each fiber makes its call in its first
       // run, and Redis runs them in the order they arrive); not one round trip after another
       const batches: Array<Array<Pending>> = []
       while (pending.length > 0) batches.push(pending.splice(0, MAX_BATCH))
+      sending += batches.length
       return Effect.forEach(batches, send, { concurrency: "unbounded", discard: true })
     })
-    // the first caller of a batch sends it from its own fiber (no fiber per batch): it yields once, so that the
+    // One script call of acquisitions is in flight at a time, and the requests made meanwhile go together in the
+    // next one: under a steady stream of callers the batches grow with the load instead of each caller paying the
+    // script's fixed cost (about 70 µs of Lua per call on the bench machine, which at 10 000 calls a second one by
+    // one is most of Redis's time, and the queue in front of it the callers' latency).
+    // The first caller of a batch sends it from its own fiber (no fiber per batch): it yields once, so that the
     // calls made meanwhile join the batch, then makes the call and answers every caller in the batch's order, itself
-    // first (uninterruptible: a batch in flight when the scope closes still answers its callers, within
-    // storeTimeout; one not sent yet is interrupted by the finalizer above)
+    // first. When requests came while a call was in flight, their first caller is resumed to send them. So every
+    // caller waits uninterruptibly (each is inside the uninterruptible region of its acquisition), and the call is
+    // uninterruptible: a batch in flight when the scope closes still answers its callers, within storeTimeout; one
+    // not sent yet is interrupted by the finalizer above.
     const sendHere = Effect.uninterruptible(Effect.zipRight(Effect.yieldNow(), flush))
-    /** Sends `request` with the current batch: the store's reply, or its failure (never fails itself). */
-    const submit = (request: core.Request): Effect.Effect<Submitted> => {
+    /** Waits for `entry`'s answer (taken once: the answer may be the hand-over of the next call, then the reply). */
+    const answerOf = (entry: Pending): Effect.Effect<Submitted> =>
+      Effect.async<Submitted>((resume) => {
+        const answer = entry.answer
+        if (answer !== undefined) {
+          entry.answer = undefined
+          resume(answer)
+        } else entry.resume = resume
+      })
+    /** Sends a request with the current batch: the store's reply, or its failure (never fails itself). */
+    const submit = (n: number, id: string, maxWait: number, mode: "w" | "t"): Effect.Effect<Submitted> => {
       if (isClosed) return Effect.interrupt
       // queued now, not when the caller suspends: a flush that starts in between (the caller's fiber may yield to
       // the scheduler after forking it) must see it
-      const entry: Pending = { request, resume: undefined, answer: undefined }
+      const entry = new Pending(n, id, maxWait, mode)
       pending.push(entry)
-      const answered = Effect.async<Submitted>((resume) => {
-        if (entry.answer !== undefined) resume(entry.answer)
-        else entry.resume = resume
-      })
-      if (scheduled) return answered
+      const answered = answerOf(entry)
+      if (scheduled || sending > 0) return answered
       scheduled = true
       return Effect.zipRight(sendHere, answered)
     }
@@ -578,7 +616,7 @@ export const makeWithStore = (
           gauges()
           const gate = signal.gate
           const epoch = pauseEpoch
-          return Effect.flatMap(submit({ n, id, maxWait: maxWaitMillis, mode: "w" }), (first) => {
+          return Effect.flatMap(submit(n, id, maxWaitMillis, "w"), (first) => {
             // the fast path: granted at once (most calls when the limit is not reached)
             if (!(first instanceof StoreFailure) && first.reply === core.GRANTED) {
               waiting--
@@ -619,7 +657,7 @@ export const makeWithStore = (
           if (sent === undefined) {
             const gate = signal.gate
             const epoch = pauseEpoch
-            sent = { result: yield* submit({ n, id, maxWait: remaining, mode: "w" }), gate, epoch }
+            sent = { result: yield* submit(n, id, remaining, "w"), gate, epoch }
           }
           const { epoch: epochAtSubmit, gate, result } = sent
           if (result instanceof StoreFailure) {
@@ -723,7 +761,7 @@ export const makeWithStore = (
     const decideNow = (n: number): Effect.Effect<Throttle.Decision, ThrottleStoreError> =>
       Effect.gen(function*() {
         const id = nextId()
-        const result = yield* submit({ n, id, maxWait: -1, mode: "t" })
+        const result = yield* submit(n, id, -1, "t")
         const now = nowMillis()
         if (result instanceof StoreFailure) {
           if (onStoreError === "fail") return yield* Effect.fail(toStoreError(result))
