@@ -385,9 +385,8 @@ export const makeWithStore = (
       })
     }
 
-    // -- batching: concurrent acquisitions of this process go to the store in one script call per turn; the calls
-    // of successive turns are pipelined on the connection (Redis runs them in the order they were sent). A caller
-    // waits on a plain callback (no Deferred): this sits on the fast path, once per acquisition.
+    // -- batching: concurrent acquisitions of this process go to the store in one script call, one at a time (see
+    // sendHere). A caller waits on a plain callback (no Deferred): this sits on the fast path, once per acquisition.
     const pending: Array<Pending> = []
     let scheduled = false
     /** Script calls of acquisitions in flight. */
