@@ -106,6 +106,41 @@ describe("metrics, spans and events", () => {
       expect(yield* gauge(metrics.inFlight, name)).toBe(0)
     }))
 
+  it.scoped("the wait histogram holds what Effect's own histogram holds for the same waits (grants at once and waits)", () =>
+    Effect.gen(function*() {
+      // a fresh name: the throttle puts its zero-lane hook in the registry; the reference is Effect's histogram
+      const name = "zero-lane"
+      const throttle = yield* Throttle.make("2/s", { name })
+      const reference = Metric.tagged(metrics.wait, "name", "zero-lane-reference")
+      yield* throttle.acquire(2) // waited 0
+      const waiter = yield* Effect.fork(throttle.acquire())
+      yield* TestClock.adjust("1 second") // the waiter waited 1 s
+      yield* Fiber.join(waiter)
+      yield* throttle.acquire() // the second of the window: waited 0
+      yield* TestClock.adjust("250 millis")
+      const late = yield* Effect.fork(throttle.acquire())
+      yield* TestClock.adjust("1 second") // waited 750 ms
+      yield* Fiber.join(late)
+      for (const seconds of [0, 1, 0, 0.75]) yield* Metric.update(reference, seconds)
+      const ours = yield* Metric.value(Metric.tagged(metrics.wait, "name", name))
+      expect(ours).toEqual(yield* Metric.value(reference))
+      expect([ours.count, ours.min, ours.max, ours.sum]).toEqual([4, 0, 1, 1.75])
+    }))
+
+  it.scoped("a wait histogram read before the throttle existed keeps counting every wait", () =>
+    Effect.gen(function*() {
+      const name = "read-first"
+      // the registry makes Effect's own hook here; the throttle then uses it as it is
+      expect((yield* Metric.value(Metric.tagged(metrics.wait, "name", name))).count).toBe(0)
+      const throttle = yield* Throttle.make("1/s", { name })
+      yield* throttle.acquire()
+      const waiter = yield* Effect.fork(throttle.acquire())
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(waiter)
+      const wait = yield* Metric.value(Metric.tagged(metrics.wait, "name", name))
+      expect([wait.count, wait.min, wait.sum]).toEqual([2, 0, 1])
+    }))
+
   it.scoped("events arrive in order with their tags", () =>
     Effect.gen(function*() {
       const throttle = yield* Throttle.make("1/s")

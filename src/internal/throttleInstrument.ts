@@ -15,8 +15,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricHook from "effect/MetricHook"
 import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
+import * as MetricState from "effect/MetricState"
+import * as MutableHashMap from "effect/MutableHashMap"
 import * as PubSub from "effect/PubSub"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
@@ -89,6 +92,54 @@ export const tagged = <T extends MetricKey.MetricKey<any>>(key: T, tags: Readonl
   return hook
 }
 
+/**
+ * A histogram hook with a lane of its own for observations of 0: most waits are 0 (a grant at once), and Effect's
+ * histogram update costs a binary search over the boundaries per observation (about 40 ns, measured against the
+ * wave-1 throttle: the whole difference of an uncontended `withPermit` with metrics on). The zeros are counted,
+ * and added to the state when it is read, exactly where Effect's update would have put them (every bucket whose
+ * boundary is ≥ 0, the count, the min and the max), so the state read is the one Effect's hook would hold.
+ */
+const zeroLaneHistogram = (key: MetricKey.MetricKey.Histogram): MetricHook.MetricHook.Histogram => {
+  const inner = MetricHook.histogram(key)
+  let zeros = 0
+  const update = (value: number): void => {
+    if (value === 0) zeros++
+    else inner.update(value)
+  }
+  return MetricHook.make({
+    get: () => {
+      const state = inner.get()
+      if (zeros === 0) return state
+      return MetricState.histogram({
+        buckets: state.buckets.map(([boundary, count]) => [boundary, boundary >= 0 ? count + zeros : count] as const),
+        count: state.count + zeros,
+        min: Math.min(state.min, 0),
+        max: Math.max(state.max, 0),
+        sum: state.sum
+      })
+    },
+    update,
+    modify: update
+  })
+}
+
+/**
+ * The registry's hook of the wait histogram `key` tagged with `tags`: a zero-lane one, put in the registry's map
+ * when the metric does not exist yet (the map is not in Effect's published types: when it is not there, or when
+ * the metric was read or updated before, the registry's own hook is used, which holds the same state, only slower).
+ */
+const MUTABLE_HASH_MAP = Symbol.for("effect/MutableHashMap")
+
+const waitHistogram = (key: MetricKey.MetricKey.Histogram, tags: ReadonlyArray<MetricLabel.MetricLabel>) => {
+  const full = MetricKey.taggedWithLabels(key, tags)
+  const map = (Metric.globalMetricRegistry as unknown as {
+    readonly map?: MutableHashMap.MutableHashMap<MetricKey.MetricKey.Histogram, MetricHook.MetricHook.Histogram>
+  }).map
+  if (typeof map === "object" && map !== null && MUTABLE_HASH_MAP in map && !MutableHashMap.has(map, full)) {
+    MutableHashMap.set(map, full, zeroLaneHistogram(full))
+  }
+  return tagged(key, tags)
+}
 
 /** The instrument of one throttle named `name`; with `metrics` false, only events. */
 export const make = (name: string, metrics: boolean): Instrument => {
@@ -109,7 +160,7 @@ export const make = (name: string, metrics: boolean): Instrument => {
   )
   const base = [MetricLabel.make("name", name)]
   const granted = metrics ? tagged(keys.granted, base) : undefined
-  const wait = metrics ? tagged(keys.wait, base) : undefined
+  const wait = metrics ? waitHistogram(keys.wait, base) : undefined
   const waitingGauge = metrics ? tagged(keys.waiting, base) : undefined
   const inFlightGauge = metrics ? tagged(keys.inFlight, base) : undefined
   const rejectedBy = metrics
