@@ -465,7 +465,8 @@ describe("Throttle properties (TestClock)", () => {
         expect(stats.waiting).toBe(0)
         expect(stats.granted).toBe(granted.reduce((a, g) => a + g.n, 0))
       })),
-    { fastCheck: { numRuns: 150 } }
+    // 150 runs take 11–18 s alone; beside the process and Redis tests of a full run on 2 cores, over 30 s
+    { fastCheck: { numRuns: 150 }, timeout: 120_000 }
   )
 })
 
