@@ -4,7 +4,7 @@
  * every case alike.
  *
  *   git worktree add --detach ../before <commit> && ln -s "$PWD/node_modules" ../before/node_modules
- *   npx tsx bench/baseline.ts ../before
+ *   npx tsx bench/baseline.ts ../before [--rounds=40]
  *
  * - uncontended: `Effect.forEach` of 200 000 `withPermit(Effect.void)` one after another, the rate out of reach;
  *   floor: the same `forEach` over `Effect.sync(noop)`; reference: the bare interruption-safe bracket
@@ -13,13 +13,17 @@
  *   with no limiter.
  *
  * Reported: the median and the smallest of the runs, ns (µs) per operation and the ratio to the floor of the same
- * run. The older checkout must export `make(rate, options)` from `src/internal/throttle.ts` (every version does).
+ * run; then after / before paired by round (each round runs every case once, starting with the next case each
+ * time) with a 95% bootstrap interval, which says whether a difference stands out of this machine's noise.
+ * `--rounds=N` sets the rounds of every section (default 9, and 5 for 10 000 tasks; 40 gives intervals of a few
+ * percent). The older checkout must export `make(rate, options)` from `src/internal/throttle.ts` (every version
+ * does).
  */
 import { Effect, type Scope } from "effect"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as current from "../src/internal/throttle.js"
-import { fmt, range, roundRobin, type Sample, table } from "./harness.js"
+import { fmt, pairedRatio, range, roundRobin, type Sample, table } from "./harness.js"
 import { passThrough, UNLIMITED } from "./throttle.js"
 import { sequential } from "./throttle2.js"
 
@@ -28,8 +32,10 @@ type Make = (rate: unknown, options?: unknown) => Effect.Effect<{ readonly withP
 
 const main = async (): Promise<void> => {
   const before = process.argv[2]
-  if (before === undefined) {
-    console.error("usage: npx tsx bench/baseline.ts <path of an older checkout>")
+  const roundsArg = process.argv.find((a) => a.startsWith("--rounds="))
+  const rounds = roundsArg === undefined ? undefined : Number(roundsArg.slice("--rounds=".length))
+  if (before === undefined || (rounds !== undefined && !(Number.isSafeInteger(rounds) && rounds >= 3))) {
+    console.error("usage: npx tsx bench/baseline.ts <path of an older checkout> [--rounds=N (>= 3)]")
     process.exitCode = 2
     return
   }
@@ -70,8 +76,24 @@ const main = async (): Promise<void> => {
       })
     ))
   }
-  const u = await roundRobin({ warmup: 1, repetitions: 9 }, uncontended.map(([, once]) => once))
+  /** The after / before lines: per-round ratios (the cases at `b` against the one at `a`). */
+  const paired = (samples: ReadonlyArray<Sample>, a: number, bs: ReadonlyArray<readonly [string, number]>) => {
+    for (const [name, b] of bs) {
+      const r = pairedRatio(samples[a] as Sample, samples[b] as Sample)
+      console.log(
+        `${name} / before, paired by round: median ${r.median.toFixed(3)} (95%: ${r.low.toFixed(3)}–${
+          r.high.toFixed(3)
+        })`
+      )
+    }
+  }
+  const u = await roundRobin(
+    { warmup: 1, repetitions: rounds ?? 9, rotate: true },
+    uncontended.map(([, once]) => once)
+  )
   report(`Uncontended, ${fmt(ops)} operations one after another`, "ns/op", uncontended.map(([name]) => name), u)
+  console.log()
+  paired(u, 2, [["after", 3], ["after, metrics: false", 4]])
 
   // Contention.
   for (const n of [1_000, 10_000]) {
@@ -89,8 +111,13 @@ const main = async (): Promise<void> => {
         [`withPermit under maxConcurrent 10, ${name}`, concurrent(build(make, { maxConcurrent: 10 }))] as const
       )
     ]
-    const c = await roundRobin({ warmup: 1, repetitions: n <= 1_000 ? 9 : 5 }, contended.map(([, once]) => once))
+    const c = await roundRobin(
+      { warmup: 1, repetitions: rounds ?? (n <= 1_000 ? 9 : 5), rotate: true },
+      contended.map(([, once]) => once)
+    )
     report(`Contention, ${fmt(n)} tasks`, "µs/task", contended.map(([name]) => name), c)
+    console.log()
+    paired(c, 1, [["after", 2]])
   }
 }
 

@@ -75,7 +75,12 @@ export const repeat = async (
  * Returns one sample per case, in the order given.
  */
 export const roundRobin = async (
-  options: { readonly warmup: number; readonly repetitions: number },
+  options: {
+    readonly warmup: number
+    readonly repetitions: number
+    /** Start each round with the next case (so that no case always runs right after the same one). */
+    readonly rotate?: boolean | undefined
+  },
   cases: ReadonlyArray<() => Promise<number>>
 ): Promise<ReadonlyArray<Sample>> => {
   for (let i = 0; i < options.warmup; i++) {
@@ -86,12 +91,33 @@ export const roundRobin = async (
   }
   const runs: Array<Array<number>> = cases.map(() => [])
   for (let i = 0; i < options.repetitions; i++) {
-    for (let c = 0; c < cases.length; c++) {
+    for (let j = 0; j < cases.length; j++) {
+      const c = options.rotate === true ? (i + j) % cases.length : j
       collectGarbage()
       runs[c]?.push(await (cases[c] as () => Promise<number>)())
     }
   }
   return runs.map(sample)
+}
+
+/**
+ * `b / a` paired by round (both samples from one `roundRobin`): the median of the per-round ratios and a 95%
+ * bootstrap interval of that median (2 000 resamples, fixed seed), so that "no slower" can be read with its noise.
+ */
+export const pairedRatio = (a: Sample, b: Sample): { readonly median: number; readonly low: number; readonly high: number } => {
+  const ratios = b.runs.map((x, i) => x / (a.runs[i] as number))
+  const median = (xs: ReadonlyArray<number>) => {
+    const sorted = [...xs].sort((x, y) => x - y)
+    return sorted[Math.floor(sorted.length / 2)] as number
+  }
+  let seed = 12345
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
+  const boots: Array<number> = []
+  for (let k = 0; k < 2000; k++) {
+    boots.push(median(ratios.map(() => ratios[Math.floor(random() * ratios.length)] as number)))
+  }
+  boots.sort((x, y) => x - y)
+  return { median: median(ratios), low: boots[50] as number, high: boots[1949] as number }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
