@@ -537,9 +537,8 @@ export const argvWith = (
   now: number | undefined,
   deadline: number | undefined,
   args: ReadonlyArray<string>
-): Array<string> => {
-  return NONE.concat(op, now === undefined ? "" : num(now), deadline === undefined ? "" : num(deadline), fixed, args)
-}
+): Array<string> =>
+  NONE.concat(op, now === undefined ? "" : num(now), deadline === undefined ? "" : num(deadline), fixed, args)
 
 /** The script's `ARGV` for one call (see `redisScript.ts`). */
 export const argv = (
