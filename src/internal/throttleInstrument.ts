@@ -93,29 +93,59 @@ export const tagged = <T extends MetricKey.MetricKey<any>>(key: T, tags: Readonl
 }
 
 /**
- * A histogram hook with a lane of its own for observations of 0: most waits are 0 (a grant at once), and Effect's
- * histogram update costs a binary search over the boundaries per observation (about 40 ns: most of what metrics
- * added to an uncontended `withPermit`, measured against the wave-1 throttle). The zeros are counted,
- * and added to the state when it is read, exactly where Effect's update would have put them (every bucket whose
- * boundary is ≥ 0, the count, the min and the max), so the state read is the one Effect's hook would hold.
+ * The wait histogram's hook: the state Effect's own histogram hook would hold for the same observations (the
+ * same buckets, count, sum, min and max: tested against it), at a fraction of the cost per observation, which
+ * sits on every grant. Effect's hook finds the bucket by a binary search over the boundaries (about 40 ns); here
+ * most waits are 0 (a grant at once) and are only counted, in a lane of their own added to the buckets when the
+ * state is read, and any other wait finds its bucket from its base-2 logarithm, since the boundaries double
+ * (`waitBoundaries`), then corrected by a comparison with its neighbours so that a wait equal to a boundary lands
+ * where the binary search puts it.
  */
-const zeroLaneHistogram = (key: MetricKey.MetricKey.Histogram): MetricHook.MetricHook.Histogram => {
-  const inner = MetricHook.histogram(key)
+export const waitHistogramHook = (key: MetricKey.MetricKey.Histogram): MetricHook.MetricHook.Histogram => {
+  const boundaries = Float64Array.from(key.keyType.boundaries.values).sort()
+  const size = boundaries.length
+  const last = size - 1
+  const start = boundaries[0]!
+  const zeroBucket = boundaries.findIndex((boundary) => boundary >= 0) // where Effect's search puts a 0
+  const counts = new Uint32Array(size + 1)
   let zeros = 0
+  let count = 0
+  let sum = 0
+  let min = Number.MAX_VALUE
+  let max = Number.MIN_VALUE
+  const bucket = (value: number): number => {
+    if (!(value > start)) return value <= start ? 0 : size // NaN goes past every boundary, as in Effect's hook
+    let i = Math.ceil(Math.log2(value / start))
+    if (!(i <= last)) i = last // past the largest boundary, or a boundary set that does not double
+    while (i > 0 && value <= boundaries[i - 1]!) i--
+    while (i < size && !(value <= boundaries[i]!)) i++
+    return i
+  }
   const update = (value: number): void => {
-    if (value === 0) zeros++
-    else inner.update(value)
+    if (value === 0) {
+      zeros++
+      return
+    }
+    counts[bucket(value)]++
+    count++
+    sum += value
+    if (value < min) min = value
+    if (value > max) max = value
   }
   return MetricHook.make({
     get: () => {
-      const state = inner.get()
-      if (zeros === 0) return state
+      const buckets: Array<readonly [number, number]> = []
+      let cumulated = 0
+      for (let i = 0; i < size; i++) {
+        cumulated += counts[i]! + (i === zeroBucket ? zeros : 0)
+        buckets.push([boundaries[i]!, cumulated])
+      }
       return MetricState.histogram({
-        buckets: state.buckets.map(([boundary, count]) => [boundary, boundary >= 0 ? count + zeros : count] as const),
-        count: state.count + zeros,
-        min: Math.min(state.min, 0),
-        max: Math.max(state.max, 0),
-        sum: state.sum
+        buckets,
+        count: count + zeros,
+        min: zeros > 0 && 0 < min ? 0 : min,
+        max: zeros > 0 && 0 > max ? 0 : max,
+        sum
       })
     },
     update,
@@ -136,7 +166,7 @@ const waitHistogram = (key: MetricKey.MetricKey.Histogram, tags: ReadonlyArray<M
     readonly map?: MutableHashMap.MutableHashMap<MetricKey.MetricKey.Histogram, MetricHook.MetricHook.Histogram>
   }).map
   if (typeof map === "object" && map !== null && MUTABLE_HASH_MAP in map && !MutableHashMap.has(map, full)) {
-    MutableHashMap.set(map, full, zeroLaneHistogram(full))
+    MutableHashMap.set(map, full, waitHistogramHook(full))
   }
   return tagged(key, tags)
 }
