@@ -126,7 +126,8 @@ export const waitHistogramHook = (key: MetricKey.MetricKey.Histogram): MetricHoo
       zeros++
       return
     }
-    counts[bucket(value)]++
+    const i = bucket(value)
+    counts[i] = counts[i]! + 1
     count++
     sum += value
     if (value < min) min = value
