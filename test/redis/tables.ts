@@ -170,13 +170,22 @@ export const randomTable = (seed: number, config: core.Config, length: number): 
     const n = 1 + rand(max)
     const id = `r${i}`
     if (r < 5) {
-      const reply = push("acquire", wait(n, id, rand(3) === 0 ? rand(2000) : -1))
-      const outcome = core.decodeOutcome(reply[1] as core.Reply, "w", core.replyNumber(reply[0]))
-      const member = core.leaseMember(n, id)
-      if (outcome._tag === "Reserved") {
-        reserved.push({ at: outcome.at, args: core.cancelArgs(n, id, outcome, leasing ? member : "") })
-        if (leasing) leases.push(member)
-      } else if (outcome._tag === "Queued") queued.push(member)
+      // one request, or (one time in four) a batch of two or three, as a busy process sends them
+      const requests = Array.from({ length: rand(4) === 0 ? 2 + rand(2) : 1 }, (_, j) => ({
+        n: j === 0 ? n : 1 + rand(max),
+        id: j === 0 ? id : `${id}.${j}`,
+        maxWait: rand(3) === 0 ? rand(2000) : -1,
+        mode: "w" as const
+      }))
+      const reply = push("acquire", core.acquireArgs(requests))
+      requests.forEach((request, j) => {
+        const outcome = core.decodeOutcome(reply[1 + j] as core.Reply, "w", core.replyNumber(reply[0]))
+        const member = core.leaseMember(request.n, request.id)
+        if (outcome._tag === "Reserved") {
+          reserved.push({ at: outcome.at, args: core.cancelArgs(request.n, request.id, outcome, leasing ? member : "") })
+          if (leasing) leases.push(member)
+        } else if (outcome._tag === "Queued") queued.push(member)
+      })
     } else if (r < 7) {
       const reply = push("acquire", tryNow(n, id))
       if ((reply[1] as core.Reply)[0] === "ok" && leasing) leases.push(core.leaseMember(n, id))
