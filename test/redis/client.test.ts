@@ -4,7 +4,7 @@
  * policies switching on and off. Exact virtual timestamps. No Redis here (see Redis.test.ts for the real one).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Metric, Option, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, FiberId, Metric, Option, TestClock } from "effect"
 import { ThrottleStoreError } from "effect-throttles/redis"
 import { metrics } from "../../src/Throttle.js"
 import { type InputOptions, makeWithStore, resolve } from "../../src/internal/redisThrottle.js"
@@ -32,6 +32,44 @@ describe("ThrottleRedis client (memory store, TestClock)", () => {
       yield* TestClock.adjust("3 seconds")
       const times = yield* Fiber.join(fiber)
       expect(times.map((t, i) => [i, t])).toEqual(times.map((_, i) => [i, Math.floor(i / 250) * 1000]))
+    }))
+
+  it.scoped("callers arriving together go as two calls of half each, and each half comes back on its own", () =>
+    Effect.gen(function*() {
+      const resolved = yield* resolve({ key: "k", rate: "1000/s" } as InputOptions)
+      const memory = makeMemoryStore(resolved.config)
+      // a store that holds every acquire call until the test lets it through, recording its requests
+      const calls: Array<{ readonly ids: ReadonlyArray<string>; readonly gate: Deferred.Deferred<void> }> = []
+      const store: MemoryStore = {
+        ...memory,
+        call: (op, args) =>
+          op !== "acquire" ? memory.call(op, args) : Effect.suspend(() => {
+            const gate = Deferred.unsafeMake<void>(FiberId.none)
+            calls.push({ ids: Array.from({ length: Number(args[0]) }, (_, r) => args[2 + 4 * r] as string), gate })
+            return Effect.zipRight(Deferred.await(gate), memory.call(op, args))
+          })
+      }
+      const throttle = yield* makeWithStore(store, resolved)
+      const settle = Effect.repeatN(Effect.yieldNow(), 50)
+      // 8 callers, each acquiring twice
+      const fiber = yield* Effect.fork(
+        Effect.forEach(Array.from({ length: 8 }), () => Effect.repeatN(throttle.acquire(), 1), {
+          concurrency: "unbounded",
+          discard: true
+        })
+      )
+      yield* settle
+      expect(calls.map((c) => c.ids.length)).toEqual([4, 4])
+      // the first half is answered: its callers' next requests go at once, while the second call is in flight
+      yield* Deferred.succeed(calls[0]!.gate, undefined)
+      yield* settle
+      expect(calls.map((c) => c.ids.length)).toEqual([4, 4, 4])
+      for (const call of calls.slice(1)) yield* Deferred.succeed(call.gate, undefined)
+      yield* settle
+      for (const call of calls.slice(3)) yield* Deferred.succeed(call.gate, undefined)
+      yield* Fiber.join(fiber)
+      expect(calls.reduce((sum, c) => sum + c.ids.length, 0)).toBe(16)
+      expect((yield* throttle.stats).granted).toBe(16)
     }))
 
   it.scoped("reservations: callers sleep exactly until their grant time", () =>
