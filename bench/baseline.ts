@@ -4,7 +4,7 @@
  * every case alike.
  *
  *   git worktree add --detach ../before <commit> && ln -s "$PWD/node_modules" ../before/node_modules
- *   npx tsx bench/baseline.ts ../before [--rounds=40]
+ *   npx tsx bench/baseline.ts ../before [--rounds=40] [--built]
  *
  * - uncontended: `Effect.forEach` of 200 000 `withPermit(Effect.void)` one after another, the rate out of reach;
  *   floor: the same `forEach` over `Effect.sync(noop)`; reference: the bare interruption-safe bracket
@@ -16,12 +16,15 @@
  * run; then after / before paired by round (each round runs every case once, starting with the next case each
  * time) with a 95% bootstrap interval, which says whether a difference stands out of this machine's noise.
  * `--rounds=N` sets the rounds of every section (default 9, and 5 for 10 000 tasks; 40 gives intervals of a few
- * percent). The older checkout must export `make(rate, options)` from `src/internal/throttle.ts` (every version
- * does).
+ * percent). `--built` compares the two as tsc compiled them (`npm run build` in both checkouts first): the code
+ * users run, without tsx's transform. The older checkout must export `make(rate, options)` from
+ * `src/internal/throttle.ts` (every version does). The paired ratio moves by several percent from one process to
+ * the next (each process's JIT decisions are its own): compare a few runs.
  */
 import { Effect, type Scope } from "effect"
 import * as path from "node:path"
-import { pathToFileURL } from "node:url"
+import { existsSync } from "node:fs"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import * as current from "../src/internal/throttle.js"
 import { fmt, pairedRatio, range, roundRobin, type Sample, table } from "./harness.js"
 import { passThrough, UNLIMITED } from "./throttle.js"
@@ -35,14 +38,22 @@ const main = async (): Promise<void> => {
   const roundsArg = process.argv.find((a) => a.startsWith("--rounds="))
   const rounds = roundsArg === undefined ? undefined : Number(roundsArg.slice("--rounds=".length))
   if (before === undefined || (rounds !== undefined && !(Number.isSafeInteger(rounds) && rounds >= 3))) {
-    console.error("usage: npx tsx bench/baseline.ts <path of an older checkout> [--rounds=N (>= 3)]")
+    console.error("usage: npx tsx bench/baseline.ts <path of an older checkout> [--rounds=N (>= 3)] [--built]")
     process.exitCode = 2
     return
   }
-  const older = (await import(pathToFileURL(path.resolve(before, "src/internal/throttle.ts")).href)) as { make: Make }
+  // --built: both as tsc compiled them (`dist/`, as users run them), not through tsx, whose transform adds a
+  // `__name` call to every named function it creates and so weighs on each code shape differently
+  const built = process.argv.includes("--built")
+  const load = async (tree: string): Promise<{ make: Make }> => {
+    const file = path.resolve(tree, built ? "dist/internal/throttle.js" : "src/internal/throttle.ts")
+    if (!existsSync(file)) throw new Error(`${file} is missing${built ? " (npm run build in that checkout)" : ""}`)
+    return (await import(pathToFileURL(file).href)) as { make: Make }
+  }
+  const older = await load(before)
   const makers: ReadonlyArray<readonly [string, Make]> = [
     ["before", older.make],
-    ["after", current.make as unknown as Make]
+    ["after", built ? (await load(path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."))).make : current.make as unknown as Make]
   ]
   const build = (make: Make, options?: unknown) =>
     Effect.map(Effect.orDie(make(UNLIMITED, options)), (t) => t.withPermit)
