@@ -456,12 +456,12 @@ export const makeWithStore = (
     })
     // At most two script calls of acquisitions are in flight (MAX_SENDING), and the requests made meanwhile go
     // together in the next one: under a steady stream of callers the batches grow with the load instead of each
-    // caller paying the script's fixed cost (about 45 µs of Lua per call on the bench machine, which at 10 000
-    // calls a second one by one is most of Redis's time, and the queue in front of it the callers' latency).
+    // caller paying the script's fixed cost (60–75 µs per call on the bench machine, which at 10 000 calls a
+    // second one by one is most of Redis's time, and the queue in front of it the callers' latency).
     // A batch that finds nothing in flight goes as two calls, its first half and the rest (two lanes): Redis runs
     // the second while this process answers the first half, whose callers then send their next requests without
-    // waiting for the other half (closed loop of 8 callers, `dist/`, same minute: p50 0.28-0.32 ms against
-    // 0.39-0.40 with one call in flight, and 20 000-26 000 grants/s against 17 000-19 000).
+    // waiting for the other half (closed loop of 8 callers, `dist/`, twelve runs each, alternating: median p50
+    // 0.32 ms against 0.42 with one call in flight, 23 000 grants/s against 16 000).
     // The first caller of a batch sends it from its own fiber (no fiber per batch): it yields once, so that the
     // calls made meanwhile join the batch, then makes the call and answers every caller in the batch's order, itself
     // first. When requests came while calls were in flight, their first caller is resumed to send them. So every
