@@ -51,9 +51,10 @@ const main = async (): Promise<void> => {
     return (await import(pathToFileURL(file).href)) as { make: Make }
   }
   const older = await load(before)
+  const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
   const makers: ReadonlyArray<readonly [string, Make]> = [
     ["before", older.make],
-    ["after", built ? (await load(path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."))).make : current.make as unknown as Make]
+    ["after", built ? (await load(here)).make : current.make as unknown as Make]
   ]
   const build = (make: Make, options?: unknown) =>
     Effect.map(Effect.orDie(make(UNLIMITED, options)), (t) => t.withPermit)

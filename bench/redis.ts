@@ -1,13 +1,14 @@
 /**
- * Benchmarks of the Redis backend (`tsx bench/redis.ts [--quick]`, or `npm run bench -- --only=redis`), on the real
- * clock against a `redis-server` started here on a free loopback port, beside two peers on the same server:
+ * Benchmarks of the Redis backend (`npm run bench -- --only=redis`, or `npm run build && tsx bench/redis.ts
+ * [--quick]`: ours runs from `dist/`), on the real clock against a `redis-server` started here on a free loopback
+ * port, beside two peers on the same server:
  * `rate-limiter-flexible` (RateLimiterRedis, a fixed window of counters) and `@effect/experimental`'s RateLimiter
  * with its Redis store (fixed window, `onExceeded: "delay"`).
  *
  * 1. Throughput: grants per second on one key from one process with the limit out of reach, 8 and 64 callers in
  *    a loop, and the latency of each call (p50 / p99), the three limiters taking turns in six rounds. Ours batches
- *    the concurrent calls of a process into one script call. Open loop: 10 000 calls a second arrive whatever the replies do (a fiber or a promise each), with
- *    the driver alone (no limiter) as the floor.
+ *    the concurrent calls of a process into script calls (at most two in flight). Open loop: 10 000 calls a second
+ *    arrive whatever the replies do (a fiber or a promise each), with the driver alone (no limiter) as the floor.
  * 2. Exactness: 4 processes share "50/s" on one key for a few seconds, callers as fast as they are let through.
  *    The starts the processes saw, merged, are checked for windows holding more than 50 (a window of 1 s minus
  *    2 ms). What a process sees carries its reply latency and wake-up jitter (a few ms, more on a loaded machine),
@@ -18,7 +19,7 @@
  */
 import { fork } from "node:child_process"
 import { existsSync } from "node:fs"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { fileURLToPath } from "node:url"
 import * as RateLimiter from "@effect/experimental/RateLimiter"
 import * as RateLimiterRedisStore from "@effect/experimental/RateLimiter/Redis"
 import { Context, Deferred, Effect, Layer, ManagedRuntime } from "effect"
@@ -37,8 +38,10 @@ import { fmt, table } from "./harness.js"
  * `src/` through tsx, 17 700 and 0.40 ms on `dist/`). `npm run bench` builds first.
  */
 const builtUrl = new URL("../dist/redis.js", import.meta.url)
-if (!existsSync(builtUrl)) throw new Error(`bench/redis.ts runs the built package: ${fileURLToPath(builtUrl)} is missing (npm run build)`)
-const { Redis, ThrottleRedis } = await import(pathToFileURL(fileURLToPath(builtUrl)).href) as typeof import("effect-throttles/redis")
+if (!existsSync(builtUrl)) {
+  throw new Error(`bench/redis.ts runs the built package: ${fileURLToPath(builtUrl)} is missing (npm run build)`)
+}
+const { Redis, ThrottleRedis } = await import(builtUrl.href) as typeof import("effect-throttles/redis")
 
 /** Callers of the throughput scenario: few (latency), many (throughput). */
 const CONCURRENCIES = [8, 64] as const
@@ -316,7 +319,8 @@ const throughput = async (url: string, seconds: number, concurrency: number) => 
       const i = (round + j) % KINDS.length
       const started = performance.now()
       const deadline = started + share
-      await (drivers[i] as Driver).loop(concurrency, () => performance.now() < deadline, (latencies[i] as ReturnType<typeof recorder>).record)
+      const record = (latencies[i] as ReturnType<typeof recorder>).record
+      await (drivers[i] as Driver).loop(concurrency, () => performance.now() < deadline, record)
       elapsed[i] = (elapsed[i] as number) + performance.now() - started
     }
   }

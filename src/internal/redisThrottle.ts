@@ -389,7 +389,8 @@ export const makeWithStore = (
     }
 
     // -- batching: concurrent acquisitions of this process go to the store together, in at most two script calls
-    // in flight (see sendHere). A caller waits on a plain callback (no Deferred): this sits on the fast path, once per acquisition.
+    // in flight (see sendHere). A caller waits on a plain callback (no Deferred): this sits on the fast path, once
+    // per acquisition.
     const pending: Array<Pending> = []
     let scheduled = false
     /** Script calls of acquisitions in flight. */
