@@ -27,7 +27,6 @@ import type { Throttle } from "effect-throttles"
 import type { ThrottleRedis as ThrottleRedisTypes, ThrottleStoreError } from "effect-throttles/redis"
 import { Redis as IORedis } from "ioredis"
 import { RateLimiterRedis } from "rate-limiter-flexible"
-import { OnGrant } from "../src/internal/redisThrottle.js"
 import { startServer } from "../test/redis/server.js"
 import { fmt, table } from "./harness.js"
 
@@ -42,6 +41,9 @@ if (!existsSync(builtUrl)) {
   throw new Error(`bench/redis.ts runs the built package: ${fileURLToPath(builtUrl)} is missing (npm run build)`)
 }
 const { Redis, ThrottleRedis } = await import(builtUrl.href) as typeof import("effect-throttles/redis")
+// the worker's hook on decided grant times, from the same built module (not a second copy from src/)
+const { OnGrant } = await import(new URL("../dist/internal/redisThrottle.js", import.meta.url).href) as
+  typeof import("../src/internal/redisThrottle.js")
 
 /** Callers of the throughput scenario: few (latency), many (throughput). */
 const CONCURRENCIES = [8, 64] as const

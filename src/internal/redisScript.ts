@@ -131,7 +131,6 @@ end
 -- matters to a caller arriving now): it is written when a reservation in the future is recorded and when a
 -- record is removed; a grant at now does not write it (the fast path reads no sorted set for it)
 local tailT = field(2 * k + 4) or -1 / 0
-local function tail() return tailT end
 local function setTail(t)
   tailT = t
   tailDirty = true
@@ -174,7 +173,7 @@ local function expireAll()
     set[#set + 1] = num(held)
   end
   if #set > 0 then redis.call('HSET', meta, unpack(set)) end
-  local horizon = math.max(now, tail(), pause, tat)
+  local horizon = math.max(now, tailT, pause, tat)
   -- a lease lives leaseTtl from its last renewal; under "release" its slot is taken a period more after that
   local hold = math.max(maxPeriod, leaseTtl)
   if release then hold = leaseTtl + maxPeriod end
@@ -305,7 +304,7 @@ end
 
 -- the earliest time a caller arriving now could be granted anything: after the queue, the pause, the spacing
 local function start()
-  local t0 = math.max(now, tail(), pause)
+  local t0 = math.max(now, tailT, pause)
   if interval > 0 then t0 = math.max(t0, tat - (burst - 1) * interval) end
   return t0
 end

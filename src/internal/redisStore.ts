@@ -91,6 +91,12 @@ const clockMillis: Effect.Effect<number> = Effect.clockWith((clock) =>
 
 const isNoScript = (e: unknown): boolean => e instanceof Error && e.message.startsWith("NOSCRIPT")
 
+/** A store call in flight, for the shared timeout timer (a class, not a literal: see Pending in redisThrottle.ts). */
+class InFlight {
+  done = false
+  constructor(readonly deadline: number, readonly expire: () => void) {}
+}
+
 /** The Redis store. */
 export const makeRedisStore = (options: RedisStoreOptions): Store => {
   const { channel, client, config, keys } = options
@@ -133,11 +139,6 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
   // per timeout, not once per call). It does not keep the process alive: a call in flight is on a connection,
   // which does.
   const timedOut = `no answer from Redis within ${Duration.format(options.timeout)}`
-  // (a class, not a literal: see Pending in redisThrottle.ts)
-  class InFlight {
-    done = false
-    constructor(readonly deadline: number, readonly expire: () => void) {}
-  }
   const inFlight: Array<InFlight> = []
   let timer: ReturnType<typeof setTimeout> | undefined
   const dropAnswered = (): void => {
