@@ -8,7 +8,9 @@
  * - `measure: "start"`: `grantTime + period` (known at grant time);
  * - `measure: "release"`: `releaseTime + period` (known only at release; until then the slot is "in flight").
  * Expiries are pushed in non-decreasing order (grant times and release times both follow the clock), so each
- * window's pending expiries form a FIFO log of `(expiry, weight)` records, merged when equal. Checking "may `n`
+ * window's pending expiries form a FIFO log of `(expiry, weight)` records, merged when equal, kept in a ring of
+ * doubles that grows by doubling (no per-record object, nothing for the garbage collector to trace, and a full
+ * window of a fast throttle, hundreds of thousands of records, costs 16 bytes each). Checking "may `n`
  * permits be granted now" pops the records that expired (amortized O(1) per window); computing *when* they may be
  * granted walks at most `n` records per window (every record weighs at least 1). So every operation costs
  * O(number of windows) amortized.
@@ -56,14 +58,46 @@ export interface Config {
   readonly maxConcurrent: number
 }
 
-/** The pending expiries of one window: a FIFO of records from `head` to `expiries.length`. */
+/**
+ * The pending expiries of one window: a FIFO of `size` records in a ring, oldest at `head`. Record `k` (0 = oldest)
+ * sits at ring index `j = (head + k) & (capacity - 1)`, its expiry at `records[2 * j]` and its weight at
+ * `records[2 * j + 1]`; the capacity (`records.length / 2`) is 0 or a power of two. Read it with {@link entries}.
+ */
 export interface Log {
-  expiries: Array<number>
-  weights: Array<number>
+  records: Float64Array
   head: number
+  size: number
   /** Total weight of the pending records. */
   pending: number
 }
+
+/** The ring of every log that holds nothing yet: a log allocates its own on its first record. */
+export const NO_RECORDS: Float64Array = new Float64Array(0)
+
+/** A log with no record. */
+export const makeLog = (): Log => ({ records: NO_RECORDS, head: 0, size: 0, pending: 0 })
+
+/** The pending records of a log, oldest first (for tests and inspection; not on a hot path). */
+export const entries = (log: Log): { readonly expiries: Array<number>; readonly weights: Array<number> } => {
+  const expiries: Array<number> = []
+  const weights: Array<number> = []
+  const mask = (log.records.length >> 1) - 1
+  for (let k = 0; k < log.size; k++) {
+    const j = ((log.head + k) & mask) << 1
+    expiries.push(log.records[j]!)
+    weights.push(log.records[j + 1]!)
+  }
+  return { expiries, weights }
+}
+
+/** How many records the log's ring holds before it grows. */
+export const capacity = (log: Log): number => log.records.length >> 1
+
+/** The expiry of the newest pending record, or `-Infinity` when none is pending. */
+export const lastExpiry = (log: Log): number =>
+  log.size === 0
+    ? Number.NEGATIVE_INFINITY
+    : log.records[((log.head + log.size - 1) & ((log.records.length >> 1) - 1)) << 1]!
 
 /** Mutable state of one throttle. Create with {@link makeState}. */
 export interface State {
@@ -87,7 +121,7 @@ export interface State {
 
 /** A fresh state: nothing granted, nothing in flight. */
 export const makeState = (config: Config): State => ({
-  logs: config.windows.map(() => ({ expiries: [], weights: [], head: 0, pending: 0 })),
+  logs: config.windows.map(makeLog),
   unstamped: 0,
   inFlight: 0,
   tat: Number.NEGATIVE_INFINITY,
@@ -125,15 +159,52 @@ export const defaultBurst = (interval: number): number => Math.max(1, Math.ceil(
 /** How long before its theoretical arrival time a grant conforms: `max((burst - 1) * interval, tolerance)`. */
 const slack = (config: Config): number => Math.max((config.burst - 1) * config.interval, config.tolerance ?? 0)
 
-const pushRecord = (log: Log, expiry: number, weight: number): void => {
-  const last = log.expiries.length - 1
-  if (last >= log.head && log.expiries[last] === expiry) {
-    log.weights[last] = (log.weights[last] ?? 0) + weight
-  } else {
-    log.expiries.push(expiry)
-    log.weights.push(weight)
+/** The first capacity of a ring, in records. */
+const FIRST_CAPACITY = 4
+
+/**
+ * A ring this large (in records) that empties is dropped, so that a burst does not keep its memory for good; a
+ * smaller one is kept for the next records.
+ */
+const KEEP_CAPACITY = 1024
+
+/** Doubles the ring, the records copied oldest first to its start. */
+const grow = (log: Log): void => {
+  const old = log.records
+  const cap = old.length >> 1
+  const records = new Float64Array(cap === 0 ? FIRST_CAPACITY * 2 : cap * 4)
+  if (cap > 0) {
+    const start = log.head << 1
+    records.set(old.subarray(start))
+    records.set(old.subarray(0, start), old.length - start)
   }
+  log.records = records
+  log.head = 0
+}
+
+const pushRecord = (log: Log, expiry: number, weight: number): void => {
   log.pending += weight
+  let records = log.records
+  const mask = (records.length >> 1) - 1
+  const size = log.size
+  if (size > 0) {
+    const last = ((log.head + size - 1) & mask) << 1
+    if (records[last] === expiry) {
+      records[last + 1] = records[last + 1]! + weight
+      return
+    }
+    if (size > mask) {
+      grow(log)
+      records = log.records
+    }
+  } else if (records.length === 0) {
+    grow(log)
+    records = log.records
+  }
+  const j = ((log.head + size) & ((records.length >> 1) - 1)) << 1
+  records[j] = expiry
+  records[j + 1] = weight
+  log.size = size + 1
 }
 
 const pushAll = (config: Config, state: State, at: number, n: number): void => {
@@ -141,31 +212,25 @@ const pushAll = (config: Config, state: State, at: number, n: number): void => {
   for (let i = 0; i < windows.length; i++) pushRecord(state.logs[i] as Log, at + (windows[i] as Window).period, n)
 }
 
-/**
- * Expired records a log keeps at its front before they are dropped (once they are also more than half of it): a log
- * that never quite empties (a key used every few milliseconds with a one-second window) then stays about twice its
- * live records long instead of growing with every grant. The copy costs at most as much as the records dropped, so
- * it stays O(1) amortized per record.
- */
-const COMPACT_AFTER = 16
-
 const expireLog = (log: Log, now: number): void => {
-  const { expiries, weights } = log
+  let size = log.size
+  if (size === 0) return
+  const records = log.records
+  const mask = (records.length >> 1) - 1
   let head = log.head
-  while (head < expiries.length && (expiries[head] as number) <= now + EPSILON) {
-    log.pending -= weights[head] as number
-    head++
+  const limit = now + EPSILON
+  while (records[head << 1]! <= limit) {
+    log.pending -= records[(head << 1) + 1]!
+    head = (head + 1) & mask
+    if (--size === 0) break
   }
-  if (head === expiries.length) {
-    expiries.length = 0
-    weights.length = 0
-    head = 0
-  } else if (head > COMPACT_AFTER && head * 2 > expiries.length) {
-    expiries.splice(0, head)
-    weights.splice(0, head)
-    head = 0
+  log.size = size
+  if (size === 0) {
+    log.head = 0
+    if (mask >= KEEP_CAPACITY) log.records = NO_RECORDS
+  } else {
+    log.head = head
   }
-  log.head = head
 }
 
 /** Drops the records whose slots are free at `now` (expiry <= now), in every window. Amortized O(1) per window. */
@@ -277,10 +342,12 @@ export const windowDue = (
     need = log.pending
     if (need === 0) return now
   }
-  const { expiries, weights } = log
-  for (let j = log.head; j < expiries.length; j++) {
-    need -= weights[j] as number
-    if (need <= 0) return expiries[j] as number
+  const { records, head, size } = log
+  const mask = (records.length >> 1) - 1
+  for (let k = 0; k < size; k++) {
+    const j = ((head + k) & mask) << 1
+    need -= records[j + 1]!
+    if (need <= 0) return records[j]!
   }
   return now
 }
@@ -316,7 +383,7 @@ const resetAfter = (config: Config, state: State, i: number, now: number): numbe
   const log = state.logs[i] as Log
   const window = config.windows[i] as Window
   let empty = now
-  if (log.expiries.length > log.head) empty = log.expiries[log.expiries.length - 1] as number
+  if (log.size > 0) empty = lastExpiry(log)
   if (unknownExpiry(config, state) > 0) empty = Math.max(empty, now + window.period)
   return Math.max(0, empty - now)
 }

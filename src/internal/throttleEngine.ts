@@ -111,9 +111,9 @@ export class ThrottleEngine implements core.State, core.Log {
   readonly state: core.State
   readonly logs: ReadonlyArray<core.Log>
   // The first window's log (`logs[0]` is the engine too).
-  expiries: Array<number> = []
-  weights: Array<number> = []
+  records: Float64Array = core.NO_RECORDS
   head = 0
+  size = 0
   pending = 0
   unstamped: number
   inFlight: number
@@ -533,9 +533,7 @@ export class ThrottleEngine implements core.State, core.Log {
     if (this.busy()) return undefined
     const { state } = this
     let quiet = Math.max(state.pausedUntil, state.tat)
-    for (const log of state.logs) {
-      if (log.expiries.length > log.head) quiet = Math.max(quiet, log.expiries[log.expiries.length - 1] as number)
-    }
+    for (const log of state.logs) quiet = Math.max(quiet, core.lastExpiry(log))
     return quiet
   }
 

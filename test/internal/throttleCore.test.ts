@@ -56,15 +56,53 @@ describe("throttleCore: start mode", () => {
     const c = config({ limit: 10_000 })
     const s = core.makeState(c)
     for (let i = 0; i < 100; i++) core.grant(c, s, 7, 1)
-    expect(log0(s).expiries).toEqual([1007])
-    expect(log0(s).weights).toEqual([100])
+    expect(core.entries(log0(s))).toEqual({ expiries: [1007], weights: [100] })
     for (let t = 0; t < 3000; t++) core.grant(c, s, 1000 + t, 1)
     core.expire(s, 3500)
-    expect(log0(s).expiries.length - log0(s).head).toBe(1499) // expiries 3501..4999 remain
-    expect(log0(s).head).toBe(0) // the dropped prefix was compacted away
-    core.expire(s, 5000)
-    expect(log0(s).expiries.length).toBe(0)
+    const { expiries, weights } = core.entries(log0(s))
+    expect(expiries.length).toBe(1499) // expiries 3501..4999 remain, oldest first
+    expect(expiries[0]).toBe(3501)
+    expect(expiries[1498]).toBe(4999)
+    expect(weights.every((w) => w === 1)).toBe(true)
+    expect(log0(s).pending).toBe(1499)
+    // the dropped records' storage is reused: as many records again, arriving as old ones expire, fit the same ring
+    const ring = core.capacity(log0(s))
+    for (let t = 3000; t < 6000; t++) {
+      core.expire(s, t + 500)
+      core.grant(c, s, 1000 + t, 1)
+    }
+    expect(core.capacity(log0(s))).toBe(ring)
+    expect(core.entries(log0(s)).expiries).toEqual(Array.from({ length: 1500 }, (_, k) => 6500 + k))
+    core.expire(s, 8000)
+    expect(core.entries(log0(s)).expiries).toEqual([])
     expect(log0(s).pending).toBe(0)
+  })
+
+  it("the ring keeps its records in order across wrap-arounds and growth", () => {
+    const c = config({ limit: 1_000_000 })
+    const s = core.makeState(c)
+    const live: Array<number> = []
+    const capacities = new Set<number>()
+    // batches of a growing size, each followed by an expiry that keeps only the newest 10 records: the ring wraps,
+    // and it fills (and grows) while wrapped
+    let t = 0
+    for (let batch = 1; batch <= 120; batch++) {
+      for (let i = 0; i < batch; i++) {
+        t += 1
+        core.grant(c, s, t, 1 + (t % 3))
+        live.push(t + 1000)
+        capacities.add(core.capacity(log0(s)))
+        if (t % 7 === 0) expect(core.entries(log0(s)).expiries).toEqual(live)
+      }
+      if (live.length > 10) {
+        core.expire(s, live[live.length - 11]!)
+        live.splice(0, live.length - 10)
+      }
+      expect(core.entries(log0(s)).expiries).toEqual(live)
+    }
+    expect([...capacities].sort((x, y) => x - y)).toEqual([4, 8, 16, 32, 64, 128, 256])
+    expect(log0(s).pending).toBe(core.entries(log0(s)).weights.reduce((x, y) => x + y, 0))
+    expect(core.entries(log0(s)).weights).toEqual(live.map((e) => 1 + ((e - 1000) % 3)))
   })
 
   it("release only changes the in-flight count", () => {
