@@ -286,13 +286,21 @@ export const available = (config: Config, state: State, now: number): number => 
 
 /**
  * Records a grant of `n` permits at `now`. The caller has checked {@link canGrant}. With `stamped = false` the
- * slots' start is stamped later by {@link stamp}, when the grantee actually resumes.
+ * slots' start is stamped later by {@link stamp}, when the grantee actually resumes; otherwise they start at
+ * `startAt` (`now` unless given: a grant at once whose start is stamped a guard later, in one step).
  */
-export const grant = (config: Config, state: State, now: number, n: number, stamped: boolean = true): void => {
+export const grant = (
+  config: Config,
+  state: State,
+  now: number,
+  n: number,
+  stamped: boolean = true,
+  startAt: number = now
+): void => {
   state.inFlight += n
   state.granted += n
   if (config.measure === "start") {
-    if (stamped) pushAll(config, state, now, n)
+    if (stamped) pushAll(config, state, startAt, n)
     else state.unstamped += n
   }
   if (config.interval > 0) state.tat = Math.max(state.tat, now) + n * config.interval

@@ -372,8 +372,7 @@ export class ThrottleEngine implements core.State, core.Log {
   tryFast(n: number, at: number): boolean {
     const { config, state } = this
     if (this.queue.first !== undefined || !core.canGrant(config, state, at, n)) return false
-    core.grant(config, state, at, n, false)
-    core.stamp(config, state, this.stampTime(at), n)
+    core.grant(config, state, at, n, true, this.stampTime(at))
     this.instrument.granted(n, 0)
     this.gauges()
     return true
