@@ -626,29 +626,29 @@ export const makeWithStore = (
       n: number,
       maxWait: Duration.Duration | undefined
     ): Effect.Effect<void, ThrottleStoreError | ThrottleTimeoutError> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.suspend(() => {
-          if (isClosed) return Effect.interrupt
-          const startedAt = nowMillis()
-          const maxWaitMillis = maxWait === undefined ? -1 : Duration.toMillis(maxWait)
-          const id = nextId()
-          waiting++
-          gauges()
-          const gate = signal.gate
-          const epoch = pauseEpoch
-          return Effect.flatMap(submit(n, id, maxWaitMillis, "w"), (first) => {
-            // the fast path: granted at once (most calls when the limit is not reached)
-            if (!(first instanceof StoreFailure) && first.reply === core.GRANTED) {
-              waiting--
-              gauges()
-              if (onGrant !== undefined) onGrant(first.now, n)
-              const lease = leasing ? { member: core.leaseMember(n, id), n, source: first.source } : undefined
-              return complete(restore, n, lease, startedAt, 0)
-            }
-            return waitFor(restore, n, maxWait, maxWaitMillis, id, startedAt, { result: first, gate, epoch })
-          })
+      // the mask's body runs when the effect runs (no `suspend` needed inside it): the synchronous part of the
+      // fast path costs no Effect step of its own
+      Effect.uninterruptibleMask((restore) => {
+        if (isClosed) return Effect.interrupt
+        const startedAt = nowMillis()
+        const maxWaitMillis = maxWait === undefined ? -1 : Duration.toMillis(maxWait)
+        const id = nextId()
+        waiting++
+        gauges()
+        const gate = signal.gate
+        const epoch = pauseEpoch
+        return Effect.flatMap(submit(n, id, maxWaitMillis, "w"), (first) => {
+          // the fast path: granted at once (most calls when the limit is not reached)
+          if (!(first instanceof StoreFailure) && first.reply === core.GRANTED) {
+            waiting--
+            gauges()
+            if (onGrant !== undefined) onGrant(first.now, n)
+            const lease = leasing ? { member: core.leaseMember(n, id), n, source: first.source } : undefined
+            return complete(restore, n, lease, startedAt, 0)
+          }
+          return waitFor(restore, n, maxWait, maxWaitMillis, id, startedAt, { result: first, gate, epoch })
         })
-      )
+      })
 
     /**
      * The rest of an acquisition that was not granted at once: sleeps until its reservation, waits in the lease

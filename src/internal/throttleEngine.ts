@@ -407,13 +407,12 @@ export class ThrottleEngine implements core.State, core.Log {
   }
 
   acquire(n: number, maxWait: Duration.Duration | undefined): Effect.Effect<void, ThrottleTimeoutError> {
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.suspend(() => {
-        if (this.closed) return Effect.interrupt
-        const at = this.now()
-        return this.tryFast(n, at) ? this.instrument.flushed(Effect.void) : this.enqueueAndWait(n, at, restore, maxWait)
-      })
-    )
+    // the mask's body runs when the effect runs: no `suspend` needed inside it
+    return Effect.uninterruptibleMask((restore) => {
+      if (this.closed) return Effect.interrupt
+      const at = this.now()
+      return this.tryFast(n, at) ? this.instrument.flushed(Effect.void) : this.enqueueAndWait(n, at, restore, maxWait)
+    })
   }
 
   release(n: number): Effect.Effect<void, ThrottleReleaseError> {
