@@ -561,10 +561,6 @@ export const makeWithStore = (
     // -- grants -------------------------------------------------------------------------------------------------
     const toStoreError = (failure: StoreFailure) => new ThrottleStoreError({ key: resolved.key, cause: failure.cause })
 
-    /** The milliseconds waited since `startedAt`, read when the span ends. */
-    const waitedSince = (startedAt: number) => (): number =>
-      nowMillis() - startedAt
-
     const grantNow = (n: number, now: number, waited: number): void => {
       inFlight += n
       grantedSoFar += n
@@ -720,7 +716,7 @@ export const makeWithStore = (
                 const due = source === "local"
                   ? current.at
                   : Math.min(shared.toClientTime(current.at), receivedAt + current.wait)
-                yield* instrument.traced(restore(orClosed(sleepUntil(due, onSettle))), n, waitedSince(startedAt)).pipe(
+                yield* instrument.traced(restore(orClosed(sleepUntil(due, onSettle))), n, startedAt, nowMillis).pipe(
                   Effect.onInterrupt(() =>
                     Effect.suspend(() => {
                       if (lease !== undefined) sleeping.delete(lease)
@@ -759,7 +755,8 @@ export const makeWithStore = (
                   orClosed(Effect.ignore(Effect.timeout(Deferred.await(gate), Duration.millis(Math.max(EPSILON, timeout)))))
                 ),
                 n,
-                waitedSince(startedAt)
+                startedAt,
+                nowMillis
               ).pipe(
                 Effect.onInterrupt(() => followUp(source, "leave", [member]))
               )

@@ -309,7 +309,7 @@ export class ThrottleEngine implements core.State, core.Log {
   /** Links a waiter at the tail; the head is told its due time at once. */
   enqueue(w: Waiter): void {
     if (this.queue === NO_WAITERS) this.queue = new WaiterQueue()
-    this.tailDue = w.projected
+    this.tailDue = w.due
     this.queue.link(w)
     if (w === this.queue.first) this.drain(this.now())
     else this.gauges()
@@ -344,7 +344,7 @@ export class ThrottleEngine implements core.State, core.Log {
     }
     const w = makeWaiter(n, at, projected)
     const waitForGrant = restore(Effect.flatMap(this.park(w, true), () => this.afterWake(w)))
-    const traced = this.instrument.traced(waitForGrant, n, () => this.now() - w.arrived)
+    const traced = this.instrument.traced(waitForGrant, n, w.arrived, this.shared.now)
     if (maxWait === undefined) return traced
     const deadline = Effect.flatMap(this.shared.sleep(maxWait), () =>
       Effect.suspend((): Effect.Effect<never, ThrottleTimeoutError> => {

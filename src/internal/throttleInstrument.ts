@@ -68,13 +68,15 @@ export interface Instrument {
   readonly paused: (until: number) => void
   readonly gauges: (waiting: number, inFlight: number) => void
   /**
-   * Wraps a wait that waits in the `effect_throttles.acquire` span (nothing when metrics are off). Call it
-   * synchronously inside the waiting fiber's own step: the tracer is read from the running fiber.
+   * Wraps a wait that waits in the `effect_throttles.acquire` span (nothing when metrics are off), annotated with
+   * the milliseconds waited since `since` on the clock `now` when it ends. Call it synchronously inside the waiting
+   * fiber's own step: the tracer is read from the running fiber.
    */
   readonly traced: <A, E, R>(
     wait: Effect.Effect<A, E, R>,
     permits: number,
-    waited: () => number
+    since: number,
+    now: () => number
   ) => Effect.Effect<A, E, R>
   readonly events: Stream.Stream<Throttle.Event>
   /** Runs `effect` after publishing what a full subscriber buffer held back (only then does it cost anything). */
@@ -243,7 +245,7 @@ export const make = (name: string, metrics: boolean): Instrument => {
         inFlightGauge!.update(inFlight)
       }
     },
-    traced: (effect, permits, waited) => {
+    traced: (effect, permits, since, now) => {
       if (!metrics) return effect
       // Effect's built-in tracer sends spans nowhere: with it, a span per waiter would be allocation for nothing
       // (50 000 of them at 10 000/s). Any installed tracer (OpenTelemetry, a test's) gets them. Called inside the
@@ -251,7 +253,7 @@ export const make = (name: string, metrics: boolean): Instrument => {
       const fiber = runningFiber() as { readonly currentTracer: Tracer.Tracer } | undefined
       if (fiber !== undefined && fiber.currentTracer === nativeTracer) return effect
       return Effect.withSpan(
-        Effect.tap(effect, () => Effect.annotateCurrentSpan("waited_ms", waited())),
+        Effect.tap(effect, () => Effect.annotateCurrentSpan("waited_ms", now() - since)),
         "effect_throttles.acquire",
         { attributes: { name, permits } }
       )

@@ -26,14 +26,16 @@ export interface Waiter {
   readonly n: number
   /** When it arrived (ms), for the wait-time histogram and the timed-out error. */
   readonly arrived: number
-  /** A lower bound of its grant time, projected on arrival (for `maxWait`). */
-  readonly projected: number
   /** The parked fiber's resume callback; `undefined` while the fiber is not parked. */
   resume: ((effect: Effect.Effect<void>) => void) | undefined
   /** A wake-up that arrived while the fiber was not parked (it will not park then). */
   woken: boolean
   phase: Phase
-  /** When `Sleeping`: the time its permits are due. */
+  /**
+   * Until it is linked: a lower bound of its grant time, projected on arrival (the queue's tail bound for
+   * `maxWait`). When `Sleeping`: the time its permits are due. (One field for both: a waiter's numbers that are
+   * not small integers are each a boxed number of their own.)
+   */
   due: number
   /** Whether the slots of a granted waiter have been started (stamped). */
   stamped: boolean
@@ -47,11 +49,10 @@ export interface Waiter {
 export const makeWaiter = (n: number, arrived: number, projected: number): Waiter => ({
   n,
   arrived,
-  projected,
   resume: undefined,
   woken: false,
   phase: "Queued",
-  due: 0,
+  due: projected,
   stamped: false,
   sleeper: undefined,
   prev: undefined,
@@ -70,7 +71,7 @@ export class WaiterQueue {
   permits = 0
 
   /** Appends a waiter at the tail. */
-  readonly link = (w: Waiter): void => {
+  link(w: Waiter): void {
     w.prev = this.last
     if (this.last === undefined) this.first = w
     else this.last.next = w
@@ -80,7 +81,7 @@ export class WaiterQueue {
   }
 
   /** Unlinks a waiter from wherever it is. */
-  readonly unlink = (w: Waiter): void => {
+  unlink(w: Waiter): void {
     if (w.prev === undefined) this.first = w.next
     else w.prev.next = w.next
     if (w.next === undefined) this.last = w.prev
