@@ -52,9 +52,10 @@ const main = async (): Promise<void> => {
   }
   const older = await load(before)
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+  const after = built ? (await load(here)).make : current.make as unknown as Make
   const makers: ReadonlyArray<readonly [string, Make]> = [
     ["before", older.make],
-    ["after", built ? (await load(here)).make : current.make as unknown as Make]
+    ["after", after]
   ]
   const build = (make: Make, options?: unknown) =>
     Effect.map(Effect.orDie(make(UNLIMITED, options)), (t) => t.withPermit)
@@ -75,7 +76,8 @@ const main = async (): Promise<void> => {
       )
     ],
     ...makers.map(([name, make]) => [`withPermit, ${name}`, wrapped(build(make), Effect.void)] as const),
-    ["withPermit, after, metrics: false", wrapped(build(current.make as unknown as Make, { metrics: false }), Effect.void)]
+    // the same module as "after" (with --built, the compiled one)
+    ["withPermit, after, metrics: false", wrapped(build(after, { metrics: false }), Effect.void)]
   ]
   const report = (title: string, unit: string, names: ReadonlyArray<string>, samples: ReadonlyArray<Sample>) => {
     const floor = samples[0] as Sample
