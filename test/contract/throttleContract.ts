@@ -376,6 +376,32 @@ describe("Throttle acquire/release API", () => {
 })
 
 describe("Throttle properties (TestClock)", () => {
+  // The property below found this (seed 473110389): TestClock keeps fractional instants as floats, and 316.666667 ms
+  // read in whole nanoseconds is 316 666 666 ns. A grant stamped on that reading freed its slot a nanosecond before
+  // `period` after the instant its task saw, and a heavy waiter was granted in that nanosecond: 4 in a window of 3.
+  it.scoped("a smooth grant at a fractional instant: its slot frees no earlier than period after the instant its task saw", () =>
+    Effect.gen(function*() {
+      const throttle = yield* make({ limit: 3, period: Duration.millis(950) }, { smooth: true })
+      const grants: Array<readonly [number, number]> = []
+      const task = (n: number, at: number) =>
+        Effect.zipRight(
+          Effect.sleep(Duration.millis(at)),
+          throttle.withPermits(n)(Effect.flatMap(now, (t) => Effect.sync(() => grants.push([n, t]))))
+        )
+      // forked in the order of the counterexample (the two at 150 ms queue light one first)
+      const fibers = yield* Effect.forEach([[1, 100], [3, 150], [1, 0], [1, 150]] as const, ([n, at]) => Effect.fork(task(n, at)))
+      // the light one at 150 ms leaves the queue before its turn
+      yield* Effect.fork(Effect.zipRight(Effect.sleep("350 millis"), Fiber.interrupt(fibers[3]!)))
+      yield* TestClock.adjust("1 minute")
+      expect(grants.map(([n]) => n)).toEqual([1, 1, 3])
+      const [[, t0], [, t1], [, t2]] = grants as [readonly [number, number], readonly [number, number], readonly [number, number]]
+      expect(t0).toBe(0)
+      expect(Math.abs(t1 - 950 / 3)).toBeLessThan(1e-5) // the smooth spacing: one permit per 316.67 ms
+      // the 3 permits need the whole window: both earlier slots must have ended, as the tasks saw them start
+      // (in memory at once then, 1 266.67 ms; on Redis later, as the interrupted one's slot stays unused)
+      expect(t2).toBeGreaterThanOrEqual(t1 + 950)
+    }))
+
   const scenario = fc.record({
     limit: fc.integer({ min: 1, max: 4 }),
     period: fc.integer({ min: 1, max: 20 }).map((k) => k * 50),
