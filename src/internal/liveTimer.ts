@@ -81,7 +81,7 @@ const performanceClock: { now(): number } | undefined =
 
 /**
  * Milliseconds with sub-millisecond resolution on `clock`: the high-resolution counter relative to an origin taken
- * now, added to the wall-clock milliseconds of that origin; on TestClock, its instant exactly. On the live
+ * now, added to the wall-clock milliseconds of that origin; on TestClock, its instant. On the live
  * clock the counter is read as `performance.now()`, the same monotonic clock as Effect's `process.hrtime.bigint()`
  * but a double: no BigInt is allocated per reading (three were, on every grant and release).
  */
@@ -92,17 +92,16 @@ export const preciseNow = (clock: Clock.Clock): () => number => {
     const originPerformance = performance.now()
     return () => originMillis + (performance.now() - originPerformance)
   }
-  // Other clocks: the later of the two readings. `TestClock` keeps its instant in milliseconds, fractions
-  // included (a smooth schedule sleeps 316.666… ms), and floors it to whole nanoseconds for the nanosecond reading,
-  // from a float: 316.666667 ms reads 316 666 666 ns. A grant stamped on that reading starts a nanosecond before the
-  // instant the task sees, and its slot ends a nanosecond early for the next grant. The millisecond reading is the
-  // instant itself; the nanosecond one still gives sub-millisecond resolution to a clock whose milliseconds are
-  // whole. (Both never decrease, so neither does their maximum.)
+  // Other clocks: the nanosecond reading, unless the millisecond one has a fraction. `TestClock` keeps its instant
+  // in milliseconds, fractions included (a smooth schedule sleeps 316.666… ms), and floors it to whole nanoseconds
+  // from a float: 316.666667 ms reads 316 666 666 ns, and a grant stamped there would free its slot a nanosecond
+  // before `period` after the instant its task sees. A fractional millisecond reading is that instant itself. A
+  // clock whose milliseconds are whole (wall time, as a clock wrapping the live one has) keeps the nanosecond
+  // reading, monotonic and finer, as before: its wall-clock jumps never reach the windows.
   const originNanos = clock.unsafeCurrentTimeNanos()
   return () => {
     const millis = clock.unsafeCurrentTimeMillis()
-    const fine = originMillis + Number(clock.unsafeCurrentTimeNanos() - originNanos) / 1e6
-    return millis > fine ? millis : fine
+    return Number.isInteger(millis) ? originMillis + Number(clock.unsafeCurrentTimeNanos() - originNanos) / 1e6 : millis
   }
 }
 

@@ -309,7 +309,7 @@ export class ThrottleEngine implements core.State, core.Log {
   /** Links a waiter at the tail; the head is told its due time at once. */
   enqueue(w: Waiter): void {
     if (this.queue === NO_WAITERS) this.queue = new WaiterQueue()
-    this.tailDue = w.due
+    this.tailDue = w.projected
     this.queue.link(w)
     if (w === this.queue.first) this.drain(this.now())
     else this.gauges()

@@ -26,16 +26,14 @@ export interface Waiter {
   readonly n: number
   /** When it arrived (ms), for the wait-time histogram and the timed-out error. */
   readonly arrived: number
+  /** A lower bound of its grant time, projected on arrival (for `maxWait`). */
+  readonly projected: number
   /** The parked fiber's resume callback; `undefined` while the fiber is not parked. */
   resume: ((effect: Effect.Effect<void>) => void) | undefined
   /** A wake-up that arrived while the fiber was not parked (it will not park then). */
   woken: boolean
   phase: Phase
-  /**
-   * Until it is linked: a lower bound of its grant time, projected on arrival (the queue's tail bound for
-   * `maxWait`). When `Sleeping`: the time its permits are due. (One field for both: a waiter's numbers that are
-   * not small integers are each a boxed number of their own.)
-   */
+  /** When `Sleeping`: the time its permits are due. */
   due: number
   /** Whether the slots of a granted waiter have been started (stamped). */
   stamped: boolean
@@ -49,10 +47,11 @@ export interface Waiter {
 export const makeWaiter = (n: number, arrived: number, projected: number): Waiter => ({
   n,
   arrived,
+  projected,
   resume: undefined,
   woken: false,
   phase: "Queued",
-  due: projected,
+  due: 0,
   stamped: false,
   sleeper: undefined,
   prev: undefined,
