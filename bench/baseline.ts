@@ -20,13 +20,23 @@
  * users run, without tsx's transform. The older checkout must export `make(rate, options)` from
  * `src/internal/throttle.ts` (every version does). The paired ratio moves by several percent from one process to
  * the next (each process's JIT decisions are its own): compare a few runs.
+ *
+ *   npx tsx bench/baseline.ts ../before --built --processes=P
+ *
+ * runs each build in processes of its own instead: for every case, P pairs of child processes (one per build,
+ * the order flipped from one pair to the next), each of which measures its build's row and the case's floor, three
+ * warm-up runs and seven measured ones, and prints their medians. In one process the two builds share `effect`'s
+ * code and the JIT's feedback on it (its inline caches see both builds' classes), which weighs on whichever runs
+ * second; in processes of their own, each build is measured as users run it. Reported: after / before paired by
+ * process pair with its 95% bootstrap interval, and each build's ratio to the floor measured in its own processes.
  */
 import { Effect, type Scope } from "effect"
 import * as path from "node:path"
+import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as current from "../src/internal/throttle.js"
-import { fmt, pairedRatio, range, roundRobin, type Sample, table } from "./harness.js"
+import { fmt, median, pairedRatio, range, roundRobin, type Sample, sample, table } from "./harness.js"
 import { passThrough, UNLIMITED } from "./throttle.js"
 import { sequential } from "./throttle2.js"
 
@@ -45,11 +55,27 @@ const main = async (): Promise<void> => {
   // --built: both as tsc compiled them (`dist/`, as users run them), not through tsx, whose transform adds a
   // `__name` call to every named function it creates and so weighs on each code shape differently
   const built = process.argv.includes("--built")
+  const processesArg = process.argv.find((a) => a.startsWith("--processes="))
+  const processes = processesArg === undefined ? undefined : Number(processesArg.slice("--processes=".length))
+  if (processes !== undefined && !(Number.isSafeInteger(processes) && processes >= 3)) {
+    console.error("usage: --processes=P wants P >= 3")
+    process.exitCode = 2
+    return
+  }
   const load = async (tree: string): Promise<{ make: Make }> => {
     const file = path.resolve(tree, built ? "dist/internal/throttle.js" : "src/internal/throttle.ts")
     if (!existsSync(file)) throw new Error(`${file} is missing${built ? " (npm run build in that checkout)" : ""}`)
     return (await import(pathToFileURL(file).href)) as { make: Make }
   }
+  const childArg = process.argv.find((a) => a.startsWith("--child="))
+  if (childArg !== undefined) {
+    // a child of --processes: one build's row of one case and that case's floor, in this process alone
+    const [floor, row] = isolatedCase((await load(before)).make, childArg.slice("--child=".length))
+    const [f, r] = await roundRobin({ warmup: 3, repetitions: 7, rotate: true }, [floor, row])
+    console.log(JSON.stringify({ floor: (f as Sample).median, row: (r as Sample).median }))
+    return
+  }
+  if (processes !== undefined) return isolated(before, processes, built)
   const older = await load(before)
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
   const after = built ? (await load(here)).make : current.make as unknown as Make
@@ -111,14 +137,7 @@ const main = async (): Promise<void> => {
 
   // Contention.
   for (const n of [1_000, 10_000]) {
-    const tasks = range(n)
-    const concurrent = (wrap: Effect.Effect<Wrap, never, Scope.Scope>) => () =>
-      Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-        const w = yield* wrap
-        const start = performance.now()
-        yield* Effect.forEach(tasks, () => w(Effect.yieldNow()), { concurrency: "unbounded", discard: true })
-        return ((performance.now() - start) * 1e3) / n
-      })))
+    const concurrent = contention(n)
     const contended: ReadonlyArray<readonly [string, () => Promise<number>]> = [
       [`floor: ${fmt(n)} fibers, no limiter`, concurrent(Effect.succeed((self) => self))],
       ...makers.map(([name, make]) =>
@@ -133,6 +152,74 @@ const main = async (): Promise<void> => {
     console.log()
     paired(c, 1, [["after", 2]])
   }
+}
+
+/** The contention case: `n` fibers at once, each running `Effect.yieldNow()` under the wrapper: µs per task. */
+const contention = (n: number) => {
+  const tasks = range(n)
+  return (wrap: Effect.Effect<Wrap, never, Scope.Scope>) => () =>
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const w = yield* wrap
+      const start = performance.now()
+      yield* Effect.forEach(tasks, () => w(Effect.yieldNow()), { concurrency: "unbounded", discard: true })
+      return ((performance.now() - start) * 1e3) / n
+    })))
+}
+
+/** The cases of `--processes`: for each, its floor and the row of the build `make`. */
+const isolatedCase = (make: Make, name: string): readonly [() => Promise<number>, () => Promise<number>] => {
+  const build = (options?: unknown) => Effect.map(Effect.orDie(make(UNLIMITED, options)), (t) => t.withPermit)
+  const ops = 200_000
+  const none = Effect.succeed((self: Effect.Effect<void>) => self)
+  switch (name) {
+    case "uncontended":
+    case "uncontended, metrics: false":
+      return [
+        sequential(none, (w) => w(Effect.sync(() => {})), ops),
+        sequential(build(name === "uncontended" ? undefined : { metrics: false }), (w) => w(Effect.void), ops)
+      ]
+    case "1 000 fibers":
+    case "10 000 fibers": {
+      const run = contention(name === "1 000 fibers" ? 1_000 : 10_000)
+      return [run(none), run(build({ maxConcurrent: 10 }))]
+    }
+  }
+  throw new Error(`unknown case ${name}`)
+}
+
+/** `--processes=P`: every case in child processes, one build per process, P pairs, the order flipped per pair. */
+const isolated = (before: string, pairs: number, built: boolean): void => {
+  const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+  const script = fileURLToPath(import.meta.url)
+  const child = (tree: string, name: string): { readonly floor: number; readonly row: number } => {
+    const args = [...process.execArgv, script, tree, `--child=${name}`, ...(built ? ["--built"] : [])]
+    const out = spawnSync(process.execPath, args, { encoding: "utf8" })
+    if (out.status !== 0) throw new Error(`child ${tree} ${name} failed: ${out.stderr}`)
+    return JSON.parse(out.stdout.trim().split("\n").pop() as string) as { floor: number; row: number }
+  }
+  const names = ["uncontended", "uncontended, metrics: false", "1 000 fibers", "10 000 fibers"]
+  const rows: Array<ReadonlyArray<string>> = []
+  for (const name of names) {
+    const b: Array<{ floor: number; row: number }> = []
+    const a: Array<{ floor: number; row: number }> = []
+    for (let i = 0; i < pairs; i++) {
+      if (i % 2 === 0) {
+        b.push(child(before, name))
+        a.push(child(here, name))
+      } else {
+        a.push(child(here, name))
+        b.push(child(before, name))
+      }
+    }
+    const r = pairedRatio(sample(b.map((x) => x.row)), sample(a.map((x) => x.row)))
+    const cell = (xs: ReadonlyArray<{ floor: number; row: number }>) =>
+      `${fmt(median(xs.map((x) => x.row)), 2)} (${median(xs.map((x) => x.row / x.floor)).toFixed(2)}×)`
+    rows.push([name, cell(b), cell(a), `${r.median.toFixed(3)} (${r.low.toFixed(3)}–${r.high.toFixed(3)})`])
+    console.log(`${name}: done`)
+  }
+  console.log(`\nEach build in processes of its own, ${pairs} pairs per case (ns/op uncontended, µs/task under contention;`)
+  console.log("in parentheses, the median of each process's ratio to the floor it measured itself)\n")
+  console.log(table(["case", "before", "after", "after / before, paired (95%)"], rows))
 }
 
 await main()
