@@ -6,9 +6,11 @@
  * with its Redis store (fixed window, `onExceeded: "delay"`).
  *
  * 1. Throughput: grants per second on one key from one process with the limit out of reach, 8 and 64 callers in
- *    a loop, and the latency of each call (p50 / p99), the three limiters taking turns in six rounds. Ours batches
- *    the concurrent calls of a process into script calls (at most two in flight). Open loop: 10 000 calls a second
- *    arrive whatever the replies do (a fiber or a promise each), with the driver alone (no limiter) as the floor.
+ *    a loop, and the latency of each call (p50 / p99), the three limiters and the floors taking turns in six
+ *    rounds. Ours batches the concurrent calls of a process into script calls (at most two in flight). The floor
+ *    rows: the same callers (fibers, then promises), each sending a bare `EVALSHA` of a script that returns at
+ *    once, no limiter. Open loop: 10 000 calls a second arrive whatever the replies do (a fiber or a promise
+ *    each), with the driver alone (no limiter) as the floor.
  * 2. Exactness: 4 processes share "50/s" on one key for a few seconds, callers as fast as they are let through.
  *    The starts the processes saw, merged, are checked for windows holding more than 50 (a window of 1 s minus
  *    2 ms). What a process sees carries its reply latency and wake-up jitter (a few ms, more on a loaded machine),
@@ -313,12 +315,19 @@ const throughput = async (url: string, seconds: number, concurrency: number) => 
     await d.loop(concurrency, () => performance.now() < warm, () => {})
     drivers.push(d)
   }
-  const latencies = KINDS.map(() => recorder())
-  const elapsed = KINDS.map(() => 0)
+  for (const fibers of [true, false]) {
+    const floor = await roundTrip(url, fibers)
+    const warm = performance.now() + WARM_UP_MS
+    await floor.loop(concurrency, () => performance.now() < warm, () => {})
+    drivers.push(floor)
+  }
+  const names = [...KINDS, ...ROUND_TRIPS]
+  const latencies = names.map(() => recorder())
+  const elapsed = names.map(() => 0)
   const share = (seconds * 1000) / ROUNDS
   for (let round = 0; round < ROUNDS; round++) {
-    for (let j = 0; j < KINDS.length; j++) {
-      const i = (round + j) % KINDS.length
+    for (let j = 0; j < names.length; j++) {
+      const i = (round + j) % names.length
       const started = performance.now()
       const deadline = started + share
       const record = (latencies[i] as ReturnType<typeof recorder>).record
@@ -327,11 +336,35 @@ const throughput = async (url: string, seconds: number, concurrency: number) => 
     }
   }
   for (const d of drivers) await d.close()
-  return KINDS.map((kind, i) => ({
+  return names.map((kind, i) => ({
     kind,
     concurrency,
     ...summarize(latencies[i] as ReturnType<typeof recorder>, elapsed[i] as number)
   }))
+}
+
+/** The floor rows of the closed loop. */
+const ROUND_TRIPS = ["floor: a bare EVALSHA round trip (fibers)", "floor: a bare EVALSHA round trip (promises)"]
+
+/**
+ * The floors of the closed loop: each caller sends one `EVALSHA` of a script that returns at once through one
+ * ioredis client, and waits for the reply; no limiter. What any limiter that asks Redis once per grant pays here
+ * (the machine's loopback, Redis's command loop, ioredis), the callers as fibers of one Effect program (as ours
+ * and `@effect/experimental` run) or as promises (as `rate-limiter-flexible` runs): their p99 is how far this
+ * machine lets a client of either kind go at that moment.
+ */
+const roundTrip = async (url: string, fibers: boolean): Promise<Driver> => {
+  const client = new IORedis(url, { enableOfflineQueue: false })
+  await new Promise<void>((resolve) => client.once("ready", () => resolve()))
+  const sha = await client.script("LOAD", "return 1") as string
+  const take = () => client.evalsha(sha, 0).then(() => {})
+  const call = Effect.promise(take)
+  return {
+    take,
+    loop: fibers ? (c, until, record) => Effect.runPromise(fiberLoop(call)(c, until, record)) : promiseLoop(take),
+    open: () => Promise.reject(new Error("the round-trip floors run the closed loop only")),
+    close: () => client.quit().then(() => {})
+  }
 }
 
 /** The offered load of the open-loop scenario: the issue's floor for grants per second. */
@@ -429,7 +462,7 @@ export const main = async (options: { readonly quick?: boolean } = {}): Promise<
         fmt(r.grantsPerSecond),
         fmt(r.p50, 2),
         fmt(r.p99, 2),
-        r.grantsPerSecond >= 10_000 && r.p99 < 2 ? "yes" : "no"
+        ROUND_TRIPS.includes(r.kind) ? "(floor)" : r.grantsPerSecond >= 10_000 && r.p99 < 2 ? "yes" : "no"
       ])
     ))
     const ol = []
