@@ -18,7 +18,8 @@
  * Keys (one hash tag, so that Redis Cluster keeps them on one slot):
  * - `KEYS[1]` meta hash: `c<i>` the cumulative weight recorded in window i, `e<i>` the cumulative weight of the
  *   last expired record of window i, `tat` (smooth schedule), `pause` (no grant before), `held` (leased permits),
- *   `seq` (arrival counter of the lease queue).
+ *   `seq` (arrival counter of the lease queue), `tail` (the last record's time, when after now), `x` (when every
+ *   key expires, as the TTLs were last set).
  * - `KEYS[2]` leases: sorted set of `"<n>:<id>"` by expiry.
  * - `KEYS[3]` lease queue: sorted set of `"<n>:<id>"` by arrival.
  * - `KEYS[4]` lease queue heartbeats: sorted set of the same members by expiry (a dead waiter leaves the queue).
@@ -37,7 +38,9 @@
  * wait is the string `g` (the common case, kept small: it is most of a busy throttle's traffic).
  *
  * Every call ends by setting one TTL on every key: long enough for every record, lease, pause and heartbeat to
- * expire first, so a throttle left alone leaves nothing behind.
+ * expire first, so a throttle left alone leaves nothing behind. The fast path (below) sets it with up to a second
+ * to spare and then leaves it alone while it lasts, unless it creates a key (a window whose records had all
+ * expired): the meta field `x` is when every key expires.
  *
  * @internal
  */
@@ -81,13 +84,14 @@ local leasing = maxC > 0 or release
 local cap = maxC
 if release and (maxC == 0 or minLimit < maxC) then cap = minLimit end
 
--- the meta fields, in one read: c1..ck, e1..ek, tat, pause, held, tail
+-- the meta fields, in one read: c1..ck, e1..ek, tat, pause, held, tail, x
 local fields = {}
 for i = 1, k do
   fields[i] = 'c' .. i
   fields[k + i] = 'e' .. i
 end
 fields[2 * k + 1], fields[2 * k + 2], fields[2 * k + 3], fields[2 * k + 4] = 'tat', 'pause', 'held', 'tail'
+fields[2 * k + 5] = 'x'
 local values = redis.call('HMGET', meta, unpack(fields))
 local function field(j)
   if values[j] then return tonumber(values[j]) end
@@ -145,8 +149,14 @@ local function flushMerged()
   end
 end
 
--- writes what changed in the meta hash (one HSET), then one TTL on every key that may exist
-local function expireAll()
+-- the time at which every key expires, as the last call that set their TTL set it (nil: the meta hash is new)
+local expiresAt = field(2 * k + 5)
+
+-- writes what changed in the meta hash (one HSET), then one TTL on every key that may exist. On the fast path
+-- (fast), the TTL is set with room to spare, and not set again while the one set last lasts long enough, unless
+-- the call created a key: every key then has the TTL of the last call that set them all (a key is only ever
+-- created in a call that sets them all), so the meta hash's x field says when all of them expire
+local function expireAll(fast, created)
   flushMerged()
   local set = {}
   for i = 1, k do
@@ -172,12 +182,20 @@ local function expireAll()
     set[#set + 1] = 'held'
     set[#set + 1] = num(held)
   end
-  if #set > 0 then redis.call('HSET', meta, unpack(set)) end
   local horizon = math.max(now, tailT, pause, tat)
   -- a lease lives leaseTtl from its last renewal; under "release" its slot is taken a period more after that
   local hold = math.max(maxPeriod, leaseTtl)
   if release then hold = leaseTtl + maxPeriod end
   local ttl = math.ceil(horizon - now + hold + 1000)
+  if fast and not created and expiresAt and expiresAt >= now + ttl then
+    if #set > 0 then redis.call('HSET', meta, unpack(set)) end
+    return
+  end
+  -- with room to spare on the fast path (its next calls keep it for up to min(hold, 1 s)), exactly otherwise
+  if fast then ttl = ttl + math.ceil(math.min(hold, 1000)) end
+  set[#set + 1] = 'x'
+  set[#set + 1] = num(now + ttl)
+  redis.call('HSET', meta, unpack(set))
   redis.call('PEXPIRE', meta, ttl)
   -- the lease keys exist only when leasing (every process of a key must use the same options)
   if leasing then
@@ -197,8 +215,11 @@ if op == 'acquire' and not leasing and interval == 0 and pause <= now and tailT 
     if ARGV[argi + 4 + 4 * r] ~= 'w' then total = -1 break end
     total = total + tonumber(ARGV[argi + 1 + 4 * r])
   end
+  -- a window with no record has no key: this call creates it, and sets every TTL
+  local created = false
   for i = 1, k do
     if total > 0 and C[i] - E[i] + total > limits[i] then total = -1 end
+    if C[i] == E[i] then created = true end
   end
   if total > 0 then
     mergedN, mergedId = total, ARGV[argi + 2]
@@ -206,7 +227,7 @@ if op == 'acquire' and not leasing and interval == 0 and pause <= now and tailT 
       C[i] = C[i] + total
       cDirty[i] = true
     end
-    expireAll()
+    expireAll(true, created)
     local granted = {nowStr}
     for r = 1, m do granted[r + 1] = 'g' end
     return granted

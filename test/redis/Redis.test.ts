@@ -207,6 +207,19 @@ describe.skipIf(!redisAvailable)("ThrottleRedis on a real Redis", () => {
     Effect.gen(function*() {
       const key = freshKey("ttl")
       const t = yield* ThrottleRedis.make({ key, rate: "20/200ms, 30/300ms", maxConcurrent: 5, leaseTtl: "300 millis" })
+      yield* everyKeyHasATtl(key, t)
+    }).pipe(provide))
+
+  it.live("without leases too (the script's fast path keeps the TTL it set while it lasts)", () =>
+    Effect.gen(function*() {
+      const key = freshKey("ttl-fast")
+      const t = yield* ThrottleRedis.make({ key, rate: "20/200ms, 30/300ms", leaseTtl: "300 millis" })
+      yield* everyKeyHasATtl(key, t)
+    }).pipe(provide))
+
+  /** 60 grants through `t` in 10 callers: every key of `key` has a TTL whenever looked at; none is left 2 s after. */
+  const everyKeyHasATtl = (key: string, t: Throttle.Service<ThrottleStoreError>) =>
+    Effect.gen(function*() {
       const work = Effect.forEach(
         Array.from({ length: 60 }, (_, i) => i),
         () => t.withPermit(realSleep(5)),
@@ -225,7 +238,7 @@ describe.skipIf(!redisAvailable)("ThrottleRedis on a real Redis", () => {
       expect(checks).toBeGreaterThan(0)
       yield* realSleep(2000)
       expect(yield* ttls(key)).toEqual([])
-    }).pipe(provide))
+    })
 
   it.live("SCRIPT FLUSH mid-run: the next call reloads the script and succeeds", () =>
     Effect.gen(function*() {

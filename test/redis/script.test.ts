@@ -92,6 +92,41 @@ describe.skipIf(!redisAvailable)("redisScript (Lua) on a real Redis", () => {
     }
   })
 
+  it("the fast path keeps the TTL it set while it lasts, and sets it again when it creates a window's key", async () => {
+    // 100 ms and 1 s windows, leaseTtl 30 s (unused: no leases): every key lives 30 s + 1 s after the last call that
+    // set their TTL, and the fast path sets it with 1 s to spare; a window emptied by its period is deleted by
+    // Redis, and the call that records in it again creates its key
+    const config: core.Config = { limits: [3, 10], periods: [100, 1000], interval: 0, burst: 0, maxConcurrent: 0, leaseTtl: 30_000 }
+    const keys = core.keys("effect-throttles", freshKey("fast-ttl"), 2)
+    const acquire = (now: number) =>
+      admin().eval(
+        SCRIPT,
+        keys.length,
+        ...keys,
+        ...core.argv(config, "acquire", now, undefined, "w", core.acquireArgs([{ n: 1, id: `a${now}`, maxWait: -1, mode: "w" }]))
+      )
+    const state = async () => {
+      const out: Array<unknown> = []
+      for (const key of [keys[0], keys[4], keys[5]] as Array<string>) out.push([key, await admin().pttl(key)])
+      return { expiresAt: Number(await admin().hget(keys[0] as string, "x")), pttls: out }
+    }
+    const hasTtl = (low: number) => expect.toSatisfy((ms: number) => ms > low && ms <= 32_000)
+    expect(parse(await acquire(0))).toEqual([0, "g"])
+    expect(await state()).toEqual({
+      expiresAt: 32_000,
+      pttls: [[keys[0], hasTtl(31_000)], [keys[4], hasTtl(31_000)], [keys[5], hasTtl(31_000)]]
+    })
+    // 50 ms later: the TTL set at 0 lasts until 32 s, past 50 ms + 31 s: kept
+    expect(parse(await acquire(50))).toEqual([50, "g"])
+    expect((await state()).expiresAt).toBe(32_000)
+    // 250 ms: the 100 ms window has emptied (its key is gone) and gets a record again: every TTL is set anew
+    expect(parse(await acquire(250))).toEqual([250, "g"])
+    expect(await state()).toEqual({
+      expiresAt: 32_250,
+      pttls: [[keys[0], hasTtl(31_000)], [keys[4], hasTtl(31_000)], [keys[5], hasTtl(31_000)]]
+    })
+  })
+
   it("a stale call (past its deadline on the server's clock) does nothing", async () => {
     const config = configs[0] as core.Config
     const keys = core.keys("effect-throttles", freshKey("stale"), 1)
