@@ -26,8 +26,8 @@
  * runs each build in processes of its own instead: for every case, P pairs of child processes (one per build,
  * the order flipped from one pair to the next), each of which measures its build's row and the case's floor, three
  * warm-up runs and seven measured ones, and prints their medians. In one process the two builds share `effect`'s
- * code and the JIT's feedback on it (its inline caches see both builds' classes), which weighs on whichever runs
- * second; in processes of their own, each build is measured as users run it. Reported: after / before paired by
+ * code and the JIT's feedback on it (its inline caches see both builds' classes), which can weigh on one build
+ * more than the other; in processes of their own, each build is measured as users run it, alone. Reported: after / before paired by
  * process pair with its 95% bootstrap interval, and each build's ratio to the floor measured in its own processes.
  */
 import { Effect, type Scope } from "effect"
