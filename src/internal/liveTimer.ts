@@ -105,6 +105,21 @@ export const preciseNow = (clock: Clock.Clock): () => number => {
   }
 }
 
+const readers = new WeakMap<Clock.Clock, () => number>()
+
+/**
+ * `preciseNow(clock)`, one per clock: whatever reads a clock through it shares one origin, so that readings taken
+ * in different places (a Redis throttle and its store) compare exactly.
+ */
+export const preciseNowOf = (clock: Clock.Clock): () => number => {
+  let read = readers.get(clock)
+  if (read === undefined) {
+    read = preciseNow(clock)
+    readers.set(clock, read)
+  }
+  return read
+}
+
 /** Times closer than this (ten nanoseconds, in ms) count as equal. */
 const EPSILON = 1e-5
 

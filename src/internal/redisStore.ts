@@ -17,6 +17,7 @@ import * as MetricLabel from "effect/MetricLabel"
 import type * as Scope from "effect/Scope"
 import type { Cluster, Redis as IORedis } from "ioredis"
 import * as core from "./redisCore.js"
+import { preciseNowOf } from "./liveTimer.js"
 import { SCRIPT } from "./redisScript.js"
 import { tagged } from "./throttleInstrument.js"
 
@@ -80,14 +81,8 @@ export interface RedisStoreOptions {
   readonly name: string
 }
 
-/**
- * The caller's clock in milliseconds, from whole nanoseconds (`unsafeCurrentTimeNanos` floors; the `TestClock`'s
- * `currentTimeNanos` throws at an instant that is not a whole number of nanoseconds, which a wait of a fraction
- * of a millisecond leaves it at).
- */
-const clockMillis: Effect.Effect<number> = Effect.clockWith((clock) =>
-  Effect.sync(() => Number(clock.unsafeCurrentTimeNanos()) / 1e6)
-)
+/** The caller's clock in milliseconds, read as its throttle reads it (`preciseNowOf`: one origin per clock). */
+const clockMillis: Effect.Effect<number> = Effect.clockWith((clock) => Effect.sync(preciseNowOf(clock)))
 
 const isNoScript = (e: unknown): boolean => e instanceof Error && e.message.startsWith("NOSCRIPT")
 

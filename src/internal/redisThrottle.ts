@@ -231,7 +231,7 @@ export const makeWithStore = (
     const scope = yield* Effect.scope
     // the clock of the scope that made the throttle (as in memory), read synchronously on the fast path
     const clock = yield* Effect.clock
-    const nowMillis = (): number => Number(clock.unsafeCurrentTimeNanos()) / 1e6
+    const nowMillis = live.preciseNowOf(clock)
     const clientMillis: Effect.Effect<number> = Effect.sync(nowMillis)
     const { config, onStoreError } = resolved
     const maxC = config.maxConcurrent
@@ -507,7 +507,7 @@ export const makeWithStore = (
       // fires up to a tick late, and the starts of a burst would carry it
       const clock = yield* Effect.clock
       const settle = live.settleFor(clock, Number.POSITIVE_INFINITY)
-      const preciseMillis = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
+      const preciseMillis = live.preciseNowOf(clock)
       for (;;) {
         while (sleepers.length > 0 && (sleepers[0] as Sleeper).done) sleepers.shift()
         const head = sleepers[0]
