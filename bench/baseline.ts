@@ -29,8 +29,9 @@
  * the order flipped from one pair to the next), each of which measures its build's row and the case's floor, three
  * warm-up runs and seven measured ones, and prints their medians. In one process the two builds share `effect`'s
  * code and the JIT's feedback on it (its inline caches see both builds' classes), which can weigh on one build
- * more than the other; in processes of their own, each build is measured as users run it, alone. Reported: after / before paired by
- * process pair with its 95% bootstrap interval, and each build's ratio to the floor measured in its own processes.
+ * more than the other; in processes of their own, each build is measured as users run it, alone. Reported:
+ * after / before paired by process pair with its 95% bootstrap interval, and each build's ratio to the floor
+ * measured in its own processes.
  */
 import { Effect, type Scope } from "effect"
 import * as path from "node:path"
@@ -80,14 +81,11 @@ const main = async (): Promise<void> => {
   const onlyArg = process.argv.find((a) => a.startsWith("--only="))
   if (processes !== undefined) return isolated(before, processes, built, onlyArg?.slice("--only=".length))
   const older = await load(before)
-  const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
   const after = built ? (await load(here)).make : current.make as unknown as Make
   const makers: ReadonlyArray<readonly [string, Make]> = [
     ["before", older.make],
     ["after", after]
   ]
-  const build = (make: Make, options?: unknown) =>
-    Effect.map(Effect.orDie(make(UNLIMITED, options)), (t) => t.withPermit)
 
   // Uncontended.
   const ops = 200_000
@@ -104,9 +102,9 @@ const main = async (): Promise<void> => {
         Effect.void
       )
     ],
-    ...makers.map(([name, make]) => [`withPermit, ${name}`, wrapped(build(make), Effect.void)] as const),
+    ...makers.map(([name, make]) => [`withPermit, ${name}`, wrapped(withPermitOf(make), Effect.void)] as const),
     // the same module as "after" (with --built, the compiled one)
-    ["withPermit, after, metrics: false", wrapped(build(after, { metrics: false }), Effect.void)]
+    ["withPermit, after, metrics: false", wrapped(withPermitOf(after, { metrics: false }), Effect.void)]
   ]
   const report = (title: string, unit: string, names: ReadonlyArray<string>, samples: ReadonlyArray<Sample>) => {
     const floor = samples[0] as Sample
@@ -144,12 +142,12 @@ const main = async (): Promise<void> => {
     const contended: ReadonlyArray<readonly [string, () => Promise<number>]> = [
       [`floor: ${fmt(n)} fibers, no limiter`, concurrent(Effect.succeed((self) => self))],
       ...makers.map(([name, make]) =>
-        [`withPermit under maxConcurrent 10, ${name}`, concurrent(build(make, { maxConcurrent: 10 }))] as const
+        [`withPermit under maxConcurrent 10, ${name}`, concurrent(withPermitOf(make, { maxConcurrent: 10 }))] as const
       ),
       // wave 1 had no metrics: this is the row to hold against it
       [
         "withPermit under maxConcurrent 10, after, metrics: false",
-        concurrent(build(after, { maxConcurrent: 10, metrics: false }))
+        concurrent(withPermitOf(after, { maxConcurrent: 10, metrics: false }))
       ]
     ]
     const c = await roundRobin(
@@ -161,6 +159,13 @@ const main = async (): Promise<void> => {
     paired(c, 1, [["after", 2], ["after, metrics: false", 3]])
   }
 }
+
+/** This checkout. */
+const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+
+/** The `withPermit` of a throttle that `make` builds with the rate out of reach. */
+const withPermitOf = (make: Make, options?: unknown) =>
+  Effect.map(Effect.orDie(make(UNLIMITED, options)), (t) => t.withPermit)
 
 /** The contention case: `n` fibers at once, each running `Effect.yieldNow()` under the wrapper: µs per task. */
 const contention = (n: number) => {
@@ -176,7 +181,7 @@ const contention = (n: number) => {
 
 /** The cases of `--processes`: for each, its floor and the row of the build `make`. */
 const isolatedCase = (make: Make, name: string): readonly [() => Promise<number>, () => Promise<number>] => {
-  const build = (options?: unknown) => Effect.map(Effect.orDie(make(UNLIMITED, options)), (t) => t.withPermit)
+  const build = (options?: unknown) => withPermitOf(make, options)
   const ops = 200_000
   const none = Effect.succeed((self: Effect.Effect<void>) => self)
   switch (name) {
@@ -199,7 +204,6 @@ const isolatedCase = (make: Make, name: string): readonly [() => Promise<number>
 
 /** `--processes=P`: every case in child processes, one build per process, P pairs, the order flipped per pair. */
 const isolated = (before: string, pairs: number, built: boolean, only: string | undefined): void => {
-  const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
   const script = fileURLToPath(import.meta.url)
   const child = (tree: string, name: string): { readonly floor: number; readonly row: number } => {
     const args = [...process.execArgv, script, tree, `--child=${name}`, ...(built ? ["--built"] : [])]
