@@ -40,6 +40,17 @@ export interface Store {
   /** Runs one script operation. */
   readonly call: (op: core.Op, args: ReadonlyArray<string>) => Effect.Effect<core.Reply, StoreFailure>
   /**
+   * Runs one script operation and calls `done` once with its reply or failure (maybe before returning): `call`
+   * without an Effect of its own, for the batches of acquisitions (one per script call, on the fast path). `now` is
+   * the caller's clock time (ms), read on the throttle's clock.
+   */
+  readonly send: (
+    op: core.Op,
+    args: ReadonlyArray<string>,
+    now: number,
+    done: (result: core.Reply | StoreFailure) => void
+  ) => void
+  /**
    * Calls `onMessage` with every message of the throttle's channel while the scope is open: `"w"` when a release (in
    * any process) may let a queued waiter in, `"p"` when a pause was set.
    */
@@ -52,11 +63,13 @@ export type Client = IORedis | Cluster
 /** The SHA1 of the script, as `EVALSHA` wants it. */
 export const SHA = createHash("sha1").update(SCRIPT).digest("hex")
 
-/** `effect_throttles_store_errors_total`: store calls that failed or timed out. */
-export const storeErrors = Metric.counter("effect_throttles_store_errors_total", {
+const storeErrorsKey = MetricKey.counter("effect_throttles_store_errors_total", {
   description: "Redis throttle store calls that failed or timed out",
   incremental: true
 })
+
+/** `effect_throttles_store_errors_total`: store calls that failed or timed out. */
+export const storeErrors = Metric.fromMetricKey(storeErrorsKey)
 
 const storeLatencyKey = MetricKey.histogram(
   "effect_throttles_store_latency_seconds",
@@ -99,9 +112,10 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
   const fixed = core.fixedArgs(config, channel)
   /** server time - client time, from the last reply (to date a call's deadline on the server's clock). */
   let offset: number | undefined
-  const errors = storeErrors.pipe(Metric.tagged("name", options.name), Metric.tagged("backend", "redis"))
-  // the hook itself, updated in the reply's step (one update per call, without a key lookup)
-  const latency = tagged(storeLatencyKey, [MetricLabel.make("name", options.name), MetricLabel.make("backend", "redis")])
+  // the hooks themselves, updated in the reply's step (one update per call, without a key lookup)
+  const labels = [MetricLabel.make("name", options.name), MetricLabel.make("backend", "redis")]
+  const errors = tagged(storeErrorsKey, labels)
+  const latency = tagged(storeLatencyKey, labels)
 
   // The offset server - client is at least (server time at the script) - (client time at the reply). The largest
   // such bound (the fastest round trip) is kept, aged by 100 ppm of clock drift per elapsed millisecond.
@@ -122,8 +136,6 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
     (client.evalsha(SHA, keys.length, ...keys, ...argv) as Promise<unknown>).catch((e) =>
       isNoScript(e) ? client.eval(SCRIPT, keys.length, ...keys, ...argv) : Promise.reject(e)
     )
-
-  const countError = errors(Effect.succeed(1))
 
   // The timeout bounds real I/O, so it is a real timer (Effect.timeout costs a fiber race per call, several times
   // the cost of the call itself on a busy event loop), and one timer for all the calls in flight: they all have the
@@ -161,65 +173,66 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
 
   // Every failure is counted, whichever way it fails: refused at once while the connection is down (the common
   // case during an outage: ioredis notices a dead server before the next call), an error reply, a timeout, a
-  // stale call.
-  const call = (op: core.Op, args: ReadonlyArray<string>): Effect.Effect<core.Reply, StoreFailure> =>
-    Effect.tapError(attempt(op, args), () => countError)
-
-  const attempt = (op: core.Op, args: ReadonlyArray<string>): Effect.Effect<core.Reply, StoreFailure> =>
-    Effect.flatMap(clockMillis, (clientNow) => {
-      // Never queue a command while offline: it could run after its caller gave up.
-      if (client.status !== "ready") {
-        return Effect.fail(new StoreFailure({ cause: new Error(`Redis connection is ${client.status}`) }))
+  // stale call. Returns a function that drops the call (its caller gave up: `done` is not called).
+  const start = (
+    op: core.Op,
+    args: ReadonlyArray<string>,
+    clientNow: number,
+    done: (result: core.Reply | StoreFailure) => void
+  ): () => void => {
+    const fail = (cause: unknown): void => {
+      errors.update(1)
+      done(new StoreFailure({ cause }))
+    }
+    // Never queue a command while offline: it could run after its caller gave up.
+    if (client.status !== "ready") {
+      fail(new Error(`Redis connection is ${client.status}`))
+      return () => {}
+    }
+    const now = options.clock === "client" ? clientNow : undefined
+    const deadline = options.clock === "client"
+      ? clientNow + timeoutMillis
+      : offset === undefined
+      ? undefined
+      : clientNow + offset + timeoutMillis
+    const argv = core.argvWith(fixed, op, now, deadline, args)
+    const started = performance.now()
+    const call = new InFlight(started + timeoutMillis, () => fail(new Error(timedOut)))
+    inFlight.push(call)
+    if (timer === undefined) arm()
+    send(argv).then(
+      (reply) => {
+        if (call.done) return
+        call.done = true
+        dropAnswered()
+        if (!Array.isArray(reply)) return fail(new Error(`unexpected reply ${String(reply)}`))
+        if (reply[0] === "stale") return fail(new Error("the call reached Redis after its deadline"))
+        const serverNow = Number(reply[0])
+        offset = serverNow - clientNow
+        noteOffset(serverNow - (clientNow + (performance.now() - started)))
+        latency.update((performance.now() - started) / 1000)
+        done(reply as core.Reply)
+      },
+      (cause) => {
+        if (call.done) return
+        call.done = true
+        dropAnswered()
+        fail(cause)
       }
-      const now = options.clock === "client" ? clientNow : undefined
-      const deadline = options.clock === "client"
-        ? clientNow + timeoutMillis
-        : offset === undefined
-        ? undefined
-        : clientNow + offset + timeoutMillis
-      const argv = core.argvWith(fixed, op, now, deadline, args)
-      const started = performance.now()
-      return Effect.async<unknown, StoreFailure>((resume) => {
-        const call = new InFlight(
-          started + timeoutMillis,
-          () => resume(Effect.fail(new StoreFailure({ cause: new Error(timedOut) })))
-        )
-        inFlight.push(call)
-        if (timer === undefined) arm()
-        send(argv).then(
-          (reply) => {
-            if (call.done) return
-            call.done = true
-            dropAnswered()
-            resume(Effect.succeed(reply))
-          },
-          (cause) => {
-            if (call.done) return
-            call.done = true
-            dropAnswered()
-            resume(Effect.fail(new StoreFailure({ cause })))
-          }
-        )
-        return Effect.sync(() => {
-          call.done = true
-          dropAnswered()
-        })
-      }).pipe(
-        Effect.flatMap((reply) => {
-          if (!Array.isArray(reply)) {
-            return Effect.fail(new StoreFailure({ cause: new Error(`unexpected reply ${String(reply)}`) }))
-          }
-          if (reply[0] === "stale") {
-            return Effect.fail(new StoreFailure({ cause: new Error("the call reached Redis after its deadline") }))
-          }
-          const serverNow = Number(reply[0])
-          offset = serverNow - clientNow
-          noteOffset(serverNow - (clientNow + (performance.now() - started)))
-          latency.update((performance.now() - started) / 1000)
-          return Effect.succeed(reply as core.Reply)
-        })
-      )
-    })
+    )
+    return () => {
+      call.done = true
+      dropAnswered()
+    }
+  }
+
+  const call = (op: core.Op, args: ReadonlyArray<string>): Effect.Effect<core.Reply, StoreFailure> =>
+    Effect.flatMap(clockMillis, (clientNow) =>
+      Effect.async<core.Reply, StoreFailure>((resume) => {
+        const drop = start(op, args, clientNow, (result) =>
+          resume(result instanceof StoreFailure ? Effect.fail(result) : Effect.succeed(result)))
+        return Effect.sync(drop)
+      }))
 
   const subscribe = (onMessage: (message: string) => void): Effect.Effect<void, never, Scope.Scope> =>
     Effect.acquireRelease(
@@ -227,7 +240,7 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
       (remove) => Effect.promise(remove)
     )
 
-  return { call, subscribe, toClientTime }
+  return { call, send: (op, args, now, done) => void start(op, args, now, done), subscribe, toClientTime }
 }
 
 /** One subscriber connection per client, shared by every throttle on it (a channel per throttle). */
@@ -312,6 +325,8 @@ export const makeMemoryStore = (config: core.Config, onMessage?: (message: strin
         failing
           ? Effect.fail(new StoreFailure({ cause: new Error("store unavailable") }))
           : Effect.sync(() => callAt(now, op, args))),
+    send: (op, args, now, done) =>
+      done(failing ? new StoreFailure({ cause: new Error("store unavailable") }) : callAt(now, op, args)),
     subscribe: (onWake) =>
       Effect.acquireRelease(
         Effect.sync(() => listeners.add(onWake)),

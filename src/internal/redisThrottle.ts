@@ -292,22 +292,25 @@ export const makeWithStore = (
       return local
     }
 
-    const markDown = (failure: StoreFailure, now: number): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        retryAt = now + storeTimeoutMillis
-        if (down) return Effect.void
-        down = true
-        return Effect.logWarning(
-          `Throttle "${resolved.name}": Redis store failed for key "${resolved.key}" (${failure.message}); onStoreError: "${onStoreError}"`
-        )
-      })
-
-    const markUp = Effect.suspend(() => {
-      if (!down) return Effect.void
+    /** Notes a failure of the shared store: the warning to log when it was up until now. */
+    const noteDown = (failure: StoreFailure, now: number): Effect.Effect<void> | undefined => {
+      retryAt = now + storeTimeoutMillis
+      if (down) return undefined
+      down = true
+      return Effect.logWarning(
+        `Throttle "${resolved.name}": Redis store failed for key "${resolved.key}" (${failure.message}); onStoreError: "${onStoreError}"`
+      )
+    }
+    /** Notes an answer of the shared store: the notice to log when it was down until now. */
+    const noteUp = (): Effect.Effect<void> | undefined => {
+      if (!down) return undefined
       down = false
       local = undefined
       return Effect.logInfo(`Throttle "${resolved.name}": Redis store answers again for key "${resolved.key}"`)
-    })
+    }
+    const markDown = (failure: StoreFailure, now: number): Effect.Effect<void> =>
+      Effect.suspend(() => noteDown(failure, now) ?? Effect.void)
+    const markUp = Effect.suspend(() => noteUp() ?? Effect.void)
 
     /** Runs `op` on the shared store, or under "local" on the fallback while the shared one is down. */
     const route = (op: core.Op, args: ReadonlyArray<string>): Effect.Effect<Routed, StoreFailure> =>
@@ -389,38 +392,61 @@ export const makeWithStore = (
     }
 
     // -- batching: concurrent acquisitions of this process go to the store together, in at most two script calls
-    // in flight (see sendHere). A caller waits on a plain callback (no Deferred): this sits on the fast path, once
-    // per acquisition.
+    // in flight (see sendHere). A caller waits on a plain callback (no Deferred), and a batch is sent and answered
+    // by plain functions (no Effect of its own): this sits on the fast path, once per acquisition.
     const pending: Array<Pending> = []
     let scheduled = false
     /** Script calls of acquisitions in flight. */
     let sending = 0
-    const send = (batch: Array<Pending>): Effect.Effect<void> =>
-      Effect.map(Effect.exit(route("acquire", core.acquireArgs(batch))), (result) => {
-        sending--
-        if (result._tag === "Success") {
-          const { reply, source } = result.value
-          const now = core.replyNumber(reply[0])
-          // the callers granted at once share one answer (most of a busy batch)
-          let grantedNow: Effect.Effect<Submitted> | undefined
-          for (let i = 0; i < batch.length; i++) {
-            const element = reply[i + 1] as core.Reply | string
-            deliver(
-              batch[i] as Pending,
-              element === core.GRANTED
-                ? (grantedNow ??= Effect.succeed({ reply: core.GRANTED, source, now }))
-                : Effect.succeed({ reply: element, source, now })
-            )
+    /** Answers a batch from a reply of the store (`log`, if any, is run by the first caller before its answer). */
+    const answerAll = (batch: Array<Pending>, reply: core.Reply, source: Source, log: Effect.Effect<void> | undefined) => {
+      const now = core.replyNumber(reply[0])
+      // the callers granted at once share one answer (most of a busy batch)
+      let grantedNow: Effect.Effect<Submitted> | undefined
+      for (let i = 0; i < batch.length; i++) {
+        const element = reply[i + 1] as core.Reply | string
+        const answer = element === core.GRANTED
+          ? (grantedNow ??= Effect.succeed({ reply: core.GRANTED, source, now }))
+          : Effect.succeed({ reply: element, source, now })
+        deliver(batch[i] as Pending, i === 0 && log !== undefined ? Effect.zipRight(log, answer) : answer)
+      }
+    }
+    /** Answers every caller of a batch with one effect (`log` first, by the first caller). */
+    const answerEach = (batch: Array<Pending>, answer: Effect.Effect<Submitted>, log?: Effect.Effect<void>) => {
+      for (let i = 0; i < batch.length; i++) {
+        deliver(batch[i] as Pending, i === 0 && log !== undefined ? Effect.zipRight(log, answer) : answer)
+      }
+    }
+    /**
+     * Sends a batch (under "local", to the fallback while the shared store is down) and answers its callers from
+     * the reply; a store failure goes through `onStoreError` as in `route`. Then, if requests came meanwhile, hands
+     * the next call to their first caller.
+     */
+    const dispatch = (batch: Array<Pending>): void => {
+      const args = core.acquireArgs(batch)
+      const now = nowMillis()
+      const settle = (result: core.Reply | StoreFailure, source: Source): void => {
+        try {
+          if (!(result instanceof StoreFailure)) answerAll(batch, result, source, source === "shared" ? noteUp() : undefined)
+          else {
+            const log = noteDown(result, now)
+            if (onStoreError === "local") answerAll(batch, localStore(now).callAt(now, "acquire", args), "local", log)
+            else answerEach(batch, Effect.succeed(result), log)
           }
-        } else {
-          // a store failure is each caller's answer; anything else (a defect) is passed on, never left unanswered
-          const failure = Cause.failureOption(result.cause)
-          const failed: Effect.Effect<Submitted> = failure._tag === "Some"
-            ? Effect.succeed(failure.value)
-            : Effect.failCause(result.cause as Cause.Cause<never>)
-          for (const entry of batch) deliver(entry, failed)
+        } catch (defect) {
+          // never left unanswered: a defect is every caller's (those already answered keep their answer)
+          answerEach(batch, Effect.die(defect))
         }
         batch.length = 0
+      }
+      if (onStoreError === "local" && down && now < retryAt) {
+        settle(localStore(now).callAt(now, "acquire", args), "local")
+        return
+      }
+      sending++
+      shared.send("acquire", args, now, (result) => {
+        sending--
+        settle(result, "shared")
         // the requests that came while calls were in flight: their first caller is handed the next call
         if (sending < MAX_SENDING && !scheduled && pending.length > 0) {
           scheduled = true
@@ -428,33 +454,26 @@ export const makeWithStore = (
           deliver(first, Effect.zipRight(sendHere, answerOf(first)))
         }
       })
-    const flush: Effect.Effect<void> = Effect.suspend(() => {
+    }
+    const flush = (): void => {
       scheduled = false
-      if (pending.length === 0) return Effect.void
+      if (pending.length === 0) return
       if (sending === 0 && pending.length >= 2 && pending.length <= MAX_BATCH) {
         // nothing in flight: two calls, the first half and the rest, so that Redis runs the second while this
         // process answers the first half's callers; each half then comes back on its own (two lanes)
+        // (both taken from the line before either is sent: a store may answer at once, and the requests still in
+        // the line would then be handed to their first caller as the next call)
         const first = pending.splice(0, pending.length >> 1)
         const rest = pending.splice(0)
-        sending += 2
-        // The rest is sent by its own first caller, resumed for it: it runs once this fiber has made its call and
-        // suspends (this fiber has just yielded, so its op budget does not run out first), and Redis runs the two
-        // in that order. A fiber forked here for both halves measured a worse p99.
-        const next = rest[0] as Pending
-        deliver(next, Effect.zipRight(Effect.uninterruptible(send(rest)), answerOf(next)))
-        return send(first)
+        dispatch(first)
+        dispatch(rest)
+        return
       }
-      if (pending.length <= MAX_BATCH) {
-        sending++
-        return send(pending.splice(0))
-      }
-      // several batches: sent at once, pipelined, in order (forked in order, each fiber makes its call in its first
-      // run, and Redis runs them in the order they arrive); not one round trip after another
+      // one call, or several (a burst over MAX_BATCH): sent at once, pipelined, in order
       const batches: Array<Array<Pending>> = []
       while (pending.length > 0) batches.push(pending.splice(0, MAX_BATCH))
-      sending += batches.length
-      return Effect.forEach(batches, send, { concurrency: "unbounded", discard: true })
-    })
+      for (const batch of batches) dispatch(batch)
+    }
     // At most two script calls of acquisitions are in flight (MAX_SENDING), and the requests made meanwhile go
     // together in the next one: under a steady stream of callers the batches grow with the load instead of each
     // caller paying the script's fixed cost (60–75 µs per call on the bench machine, which at 10 000 calls a
@@ -464,12 +483,12 @@ export const makeWithStore = (
     // waiting for the other half (closed loop of 8 callers, `dist/`, twelve runs each, alternating: median p50
     // 0.32 ms against 0.42 with one call in flight, 23 000 grants/s against 16 000).
     // The first caller of a batch sends it from its own fiber (no fiber per batch): it yields once, so that the
-    // calls made meanwhile join the batch, then makes the call and answers every caller in the batch's order, itself
-    // first. When requests came while calls were in flight, their first caller is resumed to send them. So every
-    // caller waits uninterruptibly (each is inside the uninterruptible region of its acquisition), and the call is
-    // uninterruptible: a batch in flight when the scope closes still answers its callers, within storeTimeout; one
-    // not sent yet is interrupted by the finalizer above.
-    const sendHere = Effect.uninterruptible(Effect.zipRight(Effect.yieldNow(), flush))
+    // calls made meanwhile join the batch, then sends it; the reply answers every caller in the batch's order. When
+    // requests came while calls were in flight, their first caller is resumed to send them. Every caller waits
+    // uninterruptibly (each is inside the uninterruptible region of its acquisition): a batch in flight when the
+    // scope closes still answers its callers, within storeTimeout; one not sent yet is interrupted by the
+    // finalizer above.
+    const sendHere = Effect.uninterruptible(Effect.zipRight(Effect.yieldNow(), Effect.sync(flush)))
     /** Waits for `entry`'s answer (taken once: the answer may be the hand-over of the next call, then the reply). */
     const answerOf = (entry: Pending): Effect.Effect<Submitted> =>
       Effect.async<Submitted>((resume) => {

@@ -4,7 +4,7 @@
  * policies switching on and off. Exact virtual timestamps. No Redis here (see Redis.test.ts for the real one).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, FiberId, Metric, Option, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Metric, Option, TestClock } from "effect"
 import { ThrottleStoreError } from "effect-throttles/redis"
 import { metrics } from "../../src/Throttle.js"
 import { type InputOptions, makeWithStore, resolve } from "../../src/internal/redisThrottle.js"
@@ -39,15 +39,16 @@ describe("ThrottleRedis client (memory store, TestClock)", () => {
       const resolved = yield* resolve({ key: "k", rate: "1000/s" } as InputOptions)
       const memory = makeMemoryStore(resolved.config)
       // a store that holds every acquire call until the test lets it through, recording its requests
-      const calls: Array<{ readonly ids: ReadonlyArray<string>; readonly gate: Deferred.Deferred<void> }> = []
+      const calls: Array<{ readonly ids: ReadonlyArray<string>; readonly answer: () => void }> = []
       const store: MemoryStore = {
         ...memory,
-        call: (op, args) =>
-          op !== "acquire" ? memory.call(op, args) : Effect.suspend(() => {
-            const gate = Deferred.unsafeMake<void>(FiberId.none)
-            calls.push({ ids: Array.from({ length: Number(args[0]) }, (_, r) => args[2 + 4 * r] as string), gate })
-            return Effect.zipRight(Deferred.await(gate), memory.call(op, args))
+        send: (op, args, now, done) => {
+          if (op !== "acquire") return memory.send(op, args, now, done)
+          calls.push({
+            ids: Array.from({ length: Number(args[0]) }, (_, r) => args[2 + 4 * r] as string),
+            answer: () => memory.send(op, args, now, done)
           })
+        }
       }
       const throttle = yield* makeWithStore(store, resolved)
       const settle = Effect.repeatN(Effect.yieldNow(), 50)
@@ -61,12 +62,12 @@ describe("ThrottleRedis client (memory store, TestClock)", () => {
       yield* settle
       expect(calls.map((c) => c.ids.length)).toEqual([4, 4])
       // the first half is answered: its callers' next requests go at once, while the second call is in flight
-      yield* Deferred.succeed(calls[0]!.gate, undefined)
+      calls[0]!.answer()
       yield* settle
       expect(calls.map((c) => c.ids.length)).toEqual([4, 4, 4])
-      for (const call of calls.slice(1)) yield* Deferred.succeed(call.gate, undefined)
+      for (const call of calls.slice(1)) call.answer()
       yield* settle
-      for (const call of calls.slice(3)) yield* Deferred.succeed(call.gate, undefined)
+      for (const call of calls.slice(3)) call.answer()
       yield* Fiber.join(fiber)
       expect(calls.reduce((sum, c) => sum + c.ids.length, 0)).toBe(16)
       expect((yield* throttle.stats).granted).toBe(16)
@@ -185,23 +186,29 @@ describe("ThrottleRedis client (memory store, TestClock)", () => {
     Effect.gen(function*() {
       const resolved = yield* resolve({ key: "k", rate: "100/s", maxConcurrent: 1 } as InputOptions)
       const memory = makeMemoryStore(resolved.config)
-      // a store whose calls wait for `open`, so that the interruption arrives while the batch is in flight
+      // a store whose acquisitions wait until the test opens it, so that the interruption arrives while the batch
+      // is in flight
       const entered = yield* Deferred.make<void>()
-      const open = yield* Deferred.make<void>()
+      let held: Array<() => void> | undefined = []
+      const open = () => {
+        const answers = held ?? []
+        held = undefined
+        for (const answer of answers) answer()
+      }
       const store: MemoryStore = {
         ...memory,
-        call: (op, args) =>
-          Effect.zipRight(
-            Effect.zipRight(Deferred.succeed(entered, undefined), Deferred.await(open)),
-            memory.call(op, args)
-          )
+        send: (op, args, now, done) => {
+          if (held === undefined) return memory.send(op, args, now, done)
+          Deferred.unsafeDone(entered, Exit.void)
+          held.push(() => memory.send(op, args, now, done))
+        }
       }
       const throttle = yield* makeWithStore(store, resolved)
       const fiber = yield* Effect.fork(throttle.acquire())
       yield* Deferred.await(entered)
       const interrupting = yield* Effect.fork(Fiber.interrupt(fiber))
       yield* Effect.yieldNow()
-      yield* Deferred.succeed(open, undefined)
+      open()
       yield* Fiber.join(interrupting)
       expect(Exit.isInterrupted(yield* Fiber.await(fiber))).toBe(true)
       // the store granted it a lease; the interrupted caller gave it back
