@@ -10,7 +10,7 @@
  *    rounds. Ours batches the concurrent calls of a process into script calls (at most two in flight). The floor
  *    rows: the same callers (fibers, then promises), each sending a bare `EVALSHA` of a script that returns at
  *    once, no limiter. Open loop: 10 000 calls a second arrive whatever the replies do (a fiber or a promise
- *    each), with the driver alone (no limiter) as the floor.
+ *    each), with the driver alone (no limiter) as the floor, all of them taking turns in six rounds too.
  * 2. Exactness: 4 processes share "50/s" on one key for a few seconds, callers as fast as they are let through.
  *    The starts the processes saw, merged, are checked for windows holding more than 50 (a window of 1 s minus
  *    2 ms). What a process sees carries its reply latency and wake-up jitter (a few ms, more on a loaded machine),
@@ -297,14 +297,38 @@ const summarize = (latencies: ReturnType<typeof recorder>, ms: number) => {
   return { grantsPerSecond: latencies.count / (ms / 1000), p50: at(50), p99: at(99), max: at(100) }
 }
 
-/** Rounds of the closed-loop scenario: each limiter runs `seconds / ROUNDS` per round, in a rotating order. */
+/** What `summarize` returns. */
+type Summary = ReturnType<typeof summarize>
+
+/** Rounds of the closed- and open-loop scenarios: each runner runs `seconds / ROUNDS` per round, in a rotating order. */
 const ROUNDS = 6
+
+/** One runner of a scenario: runs for about `ms` and records each call's latency. */
+type Run = (ms: number, record: (ms: number) => void) => Promise<void>
+
+/**
+ * Runs every one of `runs` for `seconds` in all: in `ROUNDS` rounds, each for its share of `seconds` per round, the
+ * order rotating, so that a slow moment of the shared machine falls on all of them alike (one block of `seconds`
+ * each would put it on whichever ran then); each one's latencies are pooled over its rounds.
+ */
+const inRounds = async (runs: ReadonlyArray<Run>, seconds: number) => {
+  const latencies = runs.map(() => recorder())
+  const elapsed = runs.map(() => 0)
+  const share = (seconds * 1000) / ROUNDS
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let j = 0; j < runs.length; j++) {
+      const i = (round + j) % runs.length
+      const started = performance.now()
+      await (runs[i] as Run)(share, (latencies[i] as ReturnType<typeof recorder>).record)
+      elapsed[i] = (elapsed[i] as number) + performance.now() - started
+    }
+  }
+  return runs.map((_, i) => summarize(latencies[i] as ReturnType<typeof recorder>, elapsed[i] as number))
+}
 
 /**
  * Grants per second and call latency on one key from this process, `concurrency` callers, the limit out of reach,
- * for every limiter: in `ROUNDS` rounds, each limiter for its share of `seconds` per round, the order rotating, so
- * that a slow moment of the shared machine falls on all of them alike (one block of `seconds` each would put it on
- * whichever ran then); the latencies of a limiter's rounds are pooled.
+ * for every limiter and the round-trip floors, in rounds (`inRounds`).
  */
 const throughput = async (url: string, seconds: number, concurrency: number) => {
   // a limit out of reach: a million per 1000 s (the peer's fixed window needs a whole-millisecond refill)
@@ -321,26 +345,15 @@ const throughput = async (url: string, seconds: number, concurrency: number) => 
     await floor.loop(concurrency, () => performance.now() < warm, () => {})
     drivers.push(floor)
   }
-  const names = [...KINDS, ...ROUND_TRIPS]
-  const latencies = names.map(() => recorder())
-  const elapsed = names.map(() => 0)
-  const share = (seconds * 1000) / ROUNDS
-  for (let round = 0; round < ROUNDS; round++) {
-    for (let j = 0; j < names.length; j++) {
-      const i = (round + j) % names.length
-      const started = performance.now()
-      const deadline = started + share
-      const record = (latencies[i] as ReturnType<typeof recorder>).record
-      await (drivers[i] as Driver).loop(concurrency, () => performance.now() < deadline, record)
-      elapsed[i] = (elapsed[i] as number) + performance.now() - started
-    }
-  }
+  const summaries = await inRounds(
+    drivers.map((d): Run => (ms, record) => {
+      const deadline = performance.now() + ms
+      return d.loop(concurrency, () => performance.now() < deadline, record)
+    }),
+    seconds
+  )
   for (const d of drivers) await d.close()
-  return names.map((kind, i) => ({
-    kind,
-    concurrency,
-    ...summarize(latencies[i] as ReturnType<typeof recorder>, elapsed[i] as number)
-  }))
+  return [...KINDS, ...ROUND_TRIPS].map((kind, i) => ({ kind, concurrency, ...(summaries[i] as Summary) }))
 }
 
 /** The floor rows of the closed loop. */
@@ -370,25 +383,26 @@ const roundTrip = async (url: string, fibers: boolean): Promise<Driver> => {
 /** The offered load of the open-loop scenario: the issue's floor for grants per second. */
 const OFFERED = 10_000
 
-/** One open-loop run of `open` at `OFFERED` calls a second for `seconds`, after a warm-up. */
-const measureOpen = async (open: Driver["open"], seconds: number) => {
-  await open(OFFERED, WARM_UP_MS, () => {})
-  const latencies = recorder()
-  const started = performance.now()
-  await open(OFFERED, seconds * 1000, latencies.record)
-  return summarize(latencies, performance.now() - started)
-}
-
 /**
- * Call latency at a fixed offered load: `OFFERED` calls a second arrive on one key for `seconds`, the limit out of
- * reach, whatever the replies do (closed-loop callers measure their own queue as much as the limiter: with 64 of
- * them, every call waits behind the 63 others). Returns the achieved grants per second and p50 / p99 / max.
+ * Call latency at a fixed offered load: `OFFERED` calls a second arrive on one key, the limit out of reach, whatever
+ * the replies do (closed-loop callers measure their own queue as much as the limiter: with 64 of them, every call
+ * waits behind the 63 others), for every limiter and the no-limiter floors, in rounds (`inRounds`). Returns the
+ * achieved grants per second and p50 / p99 / max of each.
  */
-const openLoad = async (kind: Kind, url: string, seconds: number) => {
-  const d = await driver(kind, url, `ol-${kind}-${Date.now()}`, 1_000_000, 1000)
-  const summary = await measureOpen(d.open, seconds)
-  await d.close()
-  return { kind, ...summary }
+const openLoad = async (url: string, seconds: number) => {
+  const drivers: Array<Driver> = []
+  for (const kind of KINDS) drivers.push(await driver(kind, url, `ol-${kind}-${Date.now()}`, 1_000_000, 1000))
+  // the floors: the same drivers with nothing to wait for
+  const floors: ReadonlyArray<readonly [string, Driver["open"]]> = [
+    ["no limiter (Effect fibers)", (perSecond, ms, record) =>
+      Effect.runPromise(fiberOpen(Effect.void)(perSecond, ms, record))],
+    ["no limiter (promises)", promiseOpen(() => Promise.resolve())]
+  ]
+  const opens = [...drivers.map((d) => d.open), ...floors.map(([, open]) => open)]
+  for (const open of opens) await open(OFFERED, WARM_UP_MS, () => {})
+  const summaries = await inRounds(opens.map((open): Run => (ms, record) => open(OFFERED, ms, record)), seconds)
+  for (const d of drivers) await d.close()
+  return [...KINDS, ...floors.map(([kind]) => kind)].map((kind, i) => ({ kind, ...(summaries[i] as Summary) }))
 }
 
 /** Windows holding more than `limit` among `times`: the count of such windows (one per start) and the worst. */
@@ -465,15 +479,7 @@ export const main = async (options: { readonly quick?: boolean } = {}): Promise<
         ROUND_TRIPS.includes(r.kind) ? "(floor)" : r.grantsPerSecond >= 10_000 && r.p99 < 2 ? "yes" : "no"
       ])
     ))
-    const ol = []
-    for (const kind of KINDS) ol.push(await openLoad(kind, server.url, seconds))
-    // the floor: the same drivers with nothing to wait for
-    const floors = [
-      ["no limiter (Effect fibers)", (perSecond: number, ms: number, record: (ms: number) => void) =>
-        Effect.runPromise(fiberOpen(Effect.void)(perSecond, ms, record))],
-      ["no limiter (promises)", promiseOpen(() => Promise.resolve())]
-    ] as const
-    for (const [kind, open] of floors) ol.push({ kind, ...(await measureOpen(open, seconds)) })
+    const ol = await openLoad(server.url, seconds)
     console.log(`\nOpen loop: ${fmt(OFFERED)} calls a second arrive on one key, whatever the replies do:\n`)
     console.log(table(
       ["limiter", "grants/s", "p50 ms", "p99 ms", "max ms", "p99 < 2 ms"],
