@@ -467,8 +467,12 @@ describe("Throttle properties (TestClock)", () => {
           const release = events.find((e) => e.kind === "release" && e.op === g.op)!
           return { from: g.t, until: (sc.measure === "start" ? g.t : release.t) + sc.period, n: g.n }
         })
+        // (a slot's end is compared a nanosecond short: TestClock's instants are whole nanoseconds, so a slot that
+        // starts at a fractional millisecond ends, as this sum computes it, up to a rounding error after the instant
+        // at which the next grant is exactly due: 3783.333333 + 350 is 4133.3333330000005)
         for (const slot of slots) {
-          const occupied = slots.filter((o) => o.from <= slot.from && slot.from < o.until).reduce((a, o) => a + o.n, 0)
+          const occupied = slots.filter((o) => o.from <= slot.from && slot.from < o.until - 1e-6)
+            .reduce((a, o) => a + o.n, 0)
           expect(occupied).toBeLessThanOrEqual(sc.limit)
         }
         // the concurrency cap (maxConcurrent; under "release" also limit), replaying events in order
@@ -491,8 +495,30 @@ describe("Throttle properties (TestClock)", () => {
         expect(stats.waiting).toBe(0)
         expect(stats.granted).toBe(granted.reduce((a, g) => a + g.n, 0))
       })),
-    // 150 runs take 11–18 s alone; beside the process and Redis tests of a full run on 2 cores, over 30 s
-    { fastCheck: { numRuns: 150 }, timeout: 120_000 }
+    // 150 runs take 11–18 s alone; beside the process and Redis tests of a full run on 2 cores, over 30 s. The
+    // example is a counterexample fast-check once found (seed 2132177856): a smooth grant due exactly when a slot
+    // that started at a fractional millisecond ends (see the window check above).
+    {
+      fastCheck: {
+        numRuns: 150,
+        examples: [[{
+          limit: 3,
+          period: 350,
+          measure: "start" as const,
+          smooth: true,
+          maxConcurrent: 3,
+          ops: [
+            { at: 1250, n: 2, hold: 250, interruptAt: undefined },
+            { at: 1300, n: 1, hold: 0, interruptAt: undefined },
+            { at: 1200, n: 1, hold: 750, interruptAt: undefined },
+            { at: 1250, n: 3, hold: 0, interruptAt: undefined },
+            { at: 1200, n: 3, hold: 1250, interruptAt: undefined },
+            { at: 1350, n: 3, hold: 0, interruptAt: undefined }
+          ]
+        }]]
+      },
+      timeout: 120_000
+    }
   )
 })
 
