@@ -313,6 +313,8 @@ export const makeMemoryStore = (config: core.Config, onMessage?: (message: strin
     if (paused) for (const listener of listeners) listener("p")
     return reply
   }
+  const answer = (now: number, op: core.Op, args: ReadonlyArray<string>): core.Reply | StoreFailure =>
+    failing ? new StoreFailure({ cause: new Error("store unavailable") }) : callAt(now, op, args)
   return {
     toClientTime: (at) => at,
     state,
@@ -322,11 +324,11 @@ export const makeMemoryStore = (config: core.Config, onMessage?: (message: strin
     },
     call: (op, args) =>
       Effect.flatMap(clockMillis, (now) =>
-        failing
-          ? Effect.fail(new StoreFailure({ cause: new Error("store unavailable") }))
-          : Effect.sync(() => callAt(now, op, args))),
-    send: (op, args, now, done) =>
-      done(failing ? new StoreFailure({ cause: new Error("store unavailable") }) : callAt(now, op, args)),
+        Effect.suspend(() => {
+          const result = answer(now, op, args)
+          return result instanceof StoreFailure ? Effect.fail(result) : Effect.succeed(result)
+        })),
+    send: (op, args, now, done) => done(answer(now, op, args)),
     subscribe: (onWake) =>
       Effect.acquireRelease(
         Effect.sync(() => listeners.add(onWake)),

@@ -5,7 +5,7 @@
  * `maxConcurrent`, a caller first takes a lease (queued FIFO in the store, woken by pub/sub on a release, with a
  * bounded re-check), then the rate reservation in the same call; held leases are renewed while held.
  *
- * Store failures go through one place, `route`, which applies `onStoreError`.
+ * Store failures go through one place, `routeNow`, which applies `onStoreError`.
  *
  * @internal
  */
@@ -112,6 +112,11 @@ type Source = "shared" | "local"
 interface Routed {
   readonly reply: core.Reply
   readonly source: Source
+}
+
+/** An exception thrown while routing (a bug): passed on to the callers as a defect, never left unanswered. */
+class RouteDefect {
+  constructor(readonly defect: unknown) {}
 }
 
 /** One request's answer in a batch's reply: its element, where it came from, and the call's time (store clock). */
@@ -308,29 +313,50 @@ export const makeWithStore = (
       local = undefined
       return Effect.logInfo(`Throttle "${resolved.name}": Redis store answers again for key "${resolved.key}"`)
     }
-    const markDown = (failure: StoreFailure, now: number): Effect.Effect<void> =>
-      Effect.suspend(() => noteDown(failure, now) ?? Effect.void)
-    const markUp = Effect.suspend(() => noteUp() ?? Effect.void)
 
-    /** Runs `op` on the shared store, or under "local" on the fallback while the shared one is down. */
-    const route = (op: core.Op, args: ReadonlyArray<string>): Effect.Effect<Routed, StoreFailure> =>
-      Effect.flatMap(clientMillis, (now) => {
-        if (onStoreError === "local" && down && now < retryAt) {
-          return Effect.sync(() => ({ reply: localStore(now).callAt(now, op, args), source: "local" as const }))
+    /**
+     * Runs `op` on the shared store, or under "local" on the fallback while the shared one is down, and calls `done`
+     * once with the reply and where it came from, or the store's failure (under the other policies), and the log
+     * line that the store's going down or coming back calls for. The one place where onStoreError applies: for the
+     * batches of acquisitions (`dispatch`) directly, for the other operations through `route`.
+     */
+    const routeNow = (
+      op: core.Op,
+      args: ReadonlyArray<string>,
+      now: number,
+      done: (result: Routed | StoreFailure | RouteDefect, log: Effect.Effect<void> | undefined) => void
+    ): void => {
+      const fallback = (log: Effect.Effect<void> | undefined): void => {
+        let result: Routed | RouteDefect
+        try {
+          result = { reply: localStore(now).callAt(now, op, args), source: "local" }
+        } catch (defect) {
+          result = new RouteDefect(defect)
         }
-        return shared.call(op, args).pipe(
-          Effect.tap(() => markUp),
-          Effect.map((reply): Routed => ({ reply, source: "shared" })),
-          Effect.catchAll((failure) =>
-            Effect.zipRight(
-              markDown(failure, now),
-              onStoreError === "local"
-                ? Effect.sync(() => ({ reply: localStore(now).callAt(now, op, args), source: "local" as const }))
-                : Effect.fail(failure)
-            )
-          )
-        )
+        done(result, log)
+      }
+      if (onStoreError === "local" && down && now < retryAt) return fallback(undefined)
+      shared.send(op, args, now, (result) => {
+        if (!(result instanceof StoreFailure)) return done({ reply: result, source: "shared" }, noteUp())
+        const log = noteDown(result, now)
+        if (onStoreError === "local") fallback(log)
+        else done(result, log)
       })
+    }
+
+    /** `routeNow` as an effect. */
+    const route = (op: core.Op, args: ReadonlyArray<string>): Effect.Effect<Routed, StoreFailure> =>
+      Effect.flatMap(clientMillis, (now) =>
+        Effect.async<Routed, StoreFailure>((resume) =>
+          routeNow(op, args, now, (result, log) => {
+            const answer = result instanceof StoreFailure
+              ? Effect.fail(result)
+              : result instanceof RouteDefect
+              ? Effect.die(result.defect)
+              : Effect.succeed(result)
+            resume(log === undefined ? answer : Effect.zipRight(log, answer))
+          })
+        ))
 
     /** Runs a follow-up (cancel, leave, release, renew) on the store the first call went to; errors ignored. */
     const followUp = (source: Source, op: core.Op, args: ReadonlyArray<string>): Effect.Effect<void> =>
@@ -412,41 +438,23 @@ export const makeWithStore = (
       }
     }
     /** Answers every caller of a batch with one effect (`log` first, by the first caller). */
-    const answerEach = (batch: Array<Pending>, answer: Effect.Effect<Submitted>, log?: Effect.Effect<void>) => {
+    const answerEach = (batch: Array<Pending>, answer: Effect.Effect<Submitted>, log: Effect.Effect<void> | undefined) => {
       for (let i = 0; i < batch.length; i++) {
         deliver(batch[i] as Pending, i === 0 && log !== undefined ? Effect.zipRight(log, answer) : answer)
       }
     }
     /**
-     * Sends a batch (under "local", to the fallback while the shared store is down) and answers its callers from
-     * the reply; a store failure goes through `onStoreError` as in `route`. Then, if requests came meanwhile, hands
-     * the next call to their first caller.
+     * Sends a batch through `routeNow` and answers its callers from the reply. Then, if requests came meanwhile,
+     * hands the next call to their first caller.
      */
     const dispatch = (batch: Array<Pending>): void => {
-      const args = core.acquireArgs(batch)
-      const now = nowMillis()
-      const settle = (result: core.Reply | StoreFailure, source: Source): void => {
-        try {
-          if (!(result instanceof StoreFailure)) answerAll(batch, result, source, source === "shared" ? noteUp() : undefined)
-          else {
-            const log = noteDown(result, now)
-            if (onStoreError === "local") answerAll(batch, localStore(now).callAt(now, "acquire", args), "local", log)
-            else answerEach(batch, Effect.succeed(result), log)
-          }
-        } catch (defect) {
-          // never left unanswered: a defect is every caller's (those already answered keep their answer)
-          answerEach(batch, Effect.die(defect))
-        }
-        batch.length = 0
-      }
-      if (onStoreError === "local" && down && now < retryAt) {
-        settle(localStore(now).callAt(now, "acquire", args), "local")
-        return
-      }
       sending++
-      shared.send("acquire", args, now, (result) => {
+      routeNow("acquire", core.acquireArgs(batch), nowMillis(), (result, log) => {
         sending--
-        settle(result, "shared")
+        if (result instanceof StoreFailure) answerEach(batch, Effect.succeed(result), log)
+        else if (result instanceof RouteDefect) answerEach(batch, Effect.die(result.defect), log)
+        else answerAll(batch, result.reply, result.source, log)
+        batch.length = 0
         // the requests that came while calls were in flight: their first caller is handed the next call
         if (sending < MAX_SENDING && !scheduled && pending.length > 0) {
           scheduled = true
