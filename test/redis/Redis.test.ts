@@ -250,6 +250,23 @@ describe.skipIf(!redisAvailable)("ThrottleRedis on a real Redis", () => {
       expect((yield* t.stats).granted).toBe(3)
     }).pipe(provide))
 
+  it.live("a client with a keyPrefix: every key of the throttle carries the prefix, none is left without it", () =>
+    Effect.gen(function*() {
+      const key = freshKey("prefix")
+      const t = yield* ThrottleRedis.make({ key, rate: "2/s", maxConcurrent: 1, onStoreError: "fail" })
+      expect((yield* t.attempt()).granted).toBe(true)
+      yield* t.release()
+      yield* t.withPermit(Effect.void)
+      yield* Effect.promise(() => redis.admin().script("FLUSH"))
+      expect((yield* t.attempt()).granted).toBe(false)
+      expect((yield* t.stats).granted).toBe(2)
+      const scan = (pattern: string) => Effect.promise(() => redis.admin().scan("0", "MATCH", pattern, "COUNT", 1000))
+      const [, prefixed] = yield* scan(`pfx:{effect-throttles:${key}}*`)
+      const [, bare] = yield* scan(`{effect-throttles:${key}}*`)
+      expect(prefixed.length).toBeGreaterThan(0)
+      expect(bare).toEqual([])
+    }).pipe(Effect.scoped, Effect.provide(Redis.layer({ url: redis.server().url, keyPrefix: "pfx:" }))))
+
   it.live("a client clock shifted by an hour changes nothing", () =>
     Effect.gen(function*() {
       const key = freshKey("skew")
