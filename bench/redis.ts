@@ -10,16 +10,17 @@
  *    rounds. Ours batches the concurrent calls of a process into script calls (at most two in flight). The floor
  *    rows: the same callers (fibers, then promises), each sending a bare `EVALSHA` of a script that returns at
  *    once, no limiter. Open loop: 10 000 calls a second arrive whatever the replies do (a fiber or a promise
- *    each), with the driver alone (no limiter) as the floor, all of them taking turns in six rounds too.
+ *    each), with the driver alone (no limiter) as the floor, all of them taking turns in six rounds too. Every
+ *    limiter and floor runs in a process of its own (`--runner=<json>`), warmed up once, idle while the others run.
  * 2. Exactness: 4 processes share "50/s" on one key for a few seconds, callers as fast as they are let through.
  *    The starts the processes saw, merged, are checked for windows holding more than 50 (a window of 1 s minus
  *    2 ms). What a process sees carries its reply latency and wake-up jitter (a few ms, more on a loaded machine),
  *    so a burst granted at a period boundary can spill into the neighbouring window as seen; for ours, the grant
  *    times the script decided (on the server's clock: the guarantee) are checked with the exact 1 s window.
  *
- * The same file is the worker of scenario 2 (`--worker=<json>`).
+ * The same file is the runner of scenario 1 (`--runner=<json>`) and the worker of scenario 2 (`--worker=<json>`).
  */
-import { fork } from "node:child_process"
+import { type ChildProcess, fork } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import * as RateLimiter from "@effect/experimental/RateLimiter"
@@ -264,6 +265,128 @@ const worker = async (args: WorkerArgs) => {
   await new Promise<void>((resolve) => process.send?.({ type: "done", starts, grants }, () => resolve()))
 }
 
+// -- runner mode: one limiter or floor of the closed or the open loop, in a process of its own ---------------------
+
+/**
+ * What a runner process measures. Each limiter and each floor runs in a process of its own, as an application
+ * runs one limiter: loaded into one process, they would share `effect`'s and ioredis' code and the JIT's feedback
+ * on it, and weigh on each other (the same build of ours loaded twice into one process measured 55.4 µs of CPU per
+ * grant as its second copy and 35.6 as its first).
+ */
+interface RunnerArgs {
+  /** A `Kind`, one of `ROUND_TRIPS` (closed loop) or one of `OPEN_FLOORS` (open loop). */
+  readonly runner: string
+  readonly url: string
+  readonly loop: "closed" | "open"
+  readonly concurrency: number
+}
+
+/** The limiters and floors of the open loop's rows. */
+const OPEN_FLOORS = ["no limiter (Effect fibers)", "no limiter (promises)"]
+
+const runnerDriver = async (args: RunnerArgs): Promise<Driver> => {
+  const kind = KINDS.find((k) => k === args.runner)
+  if (kind !== undefined) {
+    return driver(kind, args.url, `${args.loop}-${kind}-${args.concurrency}-${Date.now()}`, 1_000_000, 1000)
+  }
+  const floor = ROUND_TRIPS.indexOf(args.runner)
+  if (floor >= 0) return roundTrip(args.url, floor === 0)
+  const unused = () => Promise.reject(new Error(`${args.runner} runs the open loop only`))
+  switch (OPEN_FLOORS.indexOf(args.runner)) {
+    case 0:
+      return {
+        take: unused,
+        loop: unused,
+        open: (perSecond, ms, record) => Effect.runPromise(fiberOpen(Effect.void)(perSecond, ms, record)),
+        close: () => Promise.resolve()
+      }
+    case 1:
+      return { take: unused, loop: unused, open: promiseOpen(() => Promise.resolve()), close: () => Promise.resolve() }
+  }
+  throw new Error(`Expected a limiter or a floor, got ${args.runner}`)
+}
+
+/** A runner process: warms up, then runs each round it is sent and sends back the latencies and its own time. */
+const runner = async (args: RunnerArgs) => {
+  const d = await runnerDriver(args)
+  const run = (ms: number, record: (ms: number) => void): Promise<void> => {
+    if (args.loop === "open") return d.open(OFFERED, ms, record)
+    const deadline = performance.now() + ms
+    return d.loop(args.concurrency, () => performance.now() < deadline, record)
+  }
+  await run(WARM_UP_MS, () => {})
+  const send = (message: unknown) => new Promise<void>((resolve) => process.send?.(message, () => resolve()))
+  await send({ type: "ready" })
+  process.on("message", async (m: { readonly type: "run"; readonly ms: number } | { readonly type: "close" }) => {
+    if (m.type === "close") {
+      await d.close()
+      await send({ type: "closed" })
+      process.exit(0)
+    }
+    const latencies = recorder()
+    const started = performance.now()
+    await run(m.ms, latencies.record)
+    await send({ type: "done", latencies: latencies.values(), elapsed: performance.now() - started })
+  })
+}
+
+/** The messages of a child process, taken by type in the order they came. */
+const inboxOf = (child: ChildProcess) => {
+  const messages: Array<any> = []
+  const waiters: Array<() => void> = []
+  child.on("message", (m) => {
+    messages.push(m)
+    for (const w of waiters.splice(0)) w()
+  })
+  child.on("exit", () => {
+    for (const w of waiters.splice(0)) w()
+  })
+  return async (type: string): Promise<any> => {
+    for (;;) {
+      const i = messages.findIndex((m) => m.type === type)
+      if (i >= 0) return messages.splice(i, 1)[0]
+      if (child.exitCode !== null) throw new Error(`a benchmark process exited (${child.exitCode}) before "${type}"`)
+      await new Promise<void>((resolve) => waiters.push(resolve))
+    }
+  }
+}
+
+/** Starts a runner process and waits until it has warmed up: its `Run` for `inRounds`, and a `close`. */
+const startRunner = async (args: RunnerArgs) => {
+  const child = fork(fileURLToPath(import.meta.url), [`--runner=${JSON.stringify(args)}`], {
+    execArgv: ["--import", "tsx"],
+    serialization: "advanced"
+  })
+  const next = inboxOf(child)
+  await next("ready")
+  const run: Run = async (ms, record) => {
+    child.send({ type: "run", ms })
+    const done = await next("done") as { readonly latencies: Float64Array; readonly elapsed: number }
+    for (let i = 0; i < done.latencies.length; i++) record(done.latencies[i] as number)
+    return done.elapsed
+  }
+  const close = async () => {
+    child.send({ type: "close" })
+    await next("closed")
+  }
+  return { run, close }
+}
+
+/** Starts the runners of `names` one after another (each warms up alone), runs them in rounds, and closes them. */
+const inProcesses = async (
+  names: ReadonlyArray<string>,
+  args: Omit<RunnerArgs, "runner">,
+  seconds: number
+): Promise<ReadonlyArray<Summary>> => {
+  const runners: Array<{ readonly run: Run; readonly close: () => Promise<void> }> = []
+  try {
+    for (const name of names) runners.push(await startRunner({ ...args, runner: name }))
+    return await inRounds(runners.map((r) => r.run), seconds)
+  } finally {
+    for (const r of runners) await r.close()
+  }
+}
+
 // -- scenarios -----------------------------------------------------------------------------------------------------
 
 /**
@@ -303,8 +426,11 @@ type Summary = ReturnType<typeof summarize>
 /** Rounds of the closed- and open-loop scenarios: each runner runs `seconds / ROUNDS` per round, in a rotating order. */
 const ROUNDS = 6
 
-/** One runner of a scenario: runs for about `ms` and records each call's latency. */
-type Run = (ms: number, record: (ms: number) => void) => Promise<void>
+/**
+ * One runner of a scenario: runs for about `ms` and records each call's latency; returns the time it ran, as it
+ * measured it (a runner in another process), or nothing (then the caller's time around it counts).
+ */
+type Run = (ms: number, record: (ms: number) => void) => Promise<number | void>
 
 /**
  * Runs every one of `runs` for `seconds` in all: in `ROUNDS` rounds, each for its share of `seconds` per round, the
@@ -319,41 +445,22 @@ const inRounds = async (runs: ReadonlyArray<Run>, seconds: number) => {
     for (let j = 0; j < runs.length; j++) {
       const i = (round + j) % runs.length
       const started = performance.now()
-      await (runs[i] as Run)(share, (latencies[i] as ReturnType<typeof recorder>).record)
-      elapsed[i] = (elapsed[i] as number) + performance.now() - started
+      const own = await (runs[i] as Run)(share, (latencies[i] as ReturnType<typeof recorder>).record)
+      elapsed[i] = (elapsed[i] as number) + (typeof own === "number" ? own : performance.now() - started)
     }
   }
   return runs.map((_, i) => summarize(latencies[i] as ReturnType<typeof recorder>, elapsed[i] as number))
 }
 
 /**
- * Grants per second and call latency on one key from this process, `concurrency` callers, the limit out of reach,
- * for every limiter and the round-trip floors, in rounds (`inRounds`).
+ * Grants per second and call latency on one key, `concurrency` callers, the limit out of reach, for every limiter
+ * and the round-trip floors, each in a process of its own, in rounds (`inRounds`).
  */
 const throughput = async (url: string, seconds: number, concurrency: number) => {
   // a limit out of reach: a million per 1000 s (the peer's fixed window needs a whole-millisecond refill)
-  const drivers: Array<Driver> = []
-  for (const kind of KINDS) {
-    const d = await driver(kind, url, `tp-${kind}-${concurrency}-${Date.now()}`, 1_000_000, 1000)
-    const warm = performance.now() + WARM_UP_MS
-    await d.loop(concurrency, () => performance.now() < warm, () => {})
-    drivers.push(d)
-  }
-  for (const fibers of [true, false]) {
-    const floor = await roundTrip(url, fibers)
-    const warm = performance.now() + WARM_UP_MS
-    await floor.loop(concurrency, () => performance.now() < warm, () => {})
-    drivers.push(floor)
-  }
-  const summaries = await inRounds(
-    drivers.map((d): Run => (ms, record) => {
-      const deadline = performance.now() + ms
-      return d.loop(concurrency, () => performance.now() < deadline, record)
-    }),
-    seconds
-  )
-  for (const d of drivers) await d.close()
-  return [...KINDS, ...ROUND_TRIPS].map((kind, i) => ({ kind, concurrency, ...(summaries[i] as Summary) }))
+  const names = [...KINDS, ...ROUND_TRIPS]
+  const summaries = await inProcesses(names, { url, loop: "closed", concurrency }, seconds)
+  return names.map((kind, i) => ({ kind, concurrency, ...(summaries[i] as Summary) }))
 }
 
 /** The floor rows of the closed loop. */
@@ -390,19 +497,10 @@ const OFFERED = 10_000
  * achieved grants per second and p50 / p99 / max of each.
  */
 const openLoad = async (url: string, seconds: number) => {
-  const drivers: Array<Driver> = []
-  for (const kind of KINDS) drivers.push(await driver(kind, url, `ol-${kind}-${Date.now()}`, 1_000_000, 1000))
   // the floors: the same drivers with nothing to wait for
-  const floors: ReadonlyArray<readonly [string, Driver["open"]]> = [
-    ["no limiter (Effect fibers)", (perSecond, ms, record) =>
-      Effect.runPromise(fiberOpen(Effect.void)(perSecond, ms, record))],
-    ["no limiter (promises)", promiseOpen(() => Promise.resolve())]
-  ]
-  const opens = [...drivers.map((d) => d.open), ...floors.map(([, open]) => open)]
-  for (const open of opens) await open(OFFERED, WARM_UP_MS, () => {})
-  const summaries = await inRounds(opens.map((open): Run => (ms, record) => open(OFFERED, ms, record)), seconds)
-  for (const d of drivers) await d.close()
-  return [...KINDS, ...floors.map(([kind]) => kind)].map((kind, i) => ({ kind, ...(summaries[i] as Summary) }))
+  const names = [...KINDS, ...OPEN_FLOORS]
+  const summaries = await inProcesses(names, { url, loop: "open", concurrency: 0 }, seconds)
+  return names.map((kind, i) => ({ kind, ...(summaries[i] as Summary) }))
 }
 
 /** Windows holding more than `limit` among `times`: the count of such windows (one per start) and the worst. */
@@ -427,21 +525,7 @@ const exactness = async (kind: Kind, url: string, seconds: number) => {
     fork(self, [`--worker=${JSON.stringify({ kind, url, key, seconds, concurrency: 8 } satisfies WorkerArgs)}`], {
       execArgv: ["--import", "tsx"]
     }))
-  const inbox = children.map((child) => {
-    const messages: Array<any> = []
-    const waiters: Array<() => void> = []
-    child.on("message", (m) => {
-      messages.push(m)
-      for (const w of waiters.splice(0)) w()
-    })
-    return async (type: string) => {
-      for (;;) {
-        const i = messages.findIndex((m) => m.type === type)
-        if (i >= 0) return messages.splice(i, 1)[0]
-        await new Promise<void>((resolve) => waiters.push(resolve))
-      }
-    }
-  })
+  const inbox = children.map(inboxOf)
   await Promise.all(inbox.map((next) => next("ready")))
   for (const child of children) child.send("go")
   const reports = await Promise.all(inbox.map((next) => next("done"))) as Array<
@@ -513,7 +597,13 @@ export const main = async (options: { readonly quick?: boolean } = {}): Promise<
 }
 
 const workerArg = process.argv.find((a) => a.startsWith("--worker="))
-if (workerArg !== undefined) {
+const runnerArg = process.argv.find((a) => a.startsWith("--runner="))
+if (runnerArg !== undefined) {
+  runner(JSON.parse(runnerArg.slice("--runner=".length)) as RunnerArgs).catch((error) => {
+    console.error(error)
+    process.exit(1)
+  })
+} else if (workerArg !== undefined) {
   worker(JSON.parse(workerArg.slice("--worker=".length)) as WorkerArgs).then(
     () => process.exit(0),
     (error) => {
