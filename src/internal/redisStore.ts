@@ -137,9 +137,9 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
 
   // EVALSHA as a Command whose arguments are set already flat: ioredis' command methods flatten theirs with
   // `Array.prototype.flat`, about 5 µs alone for the 36 arguments of a batch of four, and the largest part of
-  // ioredis' share of a grant in a CPU profile of 8 callers. Set flat, the CPU per grant of 8 callers went from
-  // 43.2 to 38.0 µs (user 31.3 to 25.7; medians of eight rounds, each build in processes of its own). A client
-  // with a `keyPrefix` goes through the method, which applies the prefix to the keys.
+  // ioredis' share of a grant in a CPU profile of 8 callers. Set flat, the CPU per grant of 8 callers went down by
+  // 12–30% (medians of three runs of `bench/redisBaseline.ts`: 43.2 → 38.0, 46.4 → 33.7, 47.0 → 32.9 µs). A
+  // client with a `keyPrefix` goes through the method, which applies the prefix to the keys.
   const numKeys = String(keys.length)
   const evalsha: (argv: ReadonlyArray<string>) => Promise<unknown> =
     (client.options as { readonly keyPrefix?: unknown }).keyPrefix
