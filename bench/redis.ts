@@ -55,7 +55,7 @@ const CONCURRENCIES = [8, 64] as const
 const WARM_UP_MS = 1000
 /**
  * A runner's unmeasured run at the start of each round, after it sat idle while the others ran. Resuming from idle
- * is slow for every limiter and floor alike: in one run, the first 100 ms of a round had p99 of 2–19 ms (each
+ * is slow for every limiter and floor alike: in one run, the first 100 ms of a round had p99 of 1.7–19 ms (each
  * limiter and floor), the rest of the round 0.4–3.6 ms. The closed and open loops measure a steady load, which
  * has no such pauses.
  */
