@@ -375,6 +375,7 @@ const startRunner = async (args: RunnerArgs) => {
     return done.elapsed
   }
   const close = async () => {
+    if (child.exitCode !== null) return // it failed already (its error is the one reported)
     child.send({ type: "close" })
     await next("closed")
   }
