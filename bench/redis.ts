@@ -67,12 +67,11 @@ type Kind = "ours" | "rate-limiter-flexible" | "@effect/experimental"
 const KINDS: ReadonlyArray<Kind> = ["ours", "rate-limiter-flexible", "@effect/experimental"]
 
 /**
- * A limiter as the benchmark drives it: `take()` resolves when a permit is granted; `loop` runs `concurrency`
- * callers taking permits until `until()` is false, each call's latency to `record` (Effect-based limiters run
- * their callers as fibers of one program, as an Effect application would).
+ * A limiter as the benchmark drives it: `loop` runs `concurrency` callers taking permits until `until()` is false,
+ * each call's latency to `record` (Effect-based limiters run their callers as fibers of one program, as an Effect
+ * application would).
  */
 interface Driver {
-  readonly take: () => Promise<void>
   readonly loop: (concurrency: number, until: () => boolean, record: (ms: number) => void) => Promise<void>
   /**
    * Open loop: calls arrive at `perSecond` for `ms` whatever the replies do (each started on the arrivals' schedule,
@@ -204,7 +203,6 @@ const driver = async (
       const managed = ManagedRuntime.make(layer)
       const throttle = await managed.runPromise(ThrottleTag)
       return {
-        take: () => managed.runPromise(throttle.acquire()),
         loop: (c, until, record) => managed.runPromise(fiberLoop(throttle.acquire())(c, until, record)),
         open: (perSecond, ms, record) => managed.runPromise(fiberOpen(throttle.acquire())(perSecond, ms, record)),
         close: () => managed.dispose()
@@ -226,7 +224,7 @@ const driver = async (
           }
         }
       }
-      return { take, loop: promiseLoop(take), open: promiseOpen(take), close: () => client.quit().then(() => {}) }
+      return { loop: promiseLoop(take), open: promiseOpen(take), close: () => client.quit().then(() => {}) }
     }
     case "@effect/experimental": {
       const u = new URL(url)
@@ -240,7 +238,6 @@ const driver = async (
         ))
       )
       return {
-        take: () => managed.runPromise(withLimiter(Effect.void)),
         loop: (c, until, record) => managed.runPromise(fiberLoop(withLimiter(Effect.void))(c, until, record)),
         open: (perSecond, ms, record) =>
           managed.runPromise(fiberOpen(withLimiter(Effect.void))(perSecond, ms, record)),
@@ -295,6 +292,7 @@ const OPEN_FLOORS = ["no limiter (Effect fibers)", "no limiter (promises)"]
 const runnerDriver = async (args: RunnerArgs): Promise<Driver> => {
   const kind = KINDS.find((k) => k === args.runner)
   if (kind !== undefined) {
+    // a limit out of reach: a million per 1000 s (the peer's fixed window needs a whole-millisecond refill)
     return driver(kind, args.url, `${args.loop}-${kind}-${args.concurrency}-${Date.now()}`, 1_000_000, 1000)
   }
   const floor = ROUND_TRIPS.indexOf(args.runner)
@@ -303,13 +301,12 @@ const runnerDriver = async (args: RunnerArgs): Promise<Driver> => {
   switch (OPEN_FLOORS.indexOf(args.runner)) {
     case 0:
       return {
-        take: unused,
         loop: unused,
         open: (perSecond, ms, record) => Effect.runPromise(fiberOpen(Effect.void)(perSecond, ms, record)),
         close: () => Promise.resolve()
       }
     case 1:
-      return { take: unused, loop: unused, open: promiseOpen(() => Promise.resolve()), close: () => Promise.resolve() }
+      return { loop: unused, open: promiseOpen(() => Promise.resolve()), close: () => Promise.resolve() }
   }
   throw new Error(`Expected a limiter or a floor, got ${args.runner}`)
 }
@@ -467,7 +464,6 @@ const inRounds = async (runs: ReadonlyArray<Run>, seconds: number) => {
  * and the round-trip floors, each in a process of its own, in rounds (`inRounds`).
  */
 const throughput = async (url: string, seconds: number, concurrency: number) => {
-  // a limit out of reach: a million per 1000 s (the peer's fixed window needs a whole-millisecond refill)
   const names = [...KINDS, ...ROUND_TRIPS]
   const summaries = await inProcesses(names, { url, loop: "closed", concurrency }, seconds)
   return names.map((kind, i) => ({ kind, concurrency, ...(summaries[i] as Summary) }))
@@ -490,7 +486,6 @@ const roundTrip = async (url: string, fibers: boolean): Promise<Driver> => {
   const take = () => client.evalsha(sha, 0).then(() => {})
   const call = Effect.promise(take)
   return {
-    take,
     loop: fibers ? (c, until, record) => Effect.runPromise(fiberLoop(call)(c, until, record)) : promiseLoop(take),
     open: () => Promise.reject(new Error("the round-trip floors run the closed loop only")),
     close: () => client.quit().then(() => {})
