@@ -32,6 +32,9 @@
  * - Every store call has a timeout (`storeTimeout`, default 1 s) after which `onStoreError` applies; a call is
  *   never queued while the connection is down, and a call that reaches Redis after its deadline does nothing.
  *
+ * `KeyedThrottleRedis` is the keyed form: one Redis throttle per key (per user, per client address), shared by every
+ * process using the same `key`, behind the in-memory `KeyedThrottle` interface.
+ *
  * @example
  * ```ts
  * import { Effect, Layer } from "effect"
@@ -54,9 +57,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { Cluster, Redis as IORedis, RedisOptions } from "ioredis"
+import * as keyed from "./internal/keyedThrottleRedis.js"
 import * as client from "./internal/redisClient.js"
 import * as internal from "./internal/redisThrottle.js"
 import type { ThrottleStoreError } from "./internal/throttleErrors.js"
+import type { KeyedThrottle } from "./KeyedThrottle.js"
 import type { InvalidRateError, RatesInput } from "./Rate.js"
 import { Throttle } from "./Throttle.js"
 
@@ -236,3 +241,81 @@ export const layer = ThrottleRedis.layer
  * @category layers
  */
 export const layerConfig = ThrottleRedis.layerConfig
+
+/**
+ * @since 0.2.0
+ */
+export declare namespace KeyedThrottleRedis {
+  /**
+   * Options of a keyed Redis throttle: those of a Redis throttle (every key's throttle gets them), with `rate`
+   * constant or a function of the key, and the key's local time to live.
+   *
+   * @since 0.2.0
+   * @category models
+   */
+  export interface Options<R> extends Omit<ThrottleRedis.Options<"local" | "allow" | "wait">, "rate"> {
+    /**
+     * The name of the keyed throttle in Redis: the user key `k` is the Redis throttle `"<key>:<k>"` (in `k`, `%`, `{`
+     * and `}` are escaped). Every process using the same `key` and user key shares that key's throttle.
+     */
+    readonly key: string
+    /**
+     * The rate of every key, or a function giving each key its rate, called when this process makes the key's
+     * throttle (again after dropping it). Every process must give a key the same rate. A bad rate returned for a
+     * key fails that operation with `InvalidRateError` naming the key (asked again on the key's next use); a
+     * function that throws is a defect naming the key.
+     */
+    readonly rate: R
+    /**
+     * How long this process keeps a key's throttle (its subscription, its connection to the key's state) after its
+     * last use here (default `"1 minute"`; a duration >= 0, or `Duration.infinity`). Dropping it forgets nothing:
+     * the key's windows live in Redis.
+     */
+    readonly idleTimeToLive?: Duration.DurationInput | undefined
+  }
+}
+
+/**
+ * One Redis throttle per key, shared by every process using the same `key` — per client address, per user, per
+ * API token, across replicas — behind the same `KeyedThrottle` interface as the in-memory one (so it plugs into
+ * `HttpRateLimit.middleware({ throttle })` and `ThrottledHttpClient`). Every key's throttle has the guarantees of
+ * `ThrottleRedis` (exact sliding windows on Redis's clock, FIFO, weights, leases, `onStoreError`), and keys are
+ * independent.
+ *
+ * This process makes a key's throttle on first use and drops it `idleTimeToLive` after its last use here (unlike
+ * in memory, at once: the windows stay in Redis, with their TTLs). Permits granted by `attempt` hold the key until
+ * given back with `release`. The metrics are per keyed throttle (tagged with `name`), events per key (`get`).
+ * `onStoreError: "fail"` is not offered: a key's throttle is a `Throttle.Service` that does not fail.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { KeyedThrottleRedis, Redis } from "effect-throttles/redis"
+ *
+ * const program = Effect.gen(function*() {
+ *   const perUser = yield* KeyedThrottleRedis.make({ key: "api-per-user", rate: "100/min, 5/s" })
+ *   yield* perUser.withPermit("user-42")(Effect.log("a call for user 42"))
+ * })
+ * program.pipe(Effect.scoped, Effect.provide(Redis.layer("redis://127.0.0.1:6379")), Effect.runPromise)
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const KeyedThrottleRedis: {
+  /**
+   * A keyed Redis throttle over the `Redis` connection in context, scoped: closing the scope drops every key
+   * (interrupting its waiters). Bad options are defects, and a bad constant rate fails with `InvalidRateError`,
+   * before anything touches Redis.
+   */
+  readonly make: {
+    (
+      options: KeyedThrottleRedis.Options<(key: string) => RatesInput>
+    ): Effect.Effect<KeyedThrottle<string, InvalidRateError>, never, Redis | Scope.Scope>
+    (
+      options: KeyedThrottleRedis.Options<RatesInput>
+    ): Effect.Effect<KeyedThrottle<string>, InvalidRateError, Redis | Scope.Scope>
+  }
+} = {
+  make: keyed.make as any
+}

@@ -140,13 +140,20 @@ export const make = <K>(
 /** Any valid rate, to check the options with. */
 const CHECK_RATE: Rate.Rate = { limit: 1, period: Duration.seconds(1) } as Rate.Rate
 
-/** The defect of a rate function that threw: it names the key. */
-const rateFunctionThrew = (key: unknown, error: unknown): Error => {
+/** The defect of a rate function that threw: it names the key (and `what` threw: "KeyedThrottle"). */
+export const rateFunctionThrew = (key: unknown, error: unknown, what = "KeyedThrottle"): Error => {
   const reason = error instanceof Error ? error.message : check.printValue(error)
-  const defect = new Error(`KeyedThrottle: the rate function threw for key ${check.printValue(key)}: ${reason}`)
+  const defect = new Error(`${what}: the rate function threw for key ${check.printValue(key)}: ${reason}`)
   ;(defect as { cause?: unknown }).cause = error
   return defect
 }
+
+/** A bad rate a rate function returned for one key: the error names the key (the other keys are unaffected). */
+export const badRateForKey = (key: unknown) => (error: Rate.InvalidRateError): Rate.InvalidRateError =>
+  new Rate.InvalidRateError({
+    input: error.input,
+    reason: `returned for key ${check.printValue(key)}${error.reason === undefined ? "" : `; ${error.reason}`}`
+  })
 
 const build = <K>(
   rateFn: ((key: K) => Rate.RatesInput) | undefined,
@@ -288,13 +295,6 @@ const build = <K>(
       }
     }
 
-    /** A bad rate for one key: the error names the key (the other keys are unaffected). */
-    const forKey = (key: K) => (error: Rate.InvalidRateError): Rate.InvalidRateError =>
-      new Rate.InvalidRateError({
-        input: error.input,
-        reason: `returned for key ${check.printValue(key)}${error.reason === undefined ? "" : `; ${error.reason}`}`
-      })
-
     /** A new entry for the key, held once, in the map. */
     const added = (key: K, rates: NonEmptyReadonlyArray<Rate.Rate>, prepared: Prepared): Entry<K> => {
       const entry = new Entry(key, rates as readonly [Rate.Rate, ...Array<Rate.Rate>], prepared, shared, letGo)
@@ -307,7 +307,7 @@ const build = <K>(
       if (constant !== undefined) return Effect.succeed(added(key, constantRates!, constant))
       const input = ratesOf(key)
       if (input instanceof Error) return Effect.die(input)
-      return Effect.flatMap(Effect.mapError(Rate.decodeAll(input), forKey(key)), (rates) => {
+      return Effect.flatMap(Effect.mapError(Rate.decodeAll(input), badRateForKey(key)), (rates) => {
         if (closed) return Effect.interrupt
         // Another fiber may have created the key meanwhile (an Effect step can yield).
         const existing = lookup(key)

@@ -28,7 +28,7 @@ import * as core from "./redisCore.js"
 import { Redis, settled } from "./redisClient.js"
 import { makeMemoryStore, makeRedisStore, type MemoryStore, type Store, StoreFailure } from "./redisStore.js"
 import { makeWith } from "./throttleBackend.js"
-import { make as makeInstrument } from "./throttleInstrument.js"
+import { type Instrument, make as makeInstrument } from "./throttleInstrument.js"
 import { ThrottleReleaseError, ThrottleStoreError, ThrottleTimeoutError } from "./throttleErrors.js"
 
 /** What to do when the store does not answer. */
@@ -186,26 +186,40 @@ class Signal {
   }
 }
 
-/** A ring of the last `capacity` grants (time, permits). */
+/**
+ * A ring of the last `capacity` grants (time, permits). It starts small and doubles up to `capacity` as grants
+ * come (a keyed throttle has a Redis throttle per key: a key used a few times costs a few hundred bytes, not
+ * `capacity` of them).
+ */
 class Recent {
-  readonly times: Float64Array
-  readonly permits: Float64Array
+  times = new Float64Array(0)
+  permits = new Float64Array(0)
   next = 0
   size = 0
-  constructor(readonly capacity: number) {
-    this.times = new Float64Array(capacity)
-    this.permits = new Float64Array(capacity)
-  }
+  constructor(readonly capacity: number) {}
   push(at: number, n: number): void {
+    if (this.size === this.times.length && this.size < this.capacity) this.grow()
     this.times[this.next] = at
     this.permits[this.next] = n
-    this.next = (this.next + 1) % this.capacity
-    if (this.size < this.capacity) this.size++
+    this.next = (this.next + 1) % this.times.length
+    if (this.size < this.times.length) this.size++
+  }
+  /** Doubles the ring. It grows as soon as it is full, before it ever wraps: its entries are in order from 0. */
+  private grow(): void {
+    const length = Math.min(this.capacity, Math.max(16, this.times.length * 2))
+    const times = new Float64Array(length)
+    const permits = new Float64Array(length)
+    times.set(this.times)
+    permits.set(this.permits)
+    this.times = times
+    this.permits = permits
+    this.next = this.size
   }
   /** The grants after `since`, oldest first. */
   forEach(since: number, f: (at: number, n: number) => void): void {
+    const length = this.times.length
     for (let i = 0; i < this.size; i++) {
-      const j = (this.next - this.size + i + this.capacity) % this.capacity
+      const j = (this.next - this.size + i + length) % length
       const at = this.times[j] as number
       if (at > since) f(at, this.permits[j] as number)
     }
@@ -234,7 +248,8 @@ export const makeWithStore = (
   shared: Store,
   resolved: Resolved,
   onGrant?: (at: number, n: number) => void,
-  onSettle?: () => void
+  onSettle?: () => void,
+  given?: Instrument
 ): Effect.Effect<Throttle.Service<ThrottleStoreError>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
@@ -267,8 +282,9 @@ export const makeWithStore = (
     )
     const orClosed = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
       Effect.raceFirst(self, Deferred.await(closed) as Effect.Effect<never>)
-    // the same metrics (tagged with the throttle's name), events and spans as the in-memory throttle
-    const instrument = makeInstrument(resolved.name, resolved.metrics)
+    // the same metrics (tagged with the throttle's name), events and spans as the in-memory throttle (a key of a
+    // keyed throttle is given its part of the keyed throttle's instrument)
+    const instrument = given ?? makeInstrument(resolved.name, resolved.metrics)
     const gauges = () => instrument.gauges(waiting, inFlight)
 
     let inFlight = 0
@@ -942,7 +958,8 @@ export const OnSettle: unique symbol = Symbol.for("effect-throttles/redis/OnSett
 
 /** Builds a Redis throttle over the `Redis` client in context. */
 export const make = (
-  options: InputOptions
+  options: InputOptions,
+  given?: Instrument
 ): Effect.Effect<Throttle.Service<ThrottleStoreError>, Rate.InvalidRateError, Redis | Scope.Scope> =>
   Effect.gen(function*() {
     const resolved = yield* resolve(options)
@@ -965,5 +982,5 @@ export const make = (
       clock,
       name: resolved.name
     })
-    return yield* makeWithStore(store, resolved, hidden[OnGrant], hidden[OnSettle])
+    return yield* makeWithStore(store, resolved, hidden[OnGrant], hidden[OnSettle], given)
   })

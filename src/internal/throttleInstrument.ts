@@ -265,3 +265,54 @@ export const make = (name: string, metrics: boolean): Instrument => {
     }
   }
 }
+
+/** The gauge totals of a keyed throttle whose keys are full throttles: sums over its keys. */
+export interface Totals {
+  waiting: number
+  inFlight: number
+}
+
+/**
+ * The instrument of one key of a keyed throttle whose keys are full throttles (the Redis one, whose keys each have
+ * a scope and a store): metrics and spans go to the keyed throttle's `shared` instrument (its metrics are per keyed
+ * throttle, as in memory), its gauges as sums over the keys (`totals`: each key adds what changed since it last
+ * published); events come from the key's own instrument (nothing allocated until someone subscribes). `dispose`
+ * takes the key's share out of the totals.
+ */
+export const part = (
+  shared: Instrument,
+  totals: Totals,
+  name: string
+): Instrument & { readonly dispose: () => void } => {
+  const own = make(name, false)
+  let waiting = 0
+  let inFlight = 0
+  const gauges = (w: number, f: number): void => {
+    if (w === waiting && f === inFlight) return
+    totals.waiting += w - waiting
+    totals.inFlight += f - inFlight
+    waiting = w
+    inFlight = f
+    shared.gauges(totals.waiting, totals.inFlight)
+  }
+  return {
+    granted: (permits, waitedMillis) => {
+      shared.granted(permits, waitedMillis)
+      own.granted(permits, waitedMillis)
+    },
+    rejected: (permits, reason, retryAfterMillis) => {
+      shared.rejected(permits, reason, retryAfterMillis)
+      own.rejected(permits, reason, retryAfterMillis)
+    },
+    timedOut: (permits, waitedMillis, retryAfterMillis) => {
+      shared.timedOut(permits, waitedMillis, retryAfterMillis)
+      own.timedOut(permits, waitedMillis, retryAfterMillis)
+    },
+    paused: own.paused,
+    gauges,
+    traced: shared.traced,
+    events: own.events,
+    flushed: own.flushed,
+    dispose: () => gauges(0, 0)
+  }
+}

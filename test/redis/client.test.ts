@@ -259,6 +259,22 @@ describe("ThrottleRedis client (memory store, TestClock)", () => {
       expect(store.state.windows[0]?.map((e) => e.score)).toEqual([2500])
     }))
 
+  it.scoped("onStoreError \"local\": the seed is the last grants of the window, in order, after the ring grew and wrapped", () =>
+    Effect.gen(function*() {
+      const { store, throttle } = yield* build({ rate: "30/s", onStoreError: "local" })
+      // 35 grants, in time order, through a ring of the last 30 that starts small and grows
+      for (const [t, n] of [[0, 10], [400, 10], [800, 10], [1200, 5]] as const) {
+        yield* TestClock.setTime(t)
+        yield* Effect.forEach(Array.from({ length: n }), () => throttle.acquire(), { discard: true })
+      }
+      yield* TestClock.setTime(1300)
+      store.setFailing(true)
+      // the window [300, 1300] holds 25 of them (10 at 400, 10 at 800, 5 at 1200): 5 more now, the next at 1400
+      const fiber = yield* Effect.fork(Effect.zip(at(throttle.acquire(5)), at(throttle.acquire())))
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(fiber)).toEqual([1300, 1400])
+    }))
+
   it.scoped("onStoreError \"local\" with maxConcurrent: the seeded grants take window slots, not permits in flight", () =>
     Effect.gen(function*() {
       const { store, throttle } = yield* build({ rate: "5/s", maxConcurrent: 2, onStoreError: "local" })

@@ -26,9 +26,14 @@ export const makeOnTestClock = (options: ThrottleRedis.Options<"fail">) =>
       ...options,
       onStoreError: "fail",
       [ClockMode]: "client",
-      [OnSettle]: () => settledCount++
+      [OnSettle]: noteSettled
     } as ThrottleRedis.Options<"fail">
   )
+
+/** The hook of the hidden option `OnSettle` that `forkSettled` and `waitSettled` count on. */
+export function noteSettled(): void {
+  settledCount++
+}
 
 /** Real time passes (a store call is real I/O even under TestClock). */
 export const realSleep = (ms: number): Effect.Effect<void> =>
