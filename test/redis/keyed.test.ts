@@ -5,7 +5,7 @@
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Fiber, Metric, MetricLabel, TestClock } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Metric, MetricLabel, TestClock } from "effect"
 import { InvalidRateError, ThrottleReleaseError } from "effect-throttles"
 import { HttpRateLimit } from "effect-throttles/http"
 import { KeyedThrottleRedis } from "effect-throttles/redis"
@@ -73,6 +73,32 @@ describe.skipIf(!redisAvailable)("KeyedThrottleRedis on a real Redis", () => {
       expect(refused.granted).toBe(false)
       expect(Duration.toMillis(refused.retryAfter)).toBe(9000)
       expect(yield* k.size).toBe(1)
+      // used again before its time is up: kept a full idleTimeToLive after that use
+      yield* TestClock.adjust("500 millis")
+      yield* k.attempt("u")
+      yield* TestClock.adjust("500 millis")
+      expect(yield* k.size).toBe(1)
+      yield* TestClock.adjust("499 millis")
+      expect(yield* k.size).toBe(1)
+      yield* TestClock.adjust("1 milli")
+      expect(yield* k.size).toBe(0)
+    }).pipe(provide))
+
+  it.effect("a waiter interrupted mid-wait lets go of its key", () =>
+    Effect.gen(function*() {
+      const k = yield* makeOnTestClock({ key: freshKey("keyed-letgo"), rate: "1/s", idleTimeToLive: 0 })
+      // the first one holds its permit (and the key) until released; the second waits for the next second
+      const release = yield* Deferred.make<void>()
+      const started = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(k.withPermit("u")(Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release))))
+      yield* Deferred.await(started)
+      const waiter = yield* forkSettled(k.withPermit("u")(Effect.void))
+      expect(yield* k.size).toBe(1)
+      yield* Fiber.interrupt(waiter)
+      expect(yield* k.size).toBe(1)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(first)
+      expect(yield* k.size).toBe(0)
     }).pipe(provide))
 
   it.effect("permits granted by attempt hold the key until released; releasing more than held fails", () =>
