@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
-import { Redis, ThrottleRedis } from "effect-throttles/redis"
+import { KeyedThrottleRedis, Redis, ThrottleRedis } from "effect-throttles/redis"
 import type { Cluster } from "ioredis"
 import { afterAll, beforeAll } from "vitest"
 import { clusterAvailable, clusterClient, type RedisCluster, startCluster } from "./server.js"
@@ -49,6 +49,37 @@ describe.skipIf(!clusterAvailable)("ThrottleRedis on a Redis Cluster", () => {
         nodes.add(holders.indexOf(1))
         const pttl = yield* Effect.promise(() => client.pttl(`{effect-throttles:${key}}:m`))
         expect(pttl).toBeGreaterThan(0)
+      }
+      expect(nodes.size).toBeGreaterThan(1)
+    }).pipe(Effect.scoped, Effect.provide(Redis.layerFromClient(client))), 60_000)
+
+  it.live("KeyedThrottleRedis: its keys spread over the nodes, each key's quota shared by two keyed throttles", () =>
+    Effect.gen(function*() {
+      const key = freshKey("cluster-keyed")
+      const other = clusterClient(cluster.nodes)
+      yield* Effect.addFinalizer(() => Effect.sync(() => other.disconnect()))
+      const a = yield* KeyedThrottleRedis.make({ key, rate: "2/min", onStoreError: "wait" })
+      const b = yield* KeyedThrottleRedis.make({ key, rate: "2/min", onStoreError: "wait" }).pipe(
+        Effect.provide(Redis.layerFromClient(other))
+      )
+      const users = Array.from({ length: 12 }, (_, i) => `user-${i}`)
+      for (const user of users) {
+        // one through each client, and the third refused by either
+        expect((yield* a.attempt(user)).granted).toBe(true)
+        expect((yield* b.attempt(user)).granted).toBe(true)
+        expect((yield* a.attempt(user)).granted).toBe(false)
+        expect((yield* b.attempt(user)).granted).toBe(false)
+        yield* a.release(user)
+        yield* b.release(user)
+      }
+      const masters = client.nodes("master")
+      const nodes = new Set<number>()
+      for (const user of users) {
+        const holders = yield* Effect.promise(() =>
+          Promise.all(masters.map((node) => node.exists(`{effect-throttles:${key}:${user}}:m`).catch(() => 0)))
+        )
+        expect(holders.filter((h) => h === 1).length).toBe(1)
+        nodes.add(holders.indexOf(1))
       }
       expect(nodes.size).toBeGreaterThan(1)
     }).pipe(Effect.scoped, Effect.provide(Redis.layerFromClient(client))), 60_000)
