@@ -11,8 +11,14 @@
  * and only the keyed layer differs between the first two.
  */
 import { Effect, Exit, ManagedRuntime, Scope } from "effect"
+import { existsSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { startServer } from "../test/redis/server.js"
 import { fmt, median, percentile, table } from "./harness.js"
+
+/** The built package (`npm run build`): what users run. */
+const builtUrl = new URL("../dist/redis.js", import.meta.url)
+if (!existsSync(builtUrl)) throw new Error(`${fileURLToPath(builtUrl)} is missing: run npm run build first`)
 
 const option = (name: string, fallback: number): number => {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`))
@@ -24,7 +30,7 @@ const rounds = option("rounds", 3)
 const seconds = option("seconds", 2)
 const CALLERS = 8
 
-const M = await import("../dist/redis.js")
+const M = await import(builtUrl.href) as typeof import("effect-throttles/redis")
 const server = await startServer(true)
 const managed = ManagedRuntime.make(M.Redis.layer(server.url))
 const scope = await Effect.runPromise(Scope.make())
