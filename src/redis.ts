@@ -212,7 +212,8 @@ export const ThrottleRedis: {
     options: Config.Config.Wrap<ThrottleRedis.Options<"local" | "allow" | "wait">>
   ) => Layer.Layer<Throttle, InvalidRateError | ConfigError.ConfigError, Redis>
 } = {
-  make: internal.make as any,
+  // one argument: the internal second one (a keyed throttle's instrument) is not for users, nor for `forEach` indexes
+  make: ((options: ThrottleRedis.Options) => internal.make(options)) as any,
   layer: (options) => Layer.scoped(Throttle, internal.make(options) as any),
   layerConfig: (options) =>
     Layer.scoped(Throttle, Effect.flatMap(Config.unwrap(options), (resolved) => internal.make(resolved)) as any)

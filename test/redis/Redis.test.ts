@@ -295,6 +295,16 @@ describe.skipIf(!redisAvailable)("ThrottleRedis on a real Redis", () => {
       expect(until - shiftedNow).toBeLessThanOrEqual(10_000)
     }).pipe(provide))
 
+  it.live("ThrottleRedis.make as a forEach callback (the index is not taken for an option)", () =>
+    Effect.gen(function*() {
+      const throttles = yield* Effect.forEach(
+        [{ key: freshKey("each-a"), rate: "2/s" }, { key: freshKey("each-b"), rate: "1/s" }] as const,
+        ThrottleRedis.make
+      )
+      const decisions = yield* Effect.forEach(throttles, (t) => t.attempt())
+      expect(decisions.map((d) => [d.granted, d.remaining])).toEqual([[true, 1], [true, 0]])
+    }).pipe(provide))
+
   it.live("a layer provides the Throttle service", () =>
     Effect.gen(function*() {
       const decisions = yield* Effect.forEach([1, 2, 3], () => Throttle.attempt())
