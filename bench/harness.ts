@@ -9,6 +9,15 @@ import { performance } from "node:perf_hooks"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 
+/** The positive number of the command-line option `--<name>=<value>`, or `fallback`. */
+export const option = (name: string, fallback: number): number => {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`))
+  const value = arg === undefined ? fallback : Number(arg.slice(name.length + 3))
+  if (!(Number.isFinite(value) && value > 0)) throw new Error(`Expected --${name} to be a positive number, got ${arg}`)
+  return value
+}
+
+
 // ---------------------------------------------------------------------------------------------------------------
 // Statistics
 // ---------------------------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import { existsSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { startServer } from "../test/redis/server.js"
-import { fmt, median, pairedRatio, percentile, sample, table } from "./harness.js"
+import { fmt, median, option, pairedRatio, percentile, sample, table } from "./harness.js"
 
 interface Report {
   readonly perSecond: number
@@ -32,12 +32,6 @@ interface Report {
   readonly user: number
 }
 
-const option = (name: string, fallback: number): number => {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`))
-  const value = arg === undefined ? fallback : Number(arg.slice(name.length + 3))
-  if (!(Number.isFinite(value) && value > 0)) throw new Error(`Expected --${name} to be a positive number, got ${arg}`)
-  return value
-}
 
 /** A child: one build's closed loop, printed as one line of JSON. */
 const child = async (dist: string, url: string, callers: number, seconds: number): Promise<void> => {

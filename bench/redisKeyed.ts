@@ -11,26 +11,16 @@
  * and only the keyed layer differs between the first two.
  */
 import { Effect, Exit, ManagedRuntime, Scope } from "effect"
-import { existsSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { startServer } from "../test/redis/server.js"
-import { fmt, median, percentile, table } from "./harness.js"
+import { builtRedis } from "./built.js"
+import { fmt, median, option, percentile, table } from "./harness.js"
 
-/** The built package (`npm run build`): what users run. */
-const builtUrl = new URL("../dist/redis.js", import.meta.url)
-if (!existsSync(builtUrl)) throw new Error(`${fileURLToPath(builtUrl)} is missing: run npm run build first`)
 
-const option = (name: string, fallback: number): number => {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`))
-  const value = arg === undefined ? fallback : Number(arg.slice(name.length + 3))
-  if (!(Number.isFinite(value) && value > 0)) throw new Error(`Expected --${name} to be a positive number, got ${arg}`)
-  return value
-}
 const rounds = option("rounds", 3)
 const seconds = option("seconds", 2)
 const CALLERS = 8
 
-const M = await import(builtUrl.href) as typeof import("effect-throttles/redis")
+const M = await builtRedis()
 const server = await startServer(true)
 const managed = ManagedRuntime.make(M.Redis.layer(server.url))
 const scope = await Effect.runPromise(Scope.make())

@@ -13,25 +13,17 @@
 import { Context, Effect, Layer, ManagedRuntime } from "effect"
 import { Redis as IORedis } from "ioredis"
 import { spawnSync } from "node:child_process"
-import { existsSync, readFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { PerformanceObserver } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import { RateLimiterRedis } from "rate-limiter-flexible"
 import type { Throttle } from "effect-throttles"
 import type { ThrottleStoreError } from "effect-throttles/redis"
 import { startServer } from "../test/redis/server.js"
-import { fmt, median, percentile, table } from "./harness.js"
+import { builtRedis } from "./built.js"
+import { fmt, median, option, percentile, table } from "./harness.js"
 
-/** The built package (`npm run build`): what users run. */
-const builtUrl = new URL("../dist/redis.js", import.meta.url)
-if (!existsSync(builtUrl)) throw new Error(`${fileURLToPath(builtUrl)} is missing: run npm run build first`)
 
-const option = (name: string, fallback: number): number => {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`))
-  const value = arg === undefined ? fallback : Number(arg.slice(name.length + 3))
-  if (!(Number.isFinite(value) && value > 0)) throw new Error(`Expected --${name} to be a positive number, got ${arg}`)
-  return value
-}
 const KINDS = ["ours", "rate-limiter-flexible"] as const
 type Kind = (typeof KINDS)[number]
 const CALLERS = 8
@@ -83,7 +75,7 @@ const child = async (kind: Kind, seconds: number) => {
   let run: (ms: number, measure: boolean) => Promise<void>
   let close: () => Promise<void>
   if (kind === "ours") {
-    const M = await import(builtUrl.href) as typeof import("effect-throttles/redis")
+    const M = await builtRedis()
     class T extends Context.Tag("bench/RedisTail")<T, Throttle.Service<ThrottleStoreError>>() {}
     const layer = Layer.scoped(
       T,
