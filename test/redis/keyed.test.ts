@@ -3,14 +3,16 @@
  * process) using the same `key`. Timing tests pass the TestClock's time to the script (the internal clock mode), so
  * grant times are exact virtual timestamps.
  */
-import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpClient, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Metric, MetricLabel, TestClock } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, MetricLabel, TestClock } from "effect"
 import { InvalidRateError, ThrottleReleaseError } from "effect-throttles"
-import { HttpRateLimit } from "effect-throttles/http"
-import { KeyedThrottleRedis } from "effect-throttles/redis"
+import { HttpRateLimit, ThrottledHttpClient } from "effect-throttles/http"
+import { KeyedThrottleRedis, Redis } from "effect-throttles/redis"
 import { main as replicas } from "../../examples/redis-replicas.js"
 import { ClockMode, OnSettle } from "../../src/internal/redisThrottle.js"
+import { localServer } from "../http/localServer.js"
 import { redisAvailable } from "./server.js"
 import { forkSettled, freshKey, noteSettled, nowMillis, useServer, withRedis } from "./support.js"
 
@@ -270,4 +272,33 @@ describe.skipIf(!redisAvailable)("KeyedThrottleRedis on a real Redis", () => {
         `bob → replica 2: 200  RateLimit: "per-client";r=2;t=10`
       ])
     }), 30_000)
+
+  it.live("ThrottledHttpClient in two processes' stead: two clients share each host's quota through Redis", () =>
+    Effect.gen(function*() {
+      const server = yield* localServer(() => ({ status: 200 }))
+      const key = freshKey("keyed-client")
+      // two clients, each with its own keyed throttle and its own Redis connection, as two replicas would have
+      const clientOf = Effect.gen(function*() {
+        const connection = yield* Layer.build(Redis.layer(redis.server().url))
+        const throttle = yield* KeyedThrottleRedis.make({ key, rate: "2/s", onStoreError: "wait" }).pipe(
+          Effect.provide(connection)
+        )
+        return yield* Effect.flatMap(HttpClient.HttpClient, ThrottledHttpClient.wrap({ throttle }))
+      })
+      const a = yield* clientOf
+      const b = yield* clientOf
+      const statuses = yield* Effect.all(
+        [a, b, a, b].map((client, i) => Effect.map(client.get(`${server.url}/${i}`), (r) => r.status)),
+        { concurrency: "unbounded" }
+      )
+      expect(statuses).toEqual([200, 200, 200, 200])
+      // the host's key is shared: two requests at once, the other two about a period later. Each client alone is
+      // within its quota, so unshared throttles would have sent all four at once. (Exact times are tested under
+      // TestClock above; here a first request's arrival also carries its connection's setup, so the gap between
+      // arrivals can be a few milliseconds short of the period.)
+      const arrivals = server.seen.map((s) => s.at).sort((x, y) => x - y)
+      expect(arrivals).toHaveLength(4)
+      expect(arrivals[1]! - arrivals[0]!).toBeLessThan(500)
+      expect(arrivals[2]! - arrivals[0]!).toBeGreaterThan(900)
+    }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layer)), 30_000)
 })
