@@ -26,7 +26,7 @@ import * as Rate from "../Rate.js"
 import type { Throttle } from "../Throttle.js"
 import { badRateForKey, rateFunctionThrew, TypeId } from "./keyedThrottle.js"
 import * as check from "./options.js"
-import type { Redis } from "./redisClient.js"
+import { Redis } from "./redisClient.js"
 import * as core from "./redisCore.js"
 import * as redis from "./redisThrottle.js"
 import * as backend from "./throttleBackend.js"
@@ -100,7 +100,8 @@ const build = (
   ttl: Duration.Duration
 ): Effect.Effect<KeyedThrottle<string, Rate.InvalidRateError>, never, Redis | Scope.Scope> =>
   Effect.gen(function*() {
-    const context = yield* Effect.context<Redis>()
+    // the connection only (not the whole context: its Scope would take the keys' finalizers from their own scopes)
+    const connection = yield* Redis
     const clock = yield* Effect.clock
     const ttlMillis = Duration.toMillis(ttl)
     // one instrument for every key (the metrics are per keyed throttle; gauges are sums over the keys)
@@ -130,7 +131,10 @@ const build = (
           badRateForKey(key)
         )
       )
-      return Scope.extend(Effect.provide(made, context), scope) as Effect.Effect<Throttle.Service, Rate.InvalidRateError>
+      return Scope.extend(Effect.provideService(made, Redis, connection), scope) as Effect.Effect<
+        Throttle.Service,
+        Rate.InvalidRateError
+      >
     }
 
     /** Removes the entry and closes its scope (its waiters are interrupted, its subscription ends). */

@@ -280,6 +280,13 @@ const subscriberOf = (client: Client): Subscriber => {
     })
     // a lost subscription only costs latency: waiters re-check on their own
     c.on("error", () => {})
+    // SUBSCRIBE is sent on a ready connection only, and every channel again on each ready (a reconnect): queued
+    // while the connection is opening, ioredis (5.8.2 and later, redis/ioredis#2037) may send it between its own
+    // handshake commands, which then fail in subscriber mode, and the channel was never subscribed. Subscribing
+    // a channel twice is harmless.
+    c.on("ready", () => {
+      if (handlers.size > 0) c.subscribe(...handlers.keys()).catch(() => {})
+    })
     return c
   }
   const subscriber: Subscriber = {
@@ -289,7 +296,7 @@ const subscriberOf = (client: Client): Subscriber => {
       if (set === undefined) {
         set = new Set()
         handlers.set(channel, set)
-        connection.subscribe(channel).catch(() => {})
+        if (connection.status === "ready") connection.subscribe(channel).catch(() => {})
       }
       set.add(onMessage)
       return async () => {

@@ -295,6 +295,18 @@ describe.skipIf(!redisAvailable)("ThrottleRedis on a real Redis", () => {
       expect(until - shiftedNow).toBeLessThanOrEqual(10_000)
     }).pipe(provide))
 
+  it.live("throttles made one by one while the subscriber connection opens each listen on their channel", () =>
+    Effect.gen(function*() {
+      // a SUBSCRIBE sent while the subscriber connection was between its connect and its ready failed and was lost
+      // (ioredis 5.8.2 and later, redis/ioredis#2037): 20 throttles, a millisecond apart
+      const tag = freshKey("channels")
+      yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => `${tag}-${i}`), (key) =>
+        Effect.zipRight(ThrottleRedis.make({ key, rate: "1/s", maxConcurrent: 1 }), realSleep(1)), { discard: true })
+      const channels = Effect.promise(() => redis.admin().pubsub("CHANNELS", `*${tag}*`) as Promise<Array<string>>)
+      for (let i = 0; i < 200 && (yield* channels).length < 20; i++) yield* realSleep(10)
+      expect((yield* channels).length).toBe(20)
+    }).pipe(provide))
+
   it.live("ThrottleRedis.make as a forEach callback (the index is not taken for an option)", () =>
     Effect.gen(function*() {
       const throttles = yield* Effect.forEach(

@@ -6,7 +6,7 @@
 import { HttpClient, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, MetricLabel, TestClock } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, MetricLabel, Scope, TestClock } from "effect"
 import { InvalidRateError, ThrottleReleaseError } from "effect-throttles"
 import { HttpRateLimit, ThrottledHttpClient } from "effect-throttles/http"
 import { KeyedThrottleRedis, Redis } from "effect-throttles/redis"
@@ -14,7 +14,7 @@ import { main as replicas } from "../../examples/redis-replicas.js"
 import { ClockMode, OnSettle } from "../../src/internal/redisThrottle.js"
 import { localServer } from "../http/localServer.js"
 import { redisAvailable } from "./server.js"
-import { forkSettled, freshKey, noteSettled, nowMillis, useServer, withRedis } from "./support.js"
+import { forkSettled, freshKey, noteSettled, nowMillis, realSleep, useServer, withRedis } from "./support.js"
 
 /** A keyed Redis throttle on the TestClock (the script is given the TestClock's time). */
 const makeOnTestClock = <R>(options: KeyedThrottleRedis.Options<R>) =>
@@ -301,4 +301,33 @@ describe.skipIf(!redisAvailable)("KeyedThrottleRedis on a real Redis", () => {
       expect(arrivals[1]! - arrivals[0]!).toBeLessThan(500)
       expect(arrivals[2]! - arrivals[0]!).toBeGreaterThan(900)
     }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layer)), 30_000)
+
+  it.live("every live key listens on its channel, and dropped keys leave no subscription behind", () =>
+    Effect.gen(function*() {
+      const key = freshKey("keyed-channels")
+      const channels = Effect.promise(() => redis.admin().pubsub("CHANNELS", `*${key}*`) as Promise<Array<string>>)
+      /** Waits (real time, SUBSCRIBE and UNSUBSCRIBE are sent without waiting) until `count` channels are left. */
+      const channelsReach = (count: number) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 200 && (yield* channels).length !== count; i++) yield* realSleep(10)
+          return (yield* channels).length
+        })
+      const users = Array.from({ length: 50 }, (_, i) => `u${i}`)
+      // kept an hour: every key listens on its channel until the keyed throttle's scope closes
+      const scope = yield* Scope.make()
+      const kept = yield* Scope.extend(
+        KeyedThrottleRedis.make({ key, rate: "10/s", onStoreError: "wait", idleTimeToLive: "1 hour" }),
+        scope
+      )
+      yield* Effect.forEach(users, (user) => kept.withPermit(user)(Effect.void), { concurrency: 10, discard: true })
+      expect(yield* kept.size).toBe(50)
+      expect(yield* channelsReach(50)).toBe(50)
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* channelsReach(0)).toBe(0)
+      // dropped at once after each use
+      const dropping = yield* KeyedThrottleRedis.make({ key, rate: "10/s", onStoreError: "wait", idleTimeToLive: 0 })
+      yield* Effect.forEach(users, (user) => dropping.withPermit(user)(Effect.void), { concurrency: 10, discard: true })
+      expect(yield* dropping.size).toBe(0)
+      expect(yield* channelsReach(0)).toBe(0)
+    }).pipe(provide))
 })
