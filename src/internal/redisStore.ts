@@ -260,7 +260,11 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
   return { call, send: (op, args, now, done) => void start(op, args, now, done), subscribe, toClientTime }
 }
 
-/** One subscriber connection per client, shared by every throttle on it (a channel per throttle). */
+/**
+ * One subscriber connection per client, shared by every throttle on it (a channel per throttle). It is opened by
+ * the first subscription and lives as long as the client: closed when the client ends, not when its last channel
+ * goes (a keyed throttle that makes and drops keys one after another would otherwise open a connection per key).
+ */
 interface Subscriber {
   readonly add: (channel: string, onMessage: (message: string) => void) => () => Promise<void>
 }
@@ -289,6 +293,11 @@ const subscriberOf = (client: Client): Subscriber => {
     })
     return c
   }
+  client.on("end", () => {
+    const c = connection
+    connection = undefined
+    if (c !== undefined) c.quit().then(() => {}, () => c.disconnect())
+  })
   const subscriber: Subscriber = {
     add: (channel, onMessage) => {
       connection ??= open()
@@ -301,14 +310,10 @@ const subscriberOf = (client: Client): Subscriber => {
       set.add(onMessage)
       return async () => {
         set.delete(onMessage)
-        if (set.size > 0) return
+        if (set.size > 0 || handlers.get(channel) !== set) return
         handlers.delete(channel)
         const c = connection
-        if (c === undefined) return
-        if (handlers.size === 0) {
-          connection = undefined
-          await c.quit().then(() => {}, () => c.disconnect())
-        } else await c.unsubscribe(channel).then(() => {}, () => {})
+        if (c !== undefined && c.status === "ready") await c.unsubscribe(channel).then(() => {}, () => {})
       }
     }
   }

@@ -324,10 +324,15 @@ describe.skipIf(!redisAvailable)("KeyedThrottleRedis on a real Redis", () => {
       expect(yield* channelsReach(50)).toBe(50)
       yield* Scope.close(scope, Exit.void)
       expect(yield* channelsReach(0)).toBe(0)
-      // dropped at once after each use
+      // dropped at once after each use, one after another: one subscriber connection for all of them, not one each
+      const connections = Effect.promise(async () =>
+        Number(/total_connections_received:(\d+)/.exec(await redis.admin().info("stats"))?.[1])
+      )
+      const before = yield* connections
       const dropping = yield* KeyedThrottleRedis.make({ key, rate: "10/s", onStoreError: "wait", idleTimeToLive: 0 })
-      yield* Effect.forEach(users, (user) => dropping.withPermit(user)(Effect.void), { concurrency: 10, discard: true })
+      yield* Effect.forEach(users, (user) => dropping.withPermit(user)(Effect.void), { discard: true })
       expect(yield* dropping.size).toBe(0)
       expect(yield* channelsReach(0)).toBe(0)
+      expect((yield* connections) - before).toBeLessThanOrEqual(1)
     }).pipe(provide))
 })
