@@ -16,11 +16,13 @@ export class Redis extends Context.Tag("effect-throttles/redis/Redis")<Redis, Cl
 export type LayerOptions = string | (RedisOptions & { readonly url?: string | undefined })
 
 /**
- * Waits until the client is ready, or has failed once, or `timeoutMillis` passed (the throttles' `onStoreError`
- * handles a dead server).
+ * Waits while the client is connecting, until it is ready, or has failed once, or `timeoutMillis` passed (the
+ * throttles' `onStoreError` handles a dead server). A client between two attempts to reconnect (its server went
+ * away) is not waited for: the policy applies at once (a keyed throttle makes throttles for new keys during an
+ * outage, each of which would otherwise wait for the next attempt, up to `storeTimeout`).
  */
 export const settled = (client: Client, timeoutMillis: number = Number.POSITIVE_INFINITY): Promise<void> =>
-  client.status === "ready" || client.status === "end" || client.status === "wait"
+  client.status !== "connecting" && client.status !== "connect"
     ? Promise.resolve()
     : new Promise((resolve) => {
       const done = () => {

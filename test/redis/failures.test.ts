@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Logger, LogLevel, Metric, Option, Schedule } from "effect"
-import { Redis, ThrottleRedis, ThrottleStoreError } from "effect-throttles/redis"
+import { KeyedThrottleRedis, Redis, ThrottleRedis, ThrottleStoreError } from "effect-throttles/redis"
 import { storeErrors } from "../../src/internal/redisStore.js"
 import { serverAvailable } from "./server.js"
 import { freshKey, realSleep, useServer } from "./support.js"
@@ -129,6 +129,30 @@ describe.skipIf(!serverAvailable)("ThrottleRedis when Redis dies", () => {
         yield* Fiber.join(waiter).pipe(Effect.timeout("10 seconds"))
         expect((yield* t.stats).granted).toBe(2)
       })
+    ), 30_000)
+
+  it.live("a throttle made while its client waits to reconnect applies its policy at once (new keys of a keyed throttle)", () =>
+    Effect.gen(function*() {
+      const keyed = yield* KeyedThrottleRedis.make({
+        key: freshKey("outage-keys"),
+        rate: "2/s",
+        onStoreError: "allow",
+        storeTimeout: "2 seconds"
+      })
+      yield* keyed.withPermit("known")(Effect.void)
+      yield* Effect.promise(() => redis.server().kill())
+      const client = yield* Redis
+      for (let i = 0; i < 100 && client.status !== "reconnecting"; i++) yield* realSleep(20)
+      expect(client.status).toBe("reconnecting")
+      // the client waits 10 s between attempts: a new key does not wait for the next one (nor for storeTimeout)
+      const started = performance.now()
+      yield* Effect.forEach(["new-1", "new-2", "new-3"], (user) => keyed.withPermit(user)(Effect.void), { discard: true })
+      expect(performance.now() - started).toBeLessThan(1000)
+      yield* Effect.promise(() => redis.server().restart())
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Redis.layer({ url: redis.server().url, retryStrategy: () => 10_000 })),
+      Logger.withMinimumLogLevel(LogLevel.Error)
     ), 30_000)
 })
 
