@@ -29,7 +29,6 @@ import * as check from "./options.js"
 import { Redis } from "./redisClient.js"
 import * as core from "./redisCore.js"
 import * as redis from "./redisThrottle.js"
-import * as backend from "./throttleBackend.js"
 import { ThrottleReleaseError, type ThrottleTimeoutError } from "./throttleErrors.js"
 import { type Timed, TimerHeap } from "./keyedThrottleCore.js"
 import * as instrument from "./throttleInstrument.js"
@@ -237,15 +236,10 @@ const build = (
     ): Effect.Effect<A, E | Rate.InvalidRateError, R> =>
       Effect.acquireUseRelease(Effect.suspend(() => hold(key)), f, letGo)
 
-    const withPermits = (key: string, n: number, options?: Throttle.AcquireOptions) => {
-      const maxWait = backend.decodeMaxWait(options)
-      return <A, E, R>(
-        self: Effect.Effect<A, E, R>
-      ): Effect.Effect<A, E | Rate.InvalidRateError | ThrottleTimeoutError, R> => {
-        if (typeof maxWait === "string") return check.die(maxWait)
-        return using(key, (entry) => entry.service!.withPermits(n, options ?? {})(self))
-      }
-    }
+    // (the key's service checks `n` and `maxWait`, with the same messages as everywhere)
+    const withPermits = (key: string, n: number, options?: Throttle.AcquireOptions) =>
+    <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | Rate.InvalidRateError | ThrottleTimeoutError, R> =>
+      using(key, (entry) => entry.service!.withPermits(n, options ?? {})(self))
     const withPermit = (key: string, options?: Throttle.AcquireOptions) => withPermits(key, 1, options)
 
     const get = (key: string): Effect.Effect<Throttle.Service, Rate.InvalidRateError, Scope.Scope> =>
