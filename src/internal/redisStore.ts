@@ -277,7 +277,7 @@ const subscriberOf = (client: Client): Subscriber => {
   const handlers = new Map<string, Set<(message: string) => void>>()
   let connection: Client | undefined
   const open = (): Client => {
-    // a subscription may wait for the connection (it is not a throttle command: nothing stale can run)
+    // a QUIT may be queued while it connects (nothing stale can run); SUBSCRIBE and UNSUBSCRIBE wait for ready
     const c = client.duplicate({ enableOfflineQueue: true } as never)
     c.on("message", (ch: string, message: string) => {
       for (const handler of handlers.get(ch) ?? []) handler(message)
