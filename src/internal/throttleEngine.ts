@@ -67,7 +67,7 @@ export interface Shared {
    * With a shared instrument, the gauges' values: the sums over its engines (each engine adds what changed since
    * its last report), so that one key's step does not overwrite the others' waiters and permits in flight.
    */
-  readonly totals?: { waiting: number; inFlight: number }
+  readonly totals?: instrument.Totals
 }
 
 /** The `matchCauseEffect` handlers that give back permits when a task exits. */

@@ -266,7 +266,10 @@ export const make = (name: string, metrics: boolean): Instrument => {
   }
 }
 
-/** The gauge totals of a keyed throttle whose keys are full throttles: sums over its keys. */
+/**
+ * The gauge totals of a keyed throttle: sums over its keys, each key adding what changed since it last reported (the
+ * in-memory engines do it on their own fields, `ThrottleEngine.gauges`; the keys of the Redis one through `part`).
+ */
 export interface Totals {
   waiting: number
   inFlight: number
