@@ -27,7 +27,7 @@ import * as check from "./options.js"
 import * as core from "./redisCore.js"
 import { Redis, settled } from "./redisClient.js"
 import { makeMemoryStore, makeRedisStore, type MemoryStore, type Store, StoreFailure } from "./redisStore.js"
-import { makeWith } from "./throttleBackend.js"
+import { checkPermits, decodeMaxWait, makeWith, maxPermits } from "./throttleBackend.js"
 import { type Instrument, make as makeInstrument } from "./throttleInstrument.js"
 import { ThrottleReleaseError, ThrottleStoreError, ThrottleTimeoutError } from "./throttleErrors.js"
 
@@ -670,27 +670,34 @@ export const makeWithStore = (
     ): Effect.Effect<void, ThrottleStoreError | ThrottleTimeoutError> =>
       // the mask's body runs when the effect runs (no `suspend` needed inside it): the synchronous part of the
       // fast path costs no Effect step of its own
-      Effect.uninterruptibleMask((restore) => {
-        if (isClosed) return Effect.interrupt
-        const startedAt = nowMillis()
-        const maxWaitMillis = maxWait === undefined ? -1 : Duration.toMillis(maxWait)
-        const id = nextId()
-        waiting++
-        gauges()
-        const gate = signal.gate
-        const epoch = pauseEpoch
-        return Effect.flatMap(submit(n, id, maxWaitMillis, "w"), (first) => {
-          // the fast path: granted at once (most calls when the limit is not reached)
-          if (!(first instanceof StoreFailure) && first.reply === core.GRANTED) {
-            waiting--
-            gauges()
-            if (onGrant !== undefined) onGrant(first.now, n)
-            const lease = leasing ? { member: core.leaseMember(n, id), n, source: first.source } : undefined
-            return complete(restore, n, lease, startedAt, 0)
-          }
-          return waitFor(restore, n, maxWait, maxWaitMillis, id, startedAt, { result: first, gate, epoch })
-        })
+      Effect.uninterruptibleMask((restore) => acquireMasked(restore, n, maxWait))
+
+    /** `acquire`'s body, inside a mask whose `restore` makes its waits interruptible (also `withPermits`'). */
+    const acquireMasked = (
+      restore: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+      n: number,
+      maxWait: Duration.Duration | undefined
+    ): Effect.Effect<void, ThrottleStoreError | ThrottleTimeoutError> => {
+      if (isClosed) return Effect.interrupt
+      const startedAt = nowMillis()
+      const maxWaitMillis = maxWait === undefined ? -1 : Duration.toMillis(maxWait)
+      const id = nextId()
+      waiting++
+      gauges()
+      const gate = signal.gate
+      const epoch = pauseEpoch
+      return Effect.flatMap(submit(n, id, maxWaitMillis, "w"), (first) => {
+        // the fast path: granted at once (most calls when the limit is not reached)
+        if (!(first instanceof StoreFailure) && first.reply === core.GRANTED) {
+          waiting--
+          gauges()
+          if (onGrant !== undefined) onGrant(first.now, n)
+          const lease = leasing ? { member: core.leaseMember(n, id), n, source: first.source } : undefined
+          return complete(restore, n, lease, startedAt, 0)
+        }
+        return waitFor(restore, n, maxWait, maxWaitMillis, id, startedAt, { result: first, gate, epoch })
       })
+    }
 
     /**
      * The rest of an acquisition that was not granted at once: sleeps until its reservation, waits in the lease
@@ -877,24 +884,68 @@ export const makeWithStore = (
     const release = (n: number): Effect.Effect<void, ThrottleStoreError | ThrottleReleaseError> =>
       Effect.uninterruptible(Effect.suspend(() => {
         if (n > inFlight) return Effect.fail(new ThrottleReleaseError({ requested: n, inFlight }))
-        inFlight -= n
-        gauges()
-        if (!leasing) return Effect.void
-        const calls: Array<Effect.Effect<void>> = []
-        let left = n
-        while (left > 0 && held.length > 0) {
-          const lease = held[held.length - 1] as Lease
-          const r = Math.min(left, lease.n)
-          calls.push(followUp(lease.source, "release", [lease.member, String(r)]))
-          left -= r
-          if (r === lease.n) held.pop()
-          else {
-            lease.member = core.leaseMember(lease.n - r, lease.member.slice(lease.member.indexOf(":") + 1))
-            lease.n -= r
-          }
-        }
-        return Effect.all(calls, { discard: true })
+        return letGo(n) ?? Effect.void
       }))
+
+    /**
+     * Gives back `n` permits in flight (at most `inFlight`, checked by the caller): the count at once, and the
+     * leases they held, if any, through the store (the returned effect; `undefined` when there is nothing to send).
+     */
+    const letGo = (n: number): Effect.Effect<void> | undefined => {
+      inFlight -= n
+      gauges()
+      if (!leasing) return undefined
+      const calls: Array<Effect.Effect<void>> = []
+      let left = n
+      while (left > 0 && held.length > 0) {
+        const lease = held[held.length - 1] as Lease
+        const r = Math.min(left, lease.n)
+        calls.push(followUp(lease.source, "release", [lease.member, String(r)]))
+        left -= r
+        if (r === lease.n) held.pop()
+        else {
+          lease.member = core.leaseMember(lease.n - r, lease.member.slice(lease.member.indexOf(":") + 1))
+          lease.n -= r
+        }
+      }
+      return Effect.all(calls, { discard: true })
+    }
+
+    /**
+     * `withPermits(n, options)(self)`: one mask around the acquisition and a release frame (`matchCauseEffect`,
+     * pushed while uninterruptible, `self` restored), as in memory; the derived one (`makeWith`) would wrap a
+     * masked `acquire` in a second mask and `self` in `ensuring` with an ignored `release`, several Effect steps
+     * and objects more per grant on the hot path of a busy throttle. Bad arguments are the same defects as
+     * `acquire`'s, when the effect runs.
+     */
+    const max = maxPermits(resolved.rates, maxC > 0 ? maxC : Number.POSITIVE_INFINITY)
+    const withPermits = (n: number, options?: Throttle.AcquireOptions) => {
+      const invalid = checkPermits(n, max, maxC > 0 ? maxC : Number.POSITIVE_INFINITY)
+      const maxWait = decodeMaxWait(options)
+      // (a count released meanwhile by hand, beyond what is in flight, is not released twice: as the derived
+      // `ensuring(self, ignore(release(n)))` would)
+      const releasing = {
+        onFailure: (cause: Cause.Cause<unknown>): Effect.Effect<never, unknown> => {
+          const after = n > inFlight ? undefined : letGo(n)
+          return after === undefined ? Exit.failCause(cause) : Effect.zipRight(after, Exit.failCause(cause))
+        },
+        onSuccess: (value: unknown): Effect.Effect<unknown> => {
+          const after = n > inFlight ? undefined : letGo(n)
+          return after === undefined ? Exit.succeed(value) : Effect.as(after, value)
+        }
+      }
+      return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | ThrottleStoreError | ThrottleTimeoutError, R> => {
+        if (invalid !== undefined) return check.die(invalid)
+        if (typeof maxWait === "string") return check.die(maxWait)
+        return Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(
+            acquireMasked(restore, n, maxWait),
+            () => Effect.matchCauseEffect(restore(self), releasing) as Effect.Effect<A, E, R>
+          )
+        )
+      }
+    }
+    const withOnePermit = withPermits(1)
 
     const pause = (duration: Duration.Duration): Effect.Effect<void, ThrottleStoreError> =>
       Effect.gen(function*() {
@@ -939,6 +990,11 @@ export const makeWithStore = (
       maxConcurrent: maxC > 0 ? maxC : Number.POSITIVE_INFINITY,
       acquire,
       release,
+      withPermits: withPermits as Throttle.Service<ThrottleStoreError>["withPermits"],
+      withPermit: (<A, E, R>(self: Effect.Effect<A, E, R>, options?: Throttle.AcquireOptions) =>
+        options === undefined ? withOnePermit(self) : withPermits(1, options)(self)) as Throttle.Service<
+          ThrottleStoreError
+        >["withPermit"],
       tryAcquire: (n) => Effect.map(attempt(n, "tryAcquire"), (d) => d.granted),
       attempt: (n) => attempt(n, "attempt"),
       pause,
