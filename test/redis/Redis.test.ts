@@ -250,6 +250,21 @@ describe.skipIf(!redisAvailable)("ThrottleRedis on a real Redis", () => {
       expect((yield* t.stats).granted).toBe(3)
     }).pipe(provide))
 
+  it.live("a key outside ASCII: the script's keys carry it byte for byte, and its window counts", () =>
+    Effect.gen(function*() {
+      // the store writes the command's bytes itself (the lengths are byte counts, not string lengths)
+      const key = `${freshKey("clé")}-日本-🚀`
+      const t = yield* ThrottleRedis.make({ key, rate: "2/s, 3/10s", maxConcurrent: 2, onStoreError: "fail" })
+      yield* t.withPermit(Effect.void)
+      expect((yield* t.attempt()).granted).toBe(true)
+      expect((yield* t.attempt()).granted).toBe(false)
+      const [, found] = yield* Effect.promise(() =>
+        redis.admin().scan("0", "MATCH", `{effect-throttles:${key}}*`, "COUNT", 1000)
+      )
+      // the meta hash, the lease held by the granted attempt, and the two windows' logs
+      expect(found.sort()).toEqual([":l", ":m", ":w1", ":w2"].map((suffix) => `{effect-throttles:${key}}${suffix}`))
+    }).pipe(provide))
+
   it.live("a client with a keyPrefix: every key of the throttle carries the prefix, none is left without it", () =>
     Effect.gen(function*() {
       const key = freshKey("prefix")
