@@ -285,7 +285,8 @@ export declare namespace KeyedThrottleRedis {
  *
  * This process makes a key's throttle on first use and drops it `idleTimeToLive` after its last use here (unlike
  * in memory, at once: the windows stay in Redis, with their TTLs). Permits granted by `attempt` hold the key until
- * given back with `release`. The metrics are per keyed throttle (tagged with `name`), events per key (`get`).
+ * given back with `release`. A new key's throttle is made by a fiber of the keyed throttle, and its first callers
+ * wait for it interruptibly. The metrics are per keyed throttle (tagged with `name`), events per key (`get`).
  * `onStoreError: "fail"` is not offered: a key's throttle is a `Throttle.Service` that does not fail.
  *
  * @example

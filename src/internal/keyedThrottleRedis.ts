@@ -102,6 +102,8 @@ const build = (
     // the connection only (not the whole context: its Scope would take the keys' finalizers from their own scopes)
     const connection = yield* Redis
     const clock = yield* Effect.clock
+    // the keyed throttle's own scope: the fibers that make new keys' throttles run in it
+    const outer = yield* Effect.scope
     const ttlMillis = Duration.toMillis(ttl)
     // one instrument for every key (the metrics are per keyed throttle; gauges are sums over the keys)
     const shared = instrument.make(resolved.name, resolved.metrics)
@@ -143,45 +145,49 @@ const build = (
     }
 
     /**
-     * The key's entry, held once (run uninterruptibly; let go with `letGo`). A new key's throttle is made here, by
-     * its first caller; those who come meanwhile wait for it (making it takes one store call at most: bounded by
-     * `storeTimeout`). A throttle that could not be made (a bad rate) is not kept: the next use asks again.
+     * The key's entry, held once (run uninterruptibly; let go with `letGo`). A new key's throttle is made by a fiber
+     * of the keyed throttle, not by its first caller: every caller then waits for it interruptibly (`serviceOf`), and
+     * one who gives up leaves at once, while the throttle is made all the same (it takes one store call at most:
+     * bounded by `storeTimeout`) and dropped once unused. A throttle that could not be made (a bad rate) is not kept:
+     * the next use asks again.
      */
-    const hold = (key: string): Effect.Effect<Entry, Rate.InvalidRateError> => {
+    const hold = (key: string): Effect.Effect<Entry> => {
       if (closed) return Effect.interrupt
       if (typeof key !== "string") return check.die(check.expected("a string key", key))
       const existing = entries.get(key)
       if (existing !== undefined) {
         existing.refs++
-        if (existing.service !== undefined) return Effect.succeed(existing)
-        return Effect.as(
-          Effect.onError(Deferred.await(existing.ready!), () => letGo(existing)),
-          existing
-        )
+        return Effect.succeed(existing)
       }
       return Effect.flatMap(Scope.make(), (scope) => {
         const entry = new Entry(key, scope)
         const ready = Deferred.unsafeMake<Throttle.Service, Rate.InvalidRateError>(FiberId.none)
         entry.ready = ready
         entries.set(key, entry)
-        return Effect.matchCauseEffect(makeService(key, scope), {
-          onFailure: (cause) =>
-            Effect.zipRight(
-              Effect.zipRight(drop(entry), Deferred.failCause(ready, cause)),
-              Effect.failCause(cause)
-            ),
-          onSuccess: (service) => {
-            entry.service = service
-            entry.ready = undefined
-            return Effect.as(Deferred.succeed(ready, service), entry)
-          }
+        const making = Effect.onExit(Effect.interruptible(makeService(key, scope)), (exit) => {
+          if (Exit.isFailure(exit)) return Effect.zipRight(drop(entry), Deferred.failCause(ready, exit.cause))
+          entry.service = exit.value
+          entry.ready = undefined
+          // (everyone who came for it may have given up meanwhile)
+          return Effect.zipRight(Deferred.succeed(ready, exit.value), unused(entry))
         })
+        return Effect.as(Effect.forkIn(making, outer), entry)
       })
     }
+
+    /** The entry's throttle, waited for (interruptibly) while it is being made. */
+    const serviceOf = (entry: Entry): Effect.Effect<Throttle.Service, Rate.InvalidRateError> =>
+      entry.service !== undefined ? Effect.succeed(entry.service) : Deferred.await(entry.ready!)
 
     /** Lets go of the entry: nobody holding it, it is queued for `now + idleTimeToLive` (dropped at once for 0). */
     const letGo = (entry: Entry): Effect.Effect<void> => {
       entry.refs--
+      // (one still being made is seen to when it is ready)
+      return entry.service === undefined ? Effect.void : unused(entry)
+    }
+
+    /** An entry that nobody holds is queued for `lastLetGo + idleTimeToLive` (dropped at once for 0). */
+    const unused = (entry: Entry): Effect.Effect<void> => {
       if (entry.refs > 0 || entry.held > 0 || closed || entries.get(entry.key) !== entry) return Effect.void
       if (ttlMillis === 0) return drop(entry)
       entry.lastLetGo = clock.unsafeCurrentTimeMillis()
@@ -234,7 +240,11 @@ const build = (
       key: string,
       f: (entry: Entry) => Effect.Effect<A, E, R>
     ): Effect.Effect<A, E | Rate.InvalidRateError, R> =>
-      Effect.acquireUseRelease(Effect.suspend(() => hold(key)), f, letGo)
+      Effect.acquireUseRelease(
+        Effect.suspend(() => hold(key)),
+        (entry) => entry.service !== undefined ? f(entry) : Effect.flatMap(serviceOf(entry), () => f(entry)),
+        letGo
+      )
 
     // (the key's service checks `n` and `maxWait`, with the same messages as everywhere)
     const withPermits = (key: string, n: number, options?: Throttle.AcquireOptions) =>
@@ -243,8 +253,10 @@ const build = (
     const withPermit = (key: string, options?: Throttle.AcquireOptions) => withPermits(key, 1, options)
 
     const get = (key: string): Effect.Effect<Throttle.Service, Rate.InvalidRateError, Scope.Scope> =>
-      Effect.uninterruptible(Effect.flatMap(Effect.suspend(() => hold(key)), (entry) =>
-        Effect.as(Effect.addFinalizer(() => letGo(entry)), entry.service!)))
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(Effect.suspend(() => hold(key)), (entry) =>
+          Effect.zipRight(Effect.addFinalizer(() => letGo(entry)), restore(serviceOf(entry))))
+      )
 
     /** Decides now; granted permits hold the key until released (see `release`). */
     const attempt = (key: string, n?: number): Effect.Effect<Throttle.Decision, Rate.InvalidRateError> =>

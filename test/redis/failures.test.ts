@@ -4,8 +4,9 @@
  * Outcomes only (real time).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Logger, LogLevel, Metric, Option, Schedule } from "effect"
+import { Duration, Effect, Exit, Fiber, Logger, LogLevel, Metric, Option, Schedule, Scope } from "effect"
 import { KeyedThrottleRedis, Redis, ThrottleRedis, ThrottleStoreError } from "effect-throttles/redis"
+import { Redis as IORedis } from "ioredis"
 import { storeErrors } from "../../src/internal/redisStore.js"
 import { serverAvailable } from "./server.js"
 import { freshKey, realSleep, useServer } from "./support.js"
@@ -154,6 +155,57 @@ describe.skipIf(!serverAvailable)("ThrottleRedis when Redis dies", () => {
       Effect.provide(Redis.layer({ url: redis.server().url, retryStrategy: () => 10_000 })),
       Logger.withMinimumLogLevel(LogLevel.Error)
     ), 30_000)
+
+  it.live("a caller waiting for a new key's throttle leaves at once when interrupted; the key is made all the same", () =>
+    Effect.gen(function*() {
+      // a connection opened to a server that answers nothing: a new key's throttle waits for it up to storeTimeout
+      redis.server().freeze(true)
+      const client = yield* Effect.acquireRelease(
+        Effect.sync(() => new IORedis(redis.server().url, { enableOfflineQueue: false })),
+        (c) => Effect.sync(() => c.disconnect())
+      )
+      const keyed = yield* KeyedThrottleRedis.make({
+        key: freshKey("interrupted-new-key"),
+        rate: "2/s",
+        storeTimeout: "10 seconds",
+        idleTimeToLive: 0
+      }).pipe(Effect.provide(Redis.layerFromClient(client)))
+      const leaving = yield* Effect.fork(keyed.withPermit("new")(Effect.succeed("left")))
+      const staying = yield* Effect.fork(keyed.withPermit("new")(Effect.succeed("ran")))
+      // a key whose only caller leaves while its throttle is being made
+      const abandoning = yield* Effect.fork(keyed.withPermit("abandoned")(Effect.succeed("left")))
+      yield* realSleep(100)
+      expect(client.status).toBe("connect")
+      expect(yield* keyed.size).toBe(2)
+      // before, the callers waited for the throttle uninterruptibly: here until storeTimeout, 10 s
+      const started = performance.now()
+      yield* Fiber.interrupt(leaving)
+      yield* Fiber.interrupt(abandoning)
+      expect(performance.now() - started).toBeLessThan(1000)
+      redis.server().freeze(false)
+      expect(yield* Fiber.join(staying)).toBe("ran")
+      // nobody holds either key now, and idleTimeToLive is 0: both are dropped once made
+      expect(yield* eventually(Effect.filterOrFail(keyed.size, (n) => n === 0))).toBe(0)
+    }).pipe(Effect.scoped, Effect.ensuring(Effect.sync(() => redis.server().freeze(false)))), 30_000)
+
+  it.live("a keyed throttle closed while a key's throttle is being made: its callers are interrupted, nothing hangs", () =>
+    Effect.gen(function*() {
+      redis.server().freeze(true)
+      const client = yield* Effect.acquireRelease(
+        Effect.sync(() => new IORedis(redis.server().url, { enableOfflineQueue: false })),
+        (c) => Effect.sync(() => c.disconnect())
+      )
+      const scope = yield* Scope.make()
+      const keyed = yield* KeyedThrottleRedis.make({ key: freshKey("closed-new-key"), rate: "2/s", storeTimeout: "10 seconds" })
+        .pipe(Effect.provide(Redis.layerFromClient(client)), Scope.extend(scope))
+      const waiting = yield* Effect.fork(keyed.withPermit("new")(Effect.succeed("ran")))
+      yield* realSleep(100)
+      const started = performance.now()
+      yield* Scope.close(scope, Exit.void)
+      const exit = yield* Fiber.await(waiting)
+      expect(performance.now() - started).toBeLessThan(1000)
+      expect(Exit.isInterrupted(exit)).toBe(true)
+    }).pipe(Effect.scoped, Effect.ensuring(Effect.sync(() => redis.server().freeze(false)))), 30_000)
 })
 
 /** Waits (real time) until `stats` answers from Redis again. */
