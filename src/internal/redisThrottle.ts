@@ -918,12 +918,13 @@ export const makeWithStore = (
      * and objects more per grant on the hot path of a busy throttle. Bad arguments are the same defects as
      * `acquire`'s, when the effect runs.
      */
-    const max = maxPermits(resolved.rates, maxC > 0 ? maxC : Number.POSITIVE_INFINITY)
+    const maxConcurrent = maxC > 0 ? maxC : Number.POSITIVE_INFINITY
+    const max = maxPermits(resolved.rates, maxConcurrent)
     const withPermits = (n: number, options?: Throttle.AcquireOptions) => {
-      const invalid = checkPermits(n, max, maxC > 0 ? maxC : Number.POSITIVE_INFINITY)
+      const invalid = checkPermits(n, max, maxConcurrent)
       const maxWait = decodeMaxWait(options)
-      // (a count released meanwhile by hand, beyond what is in flight, is not released twice: as the derived
-      // `ensuring(self, ignore(release(n)))` would)
+      // (when more than is still in flight was released by hand meanwhile, nothing more is: as the derived
+      // `ensuring(self, ignore(release(n)))` did, whose release then failed)
       const releasing = {
         onFailure: (cause: Cause.Cause<unknown>): Effect.Effect<never, unknown> => {
           const after = n > inFlight ? undefined : letGo(n)
@@ -987,7 +988,7 @@ export const makeWithStore = (
       rates: resolved.rates,
       measure,
       burst: config.burst,
-      maxConcurrent: maxC > 0 ? maxC : Number.POSITIVE_INFINITY,
+      maxConcurrent,
       acquire,
       release,
       withPermits: withPermits as Throttle.Service<ThrottleStoreError>["withPermits"],
