@@ -156,14 +156,23 @@ describe.skipIf(!serverAvailable)("ThrottleRedis when Redis dies", () => {
       Logger.withMinimumLogLevel(LogLevel.Error)
     ), 30_000)
 
+  /**
+   * A connection opened to the server frozen (SIGSTOP): it stays in "connect", and a new key's throttle waits for it
+   * up to storeTimeout. Disconnected with the scope; the server is thawed after the test by `thawed`.
+   */
+  const frozenClient = Effect.acquireRelease(
+    Effect.sync(() => {
+      redis.server().freeze(true)
+      return new IORedis(redis.server().url, { enableOfflineQueue: false })
+    }),
+    (c) => Effect.sync(() => c.disconnect())
+  )
+  const thawed = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+    Effect.ensuring(self, Effect.sync(() => redis.server().freeze(false)))
+
   it.live("a caller waiting for a new key's throttle leaves at once when interrupted; the key is made all the same", () =>
     Effect.gen(function*() {
-      // a connection opened to a server that answers nothing: a new key's throttle waits for it up to storeTimeout
-      redis.server().freeze(true)
-      const client = yield* Effect.acquireRelease(
-        Effect.sync(() => new IORedis(redis.server().url, { enableOfflineQueue: false })),
-        (c) => Effect.sync(() => c.disconnect())
-      )
+      const client = yield* frozenClient
       const keyed = yield* KeyedThrottleRedis.make({
         key: freshKey("interrupted-new-key"),
         rate: "2/s",
@@ -186,15 +195,11 @@ describe.skipIf(!serverAvailable)("ThrottleRedis when Redis dies", () => {
       expect(yield* Fiber.join(staying)).toBe("ran")
       // nobody holds either key now, and idleTimeToLive is 0: both are dropped once made
       expect(yield* eventually(Effect.filterOrFail(keyed.size, (n) => n === 0))).toBe(0)
-    }).pipe(Effect.scoped, Effect.ensuring(Effect.sync(() => redis.server().freeze(false)))), 30_000)
+    }).pipe(Effect.scoped, thawed), 30_000)
 
   it.live("a keyed throttle closed while a key's throttle is being made: its callers are interrupted, nothing hangs", () =>
     Effect.gen(function*() {
-      redis.server().freeze(true)
-      const client = yield* Effect.acquireRelease(
-        Effect.sync(() => new IORedis(redis.server().url, { enableOfflineQueue: false })),
-        (c) => Effect.sync(() => c.disconnect())
-      )
+      const client = yield* frozenClient
       const scope = yield* Scope.make()
       const keyed = yield* KeyedThrottleRedis.make({ key: freshKey("closed-new-key"), rate: "2/s", storeTimeout: "10 seconds" })
         .pipe(Effect.provide(Redis.layerFromClient(client)), Scope.extend(scope))
@@ -205,7 +210,7 @@ describe.skipIf(!serverAvailable)("ThrottleRedis when Redis dies", () => {
       const exit = yield* Fiber.await(waiting)
       expect(performance.now() - started).toBeLessThan(1000)
       expect(Exit.isInterrupted(exit)).toBe(true)
-    }).pipe(Effect.scoped, Effect.ensuring(Effect.sync(() => redis.server().freeze(false)))), 30_000)
+    }).pipe(Effect.scoped, thawed), 30_000)
 })
 
 /** Waits (real time) until `stats` answers from Redis again. */
