@@ -335,4 +335,19 @@ describe.skipIf(!redisAvailable)("KeyedThrottleRedis on a real Redis", () => {
       expect(yield* channelsReach(0)).toBe(0)
       expect((yield* connections) - before).toBeLessThanOrEqual(1)
     }).pipe(provide))
+
+  it.live("idleTimeToLive 0: a key dropped at once and the keyed throttle closed in the same step leave nothing behind", () =>
+    Effect.gen(function*() {
+      const key = freshKey("keyed-closed-at-once")
+      const channels = Effect.promise(() => redis.admin().pubsub("CHANNELS", `*${key}*`) as Promise<Array<string>>)
+      const scope = yield* Scope.make()
+      const keyed = yield* Scope.extend(KeyedThrottleRedis.make({ key, rate: "10/s", idleTimeToLive: 0 }), scope)
+      yield* keyed.withPermit("u")(Effect.void)
+      // the dropped key's scope is closed by the keyed throttle's own fiber, right after: here the keyed throttle
+      // closes first (no yield in between), and closes it itself
+      expect(yield* keyed.size).toBe(0)
+      yield* Scope.close(scope, Exit.void)
+      for (let i = 0; i < 200 && (yield* channels).length > 0; i++) yield* realSleep(10)
+      expect(yield* channels).toEqual([])
+    }).pipe(provide))
 })
