@@ -116,10 +116,7 @@ export const make = <K>(
     if (typeof options !== "object" || options === null) {
       return check.die(check.expected("KeyedThrottle options to be an object with a rate", options))
     }
-    const ttl = check.duration(options.idleTimeToLive ?? "1 minute", "idleTimeToLive", {
-      allowZero: true,
-      allowInfinite: true
-    })
+    const ttl = decodeIdleTimeToLive(options.idleTimeToLive, "idleTimeToLive")
     if (typeof ttl === "string") return check.die(ttl)
     const rate = options.rate
     // Invalid throttle options are a defect of `make`, not of each key's first use (checked here with any rate).
@@ -139,6 +136,16 @@ export const make = <K>(
 
 /** Any valid rate, to check the options with. */
 const CHECK_RATE: Rate.Rate = { limit: 1, period: Duration.seconds(1) } as Rate.Rate
+
+/**
+ * `idleTimeToLive` of a keyed throttle (memory or Redis): default one minute, zero (drop at once) and infinity
+ * (never) allowed; the message of a bad value otherwise (`label` names the option as the caller's shape does).
+ */
+export const decodeIdleTimeToLive = (
+  input: Duration.DurationInput | undefined,
+  label: string
+): Duration.Duration | string =>
+  check.duration(input ?? "1 minute", label, { allowZero: true, allowInfinite: true })
 
 /** The defect of a rate function that threw: it names the key (and `what` threw: "KeyedThrottle"). */
 export const rateFunctionThrew = (key: unknown, error: unknown, what = "KeyedThrottle"): Error => {

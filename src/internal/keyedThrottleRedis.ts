@@ -24,7 +24,7 @@ import * as Scope from "effect/Scope"
 import type { KeyedThrottle } from "../KeyedThrottle.js"
 import * as Rate from "../Rate.js"
 import type { Throttle } from "../Throttle.js"
-import { badRateForKey, rateFunctionThrew, TypeId } from "./keyedThrottle.js"
+import { badRateForKey, decodeIdleTimeToLive, rateFunctionThrew, TypeId } from "./keyedThrottle.js"
 import * as check from "./options.js"
 import { Redis } from "./redisClient.js"
 import * as core from "./redisCore.js"
@@ -55,10 +55,7 @@ export const make = (
     if (typeof options !== "object" || options === null) {
       return check.die(check.expected("KeyedThrottleRedis options to be an object with key and rate", options))
     }
-    const ttl = check.duration(options.idleTimeToLive ?? "1 minute", "option idleTimeToLive", {
-      allowZero: true,
-      allowInfinite: true
-    })
+    const ttl = decodeIdleTimeToLive(options.idleTimeToLive, "option idleTimeToLive")
     if (typeof ttl === "string") return check.die(ttl)
     const badKey = core.checkKey(options.key, "option key")
     if (badKey !== undefined) return check.die(badKey)
