@@ -27,6 +27,7 @@ import * as DynamicThrottle from "../DynamicThrottle.js"
 import type { HttpRateLimitedError as HttpRateLimitedErrorType, ThrottledHttpClient } from "../http.js"
 import * as Rate from "../Rate.js"
 import type { Throttle } from "../Throttle.js"
+import * as finalizer from "./finalizer.js"
 import * as check from "./options.js"
 import * as core from "./httpHeadersCore.js"
 import { HttpRateLimitedError } from "./httpErrors.js"
@@ -290,9 +291,11 @@ export const wrap = (options: ThrottledHttpClient.Options) =>
         const toRequestError = requestError(request, key)
         return Effect.scoped(
           Effect.gen(function*() {
-            const state = yield* Effect.acquireRelease(
-              Effect.map(Clock.currentTimeMillis, (now) => enter(key, now)),
-              (state) => Effect.map(Clock.currentTimeMillis, (now) => leave(state, now))
+            // (the release reads the clock taken here: it goes straight to the scope, see finalizer.ts)
+            const clock = yield* Effect.clock
+            const state = yield* finalizer.acquireRelease(
+              Effect.sync(() => enter(key, clock.unsafeCurrentTimeMillis())),
+              (state) => Effect.sync(() => leave(state, clock.unsafeCurrentTimeMillis()))
             )
             const throttle = yield* Effect.mapError(throttleOf(key), toRequestError)
             const dynamic = yield* dynamicOf(state, throttle)

@@ -21,6 +21,7 @@ import * as Scope from "effect/Scope"
 import type { HttpRateLimit } from "../http.js"
 import * as Rate from "../Rate.js"
 import * as core from "./httpHeadersCore.js"
+import * as finalizer from "./finalizer.js"
 import * as check from "./options.js"
 import * as throttles from "./httpThrottles.js"
 
@@ -147,7 +148,7 @@ export const apiLayer = (
           // the release is installed on the request's scope in the same uninterruptible step as the decision
           Effect.uninterruptible(
             Effect.tap(limiter.decide(request), (decided) =>
-              decided.granted ? Effect.addFinalizer(() => decided.release) : decided.release)
+              decided.granted ? finalizer.add(decided.release) : decided.release)
           ),
           (decided) =>
             Effect.zipRight(

@@ -35,6 +35,7 @@ import * as Rate from "../Rate.js"
 import type { Throttle } from "../Throttle.js"
 import * as core from "./keyedThrottleCore.js"
 import { preciseNow, type Settle } from "./liveTimer.js"
+import * as finalizer from "./finalizer.js"
 import * as check from "./options.js"
 import * as throttle from "./throttle.js"
 import * as backend from "./throttleBackend.js"
@@ -434,7 +435,7 @@ const build = <K>(
     const get = (key: K): Effect.Effect<Throttle.Service, Rate.InvalidRateError, Scope.Scope> =>
       Effect.uninterruptible(Effect.flatMap(Effect.suspend(() => hold(key)), (entry) =>
         Effect.as(
-          Effect.addFinalizer(() => Effect.sync(() => letGo(entry))),
+          finalizer.add(Effect.sync(() => letGo(entry))),
           entry.service
         )))
 

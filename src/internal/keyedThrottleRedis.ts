@@ -25,6 +25,7 @@ import type { KeyedThrottle } from "../KeyedThrottle.js"
 import * as Rate from "../Rate.js"
 import type { Throttle } from "../Throttle.js"
 import { badRateForKey, decodeIdleTimeToLive, rateFunctionThrew, TypeId } from "./keyedThrottle.js"
+import * as finalizer from "./finalizer.js"
 import * as check from "./options.js"
 import { Redis } from "./redisClient.js"
 import * as core from "./redisCore.js"
@@ -125,7 +126,7 @@ const build = (
       }
       const part = instrument.part(shared, totals, resolved.name)
       const made = Effect.zipRight(
-        Effect.addFinalizer(() => Effect.sync(part.dispose)),
+        finalizer.add(Effect.sync(part.dispose)),
         Effect.mapError(
           redis.make({ ...options, rate, key: `${options.key}:${encodeKey(key)}` } as redis.InputOptions, part),
           badRateForKey(key)
@@ -276,7 +277,7 @@ const build = (
     const get = (key: string): Effect.Effect<Throttle.Service, Rate.InvalidRateError, Scope.Scope> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(Effect.suspend(() => hold(key)), (entry) =>
-          Effect.zipRight(Effect.addFinalizer(() => letGo(entry)), restore(serviceOf(entry))))
+          Effect.zipRight(finalizer.add(Effect.suspend(() => letGo(entry))), restore(serviceOf(entry))))
       )
 
     /** Decides now; granted permits hold the key until released (see `release`). */

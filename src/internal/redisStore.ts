@@ -16,6 +16,7 @@ import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
 import type * as Scope from "effect/Scope"
 import { type Cluster, Command, type Redis as IORedis } from "ioredis"
+import * as finalizer from "./finalizer.js"
 import * as core from "./redisCore.js"
 import { preciseNowOf } from "./liveTimer.js"
 import { SCRIPT } from "./redisScript.js"
@@ -276,7 +277,7 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
       }))
 
   const subscribe = (onMessage: (message: string) => void): Effect.Effect<void, never, Scope.Scope> =>
-    Effect.acquireRelease(
+    finalizer.acquireRelease(
       Effect.sync(() => subscriberOf(client).add(channel, onMessage)),
       (remove) => Effect.promise(remove)
     )
@@ -383,7 +384,7 @@ export const makeMemoryStore = (config: core.Config, onMessage?: (message: strin
         })),
     send: (op, args, now, done) => done(answer(now, op, args)),
     subscribe: (onWake) =>
-      Effect.acquireRelease(
+      finalizer.acquireRelease(
         Effect.sync(() => listeners.add(onWake)),
         () => Effect.sync(() => listeners.delete(onWake))
       ).pipe(Effect.asVoid)

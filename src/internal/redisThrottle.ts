@@ -22,6 +22,7 @@ import type * as Scope from "effect/Scope"
 import * as Rate from "../Rate.js"
 import type { ThrottleRedis } from "../redis.js"
 import type { Throttle } from "../Throttle.js"
+import * as finalizer from "./finalizer.js"
 import * as live from "./liveTimer.js"
 import * as check from "./options.js"
 import * as core from "./redisCore.js"
@@ -269,13 +270,16 @@ export const makeWithStore = (
     // closing the scope interrupts the waiters (as in memory); later calls are interrupted at once
     const closed = yield* Deferred.make<void>()
     let isClosed = false
-    yield* Effect.addFinalizer(() =>
+    // (straight to the scope: a keyed throttle adds these for every new key; see finalizer.ts)
+    yield* finalizer.addTo(
+      scope,
       Effect.suspend(() => {
         isClosed = true
         return Deferred.interrupt(closed)
       })
     )
-    yield* Effect.addFinalizer(() =>
+    yield* finalizer.addTo(
+      scope,
       Effect.sync(() => {
         for (const entry of pending.splice(0)) deliver(entry, Effect.interrupt)
       })

@@ -39,4 +39,21 @@ describe("HttpRateLimit.Api (HttpApi middleware)", () => {
         yield* Effect.promise(dispose)
       }
     }))
+
+  it.live("the permit goes back when the request's scope closes (maxConcurrent 1: one request after another)", () =>
+    Effect.gen(function*() {
+      const ApiLive = HttpApiBuilder.api(Api).pipe(
+        Layer.provide(ItemsLive),
+        Layer.provide(HttpRateLimit.apiLayer({ rate: "1000/s", options: { maxConcurrent: 1 } }))
+      )
+      const { dispose, handler } = HttpApiBuilder.toWebHandler(Layer.mergeAll(ApiLive, HttpServer.layerContext))
+      try {
+        const send = Effect.promise(() => handler(new Request("http://localhost/items")))
+        // each request holds the one permit until its response is produced; kept, the second would be refused
+        const statuses = yield* Effect.forEach([1, 2, 3], () => Effect.map(send, (r) => r.status))
+        expect(statuses).toEqual([200, 200, 200])
+      } finally {
+        yield* Effect.promise(dispose)
+      }
+    }))
 })
