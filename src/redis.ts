@@ -268,7 +268,7 @@ export declare namespace KeyedThrottleRedis {
      */
     readonly rate: R
     /**
-     * How long this process keeps a key's throttle (its subscription, its connection to the key's state) after its
+     * How long this process keeps a key's throttle (its connection to the key's state, its wake-ups) after its
      * last use here (default `"1 minute"`; a duration >= 0, or `Duration.infinity`). Dropping it forgets nothing:
      * the key's windows live in Redis.
      */

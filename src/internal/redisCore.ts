@@ -518,15 +518,16 @@ const NONE: ReadonlyArray<string> = []
 
 /**
  * The part of the script's `ARGV` that is the same in every call of a throttle (k, the windows, interval, burst,
- * maxConcurrent, leaseTtl, measure, channel): made once per throttle, so a call makes none of these strings.
+ * maxConcurrent, leaseTtl, measure, channel, wake tag): made once per throttle, so a call makes none of these
+ * strings.
  */
-export const fixedArgs = (config: Config, channel: string): ReadonlyArray<string> => {
+export const fixedArgs = (config: Config, channel: string, wakeTag: string = ""): ReadonlyArray<string> => {
   const out = [String(config.limits.length)]
   for (let i = 0; i < config.limits.length; i++) {
     out.push(num(config.limits[i] as number), num(config.periods[i] as number))
   }
   out.push(num(config.interval), num(config.burst), num(config.maxConcurrent), num(config.leaseTtl))
-  out.push(config.measure === "release" ? "r" : "s", channel)
+  out.push(config.measure === "release" ? "r" : "s", channel, wakeTag)
   return out
 }
 

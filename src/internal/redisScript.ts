@@ -32,7 +32,9 @@
  * `ARGV`: op, now (`""` = the server's `TIME`; tests pass a clock), deadline (`""` or server time after which the
  * call is stale and does nothing: a command resent after its caller gave up), the number of windows k, then
  * `limit period` (ms) per window, interval (smooth spacing, ms; 0 = none), burst, maxConcurrent (0 = none),
- * leaseTtl (ms), measure (`s` start, `r` release), channel (wake-ups), then the op's arguments.
+ * leaseTtl (ms), measure (`s` start, `r` release), channel (wake-ups), wake tag (appended to every message on the
+ * channel: `""` for a throttle of its own, the user key for a key of a keyed throttle, whose keys share one
+ * channel), then the op's arguments.
  *
  * Replies: `{now, ...}` with one element per request of an `acquire` batch; a request granted at `now` without a
  * wait is the string `g` (the common case, kept small: it is most of a busy throttle's traffic).
@@ -77,7 +79,8 @@ local maxC = tonumber(ARGV[a + 2])
 local leaseTtl = tonumber(ARGV[a + 3])
 local release = ARGV[a + 4] == 'r'
 local channel = ARGV[a + 5]
-local argi = a + 6
+local wakeTag = ARGV[a + 6]
+local argi = a + 7
 local meta, leases, queue, beats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 -- leases: with maxConcurrent, and under measure "release" (every permit in flight, at most the smallest limit)
 local leasing = maxC > 0 or release
@@ -408,7 +411,7 @@ local function setHeld(h)
 end
 
 local function wake()
-  if redis.call('ZCARD', queue) > 0 then redis.call('PUBLISH', channel, 'w') end
+  if redis.call('ZCARD', queue) > 0 then redis.call('PUBLISH', channel, 'w' .. wakeTag) end
 end
 
 local function hint()
@@ -599,7 +602,7 @@ elseif op == 'pause' then
     pause = untilT
     redis.call('HSET', meta, 'pause', num(pause))
     -- waiters already reserved before it learn of it through this message
-    redis.call('PUBLISH', channel, 'p')
+    redis.call('PUBLISH', channel, 'p' .. wakeTag)
   end
   reply[#reply + 1] = num(pause)
 elseif op == 'stats' then

@@ -87,6 +87,12 @@ export interface RedisStoreOptions {
   readonly keys: ReadonlyArray<string>
   readonly config: core.Config
   readonly channel: string
+  /**
+   * Appended to every message the script publishes on `channel` (default `""`). The keys of a keyed throttle share
+   * one channel (see `WakeHub`), each with its own tag; their store subscribes through the hub (`subscribe`).
+   */
+  readonly wakeTag?: string | undefined
+  readonly subscribe?: ((onMessage: (message: string) => void) => Effect.Effect<void, never, Scope.Scope>) | undefined
   /** Every call fails after this long. */
   readonly timeout: Duration.Duration
   /** `"server"`: the script reads `TIME`; `"client"`: the caller's Effect Clock is passed in (tests). */
@@ -116,7 +122,7 @@ class InFlight {
 export const makeRedisStore = (options: RedisStoreOptions): Store => {
   const { channel, client, config, keys } = options
   const timeoutMillis = Duration.toMillis(options.timeout)
-  const fixed = core.fixedArgs(config, channel)
+  const fixed = core.fixedArgs(config, channel, options.wakeTag)
   /** server time - client time, from the last reply (to date a call's deadline on the server's clock). */
   let offset: number | undefined
   // the hooks themselves, updated in the reply's step (one update per call, without a key lookup)
@@ -276,13 +282,64 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
         return Effect.sync(drop)
       }))
 
-  const subscribe = (onMessage: (message: string) => void): Effect.Effect<void, never, Scope.Scope> =>
-    finalizer.acquireRelease(
-      Effect.sync(() => subscriberOf(client).add(channel, onMessage)),
-      (remove) => Effect.promise(remove)
-    )
+  const subscribe = options.subscribe ?? ((onMessage: (message: string) => void) => listen(client, channel, onMessage))
 
   return { call, send: (op, args, now, done) => void start(op, args, now, done), subscribe, toClientTime }
+}
+
+/** Calls `onMessage` with every message on `channel` while the scope is open. */
+const listen = (
+  client: Client,
+  channel: string,
+  onMessage: (message: string) => void
+): Effect.Effect<void, never, Scope.Scope> =>
+  finalizer.acquireRelease(
+    Effect.sync(() => subscriberOf(client).add(channel, onMessage)),
+    (remove) => Effect.promise(remove)
+  )
+
+/**
+ * The wake-ups of a keyed throttle's keys: one channel for all of them, subscribed once, each message tagged with
+ * the key it is for (`"w<tag>"`, `"p<tag>"`) and handed to that key's throttles in this process as `"w"` / `"p"`.
+ * A key's throttle joins with a map entry, not a SUBSCRIBE of its own (a new key costs no command on the subscriber
+ * connection, and Redis holds one subscription per process instead of one per live key). Every process of the
+ * keyed throttle receives every key's messages; they come only when a release may let a queued waiter in, or a
+ * pause was set, and a key not live here costs a map lookup.
+ */
+export interface WakeHub {
+  readonly channel: string
+  /** Calls `onMessage` with the messages for `tag` (without the tag) while the scope is open. */
+  readonly subscribe: (tag: string, onMessage: (message: string) => void) => Effect.Effect<void, never, Scope.Scope>
+}
+
+/** Subscribes to `channel` for the scope's lifetime; see `WakeHub`. */
+export const makeWakeHub = (client: Client, channel: string): Effect.Effect<WakeHub, never, Scope.Scope> => {
+  // (a set per tag: a dropped key's throttle may still be closing when the key's next one is made)
+  const handlers = new Map<string, Set<(message: string) => void>>()
+  const dispatch = (message: string): void => {
+    const set = handlers.get(message.slice(1))
+    if (set === undefined) return
+    const kind = message.slice(0, 1)
+    for (const handler of set) handler(kind)
+  }
+  const hub: WakeHub = {
+    channel,
+    subscribe: (tag, onMessage) =>
+      finalizer.acquireRelease(
+        Effect.sync(() => {
+          let set = handlers.get(tag)
+          if (set === undefined) handlers.set(tag, set = new Set())
+          set.add(onMessage)
+          return set
+        }),
+        (set) =>
+          Effect.sync(() => {
+            set.delete(onMessage)
+            if (set.size === 0 && handlers.get(tag) === set) handlers.delete(tag)
+          })
+      )
+  }
+  return Effect.as(listen(client, channel, dispatch), hub)
 }
 
 /**

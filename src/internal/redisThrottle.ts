@@ -27,7 +27,14 @@ import * as live from "./liveTimer.js"
 import * as check from "./options.js"
 import * as core from "./redisCore.js"
 import { Redis, settled } from "./redisClient.js"
-import { makeMemoryStore, makeRedisStore, type MemoryStore, type Store, StoreFailure } from "./redisStore.js"
+import {
+  makeMemoryStore,
+  makeRedisStore,
+  type MemoryStore,
+  type Store,
+  StoreFailure,
+  type WakeHub
+} from "./redisStore.js"
 import { checkPermits, decodeMaxWait, makeWith, maxPermits } from "./throttleBackend.js"
 import { type Instrument, make as makeInstrument } from "./throttleInstrument.js"
 import { ThrottleReleaseError, ThrottleStoreError, ThrottleTimeoutError } from "./throttleErrors.js"
@@ -1008,6 +1015,9 @@ export const makeWithStore = (
     })
   })
 
+/** The wake-up channel of the throttle `key` (of a keyed throttle: the key of the keyed throttle itself). */
+export const wakeChannel = (prefix: string, key: string): string => `{${prefix}:${key}}:wake`
+
 /** The hidden option of the tests: `"client"` passes Effect's Clock to the script instead of reading `TIME`. */
 export const ClockMode: unique symbol = Symbol.for("effect-throttles/redis/ClockMode") as never
 
@@ -1017,10 +1027,14 @@ export const OnGrant: unique symbol = Symbol.for("effect-throttles/redis/OnGrant
 /** The hidden option of the tests: called when a caller starts waiting (its store call is done). */
 export const OnSettle: unique symbol = Symbol.for("effect-throttles/redis/OnSettle") as never
 
-/** Builds a Redis throttle over the `Redis` client in context. */
+/**
+ * Builds a Redis throttle over the `Redis` client in context. A keyed throttle's key is given its part of the
+ * keyed throttle's instrument and its tag on the keyed throttle's wake-up channel.
+ */
 export const make = (
   options: InputOptions,
-  given?: Instrument
+  given?: Instrument,
+  wake?: { readonly hub: WakeHub; readonly tag: string }
 ): Effect.Effect<Throttle.Service<ThrottleStoreError>, Rate.InvalidRateError, Redis | Scope.Scope> =>
   Effect.gen(function*() {
     const resolved = yield* resolve(options)
@@ -1038,7 +1052,9 @@ export const make = (
       client,
       keys,
       config: resolved.config,
-      channel: `{${resolved.prefix}:${resolved.key}}:wake`,
+      channel: wake?.hub.channel ?? wakeChannel(resolved.prefix, resolved.key),
+      wakeTag: wake?.tag,
+      subscribe: wake === undefined ? undefined : (onMessage) => wake.hub.subscribe(wake.tag, onMessage),
       timeout: resolved.storeTimeout,
       clock,
       name: resolved.name
