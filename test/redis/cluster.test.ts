@@ -4,12 +4,13 @@
  * CROSSSLOT, no MOVED surfacing: every throttle works as on one server, leases and wake-ups included.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Option } from "effect"
 import { KeyedThrottleRedis, Redis, ThrottleRedis } from "effect-throttles/redis"
 import type { Cluster } from "ioredis"
 import { afterAll, beforeAll } from "vitest"
 import { clusterAvailable, clusterClient, type RedisCluster, startCluster } from "./server.js"
-import { freshKey, realSleep } from "./support.js"
+import { ClockMode, OnSettle } from "../../src/internal/redisThrottle.js"
+import { forkSettled, freshKey, noteSettled, realSleep } from "./support.js"
 
 describe.skipIf(!clusterAvailable)("ThrottleRedis on a Redis Cluster", () => {
   let cluster: RedisCluster
@@ -100,6 +101,43 @@ describe.skipIf(!clusterAvailable)("ThrottleRedis on a Redis Cluster", () => {
       yield* a.release()
       yield* Fiber.join(waiter)
       expect((yield* b.stats).inFlight).toBe(1)
+    }).pipe(Effect.scoped, Effect.provide(Redis.layerFromClient(client))), 60_000)
+
+  it.effect("KeyedThrottleRedis across two clients: keys on different nodes, a release wakes the key's waiter", () =>
+    Effect.gen(function*() {
+      const key = freshKey("cluster-keyed")
+      // on the TestClock (the script is given its time): a waiter's own re-check never comes, only the message
+      const options = {
+        key,
+        rate: "100/s",
+        maxConcurrent: 1,
+        onStoreError: "wait",
+        [ClockMode]: "client",
+        [OnSettle]: noteSettled
+      } as KeyedThrottleRedis.Options<string>
+      const a = yield* KeyedThrottleRedis.make(options)
+      const other = clusterClient(cluster.nodes)
+      yield* Effect.addFinalizer(() => Effect.sync(() => other.disconnect()))
+      const b = yield* KeyedThrottleRedis.make(options).pipe(Effect.provide(Redis.layerFromClient(other)))
+      const users = Array.from({ length: 12 }, (_, i) => `user-${i}`)
+      for (const user of users) expect((yield* a.attempt(user)).granted).toBe(true)
+      // the users' keys spread over the masters (12 on one of 3 by chance: a probability of 3 / 3^12)
+      const masters = client.nodes("master")
+      const nodes = new Set<number>()
+      for (const user of users) {
+        const holders = yield* Effect.promise(() =>
+          Promise.all(masters.map((node) => node.exists(`{effect-throttles:${key}:${user}}:m`).catch(() => 0)))
+        )
+        nodes.add(holders.indexOf(1))
+      }
+      expect(nodes.size).toBeGreaterThan(1)
+      expect(nodes.has(-1)).toBe(false)
+      const waiters = yield* Effect.forEach(users, (user) => forkSettled(b.withPermit(user)(Effect.void)))
+      for (const user of users) yield* a.release(user)
+      for (let i = 0; i < 1000 && (yield* Effect.forEach(waiters, Fiber.poll)).some(Option.isNone); i++) {
+        yield* realSleep(2)
+      }
+      expect((yield* Effect.forEach(waiters, Fiber.poll)).map(Option.isSome)).toEqual(users.map(() => true))
     }).pipe(Effect.scoped, Effect.provide(Redis.layerFromClient(client))), 60_000)
 
   it.live("SCRIPT FLUSH on every node: the next call reloads the script on its node", () =>
