@@ -1,6 +1,6 @@
 /**
- * Finalizers for the hot paths: one per new key of a keyed throttle, per `get`, per admitted request of the
- * server middleware.
+ * Finalizers for the hot paths: those of every new key of a Redis keyed throttle, one per keyed `get`, per request
+ * admitted by the `HttpApi` middleware, per request of `ThrottledHttpClient`.
  *
  * `Effect.addFinalizer` (and `Effect.acquireRelease`, built on it) captures the adding fiber's `FiberRefs` and, when
  * the scope closes, diffs and patches the closing fiber's refs to them around the finalizer and back: two diffs
