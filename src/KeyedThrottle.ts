@@ -60,17 +60,18 @@ export type TypeId = typeof TypeId
  * @since 0.2.0
  * @category guards
  */
-export const isKeyedThrottle: (u: unknown) => u is KeyedThrottle<unknown, unknown> = internal.isKeyedThrottle
+export const isKeyedThrottle: (u: unknown) => u is KeyedThrottle<unknown, unknown, unknown> = internal.isKeyedThrottle
 
 /**
  * One throttle per key. `K` is the key type; `E` the error a key's first use can fail with: `InvalidRateError`
  * when the rate function may return a bad rate (a `string`, say), `never` for a constant rate or one the compiler
- * checked.
+ * checked. `S` is the error of a key's throttle itself (its `Throttle.Service<S>`): `never` in memory, and for a
+ * Redis keyed throttle unless it was made with `onStoreError: "fail"` (then `ThrottleStoreError`).
  *
  * @since 0.2.0
  * @category models
  */
-export interface KeyedThrottle<in K, out E = never> {
+export interface KeyedThrottle<in K, out E = never, out S = never> {
   readonly [TypeId]: TypeId
   /** How long a key is kept after it became truly idle. */
   readonly idleTimeToLive: Duration.Duration
@@ -79,36 +80,36 @@ export interface KeyedThrottle<in K, out E = never> {
    * (`acquire`/`release`, `tryAcquire`, `stats`, `events`). Keep the handle inside that scope: used after it,
    * it may be a throttle the keyed throttle has since dropped.
    */
-  readonly get: (key: K) => Effect.Effect<Throttle.Service, E, Scope.Scope>
+  readonly get: (key: K) => Effect.Effect<Throttle.Service<S>, E, Scope.Scope>
   /** Runs `self` holding one permit of the key's throttle, released on any exit. */
   readonly withPermit: {
-    (key: K): <A, E1, R>(self: Effect.Effect<A, E1, R>) => Effect.Effect<A, E | E1, R>
+    (key: K): <A, E1, R>(self: Effect.Effect<A, E1, R>) => Effect.Effect<A, E | E1 | S, R>
     (
       key: K,
       options: Throttle.AcquireOptions
-    ): <A, E1, R>(self: Effect.Effect<A, E1, R>) => Effect.Effect<A, E | E1 | ThrottleTimeoutError, R>
+    ): <A, E1, R>(self: Effect.Effect<A, E1, R>) => Effect.Effect<A, E | E1 | S | ThrottleTimeoutError, R>
   }
   /** Runs `self` holding `n` permits of the key's throttle, released on any exit. */
   readonly withPermits: {
-    (key: K, n: number): <A, E1, R>(self: Effect.Effect<A, E1, R>) => Effect.Effect<A, E | E1, R>
+    (key: K, n: number): <A, E1, R>(self: Effect.Effect<A, E1, R>) => Effect.Effect<A, E | E1 | S, R>
     (
       key: K,
       n: number,
       options: Throttle.AcquireOptions
-    ): <A, E1, R>(self: Effect.Effect<A, E1, R>) => Effect.Effect<A, E | E1 | ThrottleTimeoutError, R>
+    ): <A, E1, R>(self: Effect.Effect<A, E1, R>) => Effect.Effect<A, E | E1 | S | ThrottleTimeoutError, R>
   }
   /**
    * Decides now for the key, never waits (see `Throttle.Service.attempt`). Granted permits are in flight until
    * given back with {@link KeyedThrottle.release}; the key is kept until then.
    */
-  readonly attempt: (key: K, n?: number) => Effect.Effect<Throttle.Decision, E>
+  readonly attempt: (key: K, n?: number) => Effect.Effect<Throttle.Decision, E | S>
   /**
    * Gives back `n` permits (default 1) taken by `attempt`. Fails with `ThrottleReleaseError` when the key has fewer
    * in flight (a key that is not live has none).
    */
-  readonly release: (key: K, n?: number) => Effect.Effect<void, ThrottleReleaseError>
+  readonly release: (key: K, n?: number) => Effect.Effect<void, ThrottleReleaseError | S>
   /** No grant for the key before `now + duration` ("the server said wait"); other keys are unaffected. */
-  readonly pause: (key: K, duration: Duration.DurationInput) => Effect.Effect<void, E>
+  readonly pause: (key: K, duration: Duration.DurationInput) => Effect.Effect<void, E | S>
   /** The number of live keys (created and not dropped yet). */
   readonly size: Effect.Effect<number>
 }

@@ -92,7 +92,7 @@ export declare namespace ThrottledHttpClient {
      * throttle, so replicas share one quota) or a `KeyedThrottle` (one per key). Excludes `rate` and
      * `maxConcurrent`.
      */
-    readonly throttle?: Throttle.Service<any> | KeyedThrottle.KeyedThrottle<string, any> | undefined
+    readonly throttle?: Throttle.Service<any> | KeyedThrottle.KeyedThrottle<string, any, any> | undefined
     /** Statuses that mean "throttled, come back later". Default `[429, 503]`. */
     readonly retryOn?: ReadonlyArray<number> | undefined
     /** Retries after the first attempt (an integer >= 0; 3 means at most 4 requests sent). Default `3`. */
@@ -192,7 +192,7 @@ export declare namespace HttpRateLimit {
      * Use this throttle instead: a `Throttle.Service` (one quota for all; e.g. a Redis throttle shared by the
      * replicas) or a `KeyedThrottle`.
      */
-    readonly throttle?: Throttle.Service<any> | KeyedThrottle.KeyedThrottle<string, any> | undefined
+    readonly throttle?: Throttle.Service<any> | KeyedThrottle.KeyedThrottle<string, any, any> | undefined
     /** Options of the throttles created per key (`measure`, `smooth`, `maxConcurrent`, ...). */
     readonly options?: Throttle.Options | undefined
     /** The policy name in `RateLimit` / `RateLimit-Policy`. Default `"default"`. */

@@ -133,7 +133,8 @@ export declare namespace ThrottleRedis {
    * - `"allow"`: fail open — grant at once.
    * - `"wait"`: admit nobody; retry the store with backoff (50 ms doubling to 1 s). The only mode that never
    *   over-admits while Redis keeps its data (a restart without persistence restarts the windows).
-   * - `"fail"` (`ThrottleRedis.make` only): every effect fails with `ThrottleStoreError`.
+   * - `"fail"` (`ThrottleRedis.make` and `KeyedThrottleRedis.make` only, not the layers): every effect fails with
+   *   `ThrottleStoreError`.
    *
    * @since 0.2.0
    * @category models
@@ -191,7 +192,7 @@ export const ThrottleRedis: {
    * with `ThrottleStoreError`.
    */
   readonly make: {
-    (options: ThrottleRedis.Options<"fail">): Effect.Effect<
+    (options: ThrottleRedis.Options<"fail"> & { readonly onStoreError: "fail" }): Effect.Effect<
       Throttle.Service<ThrottleStoreError>,
       InvalidRateError,
       Redis | Scope.Scope
@@ -199,6 +200,11 @@ export const ThrottleRedis: {
     (
       options: ThrottleRedis.Options<"local" | "allow" | "wait">
     ): Effect.Effect<Throttle.Service, InvalidRateError, Redis | Scope.Scope>
+    (options: ThrottleRedis.Options): Effect.Effect<
+      Throttle.Service<ThrottleStoreError>,
+      InvalidRateError,
+      Redis | Scope.Scope
+    >
   }
   /** A layer providing the `Throttle` service from Redis: where `ThrottleLive(...)` was. */
   readonly layer: (
@@ -254,7 +260,9 @@ export declare namespace KeyedThrottleRedis {
    * @since 0.2.0
    * @category models
    */
-  export interface Options<R> extends Omit<ThrottleRedis.Options<"local" | "allow" | "wait">, "rate"> {
+  export interface Options<R, P extends ThrottleRedis.OnStoreError = "local" | "allow" | "wait">
+    extends Omit<ThrottleRedis.Options<P>, "rate">
+  {
     /**
      * The name of the keyed throttle in Redis: the user key `k` is the Redis throttle `"<key>:<k>"` (in `k`, `%`, `{`
      * and `}` are escaped). Every process using the same `key` and user key shares that key's throttle.
@@ -287,7 +295,8 @@ export declare namespace KeyedThrottleRedis {
  * in memory, at once: the windows stay in Redis, with their TTLs). Permits granted by `attempt` hold the key until
  * given back with `release`. A new key's throttle is made by a fiber of the keyed throttle, and its first callers
  * wait for it interruptibly. The metrics are per keyed throttle (tagged with `name`), events per key (`get`).
- * `onStoreError: "fail"` is not offered: a key's throttle is a `Throttle.Service` that does not fail.
+ * With `onStoreError: "fail"`, every operation may fail with `ThrottleStoreError` (naming the key's Redis
+ * throttle), and `get` gives a `Throttle.Service<ThrottleStoreError>`.
  *
  * @example
  * ```ts
@@ -311,6 +320,12 @@ export const KeyedThrottleRedis: {
    * before anything touches Redis.
    */
   readonly make: {
+    (
+      options: KeyedThrottleRedis.Options<(key: string) => RatesInput, "fail"> & { readonly onStoreError: "fail" }
+    ): Effect.Effect<KeyedThrottle<string, InvalidRateError, ThrottleStoreError>, never, Redis | Scope.Scope>
+    (
+      options: KeyedThrottleRedis.Options<RatesInput, "fail"> & { readonly onStoreError: "fail" }
+    ): Effect.Effect<KeyedThrottle<string, never, ThrottleStoreError>, InvalidRateError, Redis | Scope.Scope>
     (
       options: KeyedThrottleRedis.Options<(key: string) => RatesInput>
     ): Effect.Effect<KeyedThrottle<string, InvalidRateError>, never, Redis | Scope.Scope>

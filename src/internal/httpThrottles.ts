@@ -17,7 +17,7 @@ import { isThrottle } from "./throttleBackend.js"
 export type ThrottleOf = (key: string) => Effect.Effect<Throttle.Service<unknown>, unknown, Scope.Scope>
 
 /** A given throttle: one `Throttle` for all keys, or a `KeyedThrottle`. */
-export type Given = Throttle.Service<any> | KeyedThrottle.KeyedThrottle<string, any>
+export type Given = Throttle.Service<any> | KeyedThrottle.KeyedThrottle<string, any, any>
 
 /** Whether `u` can be used as `throttle` (a Throttle or a KeyedThrottle, by their brands). */
 export const isGiven = (u: unknown): u is Given => isThrottle(u) || KeyedThrottle.isKeyedThrottle(u)
@@ -25,7 +25,7 @@ export const isGiven = (u: unknown): u is Given => isThrottle(u) || KeyedThrottl
 /** The source of a given throttle. */
 export const fromGiven = (given: Given): ThrottleOf => {
   if (isThrottle(given)) return () => Effect.succeed(given)
-  const keyed = given as KeyedThrottle.KeyedThrottle<string, unknown>
+  const keyed = given as KeyedThrottle.KeyedThrottle<string, unknown, unknown>
   return (key) => keyed.get(key)
 }
 

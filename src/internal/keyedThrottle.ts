@@ -48,7 +48,7 @@ import * as instrument from "./throttleInstrument.js"
 export const TypeId: unique symbol = Symbol.for("effect-throttles/KeyedThrottle") as never
 
 /** Whether `u` is a keyed throttle. */
-export const isKeyedThrottle = (u: unknown): u is KeyedThrottle<unknown, unknown> =>
+export const isKeyedThrottle = (u: unknown): u is KeyedThrottle<unknown, unknown, unknown> =>
   typeof u === "object" && u !== null && TypeId in u
 
 /**

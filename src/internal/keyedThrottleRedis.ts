@@ -32,14 +32,23 @@ import { Redis } from "./redisClient.js"
 import * as core from "./redisCore.js"
 import { makeWakeHub } from "./redisStore.js"
 import * as redis from "./redisThrottle.js"
-import { ThrottleReleaseError, type ThrottleTimeoutError } from "./throttleErrors.js"
+import { ThrottleReleaseError, type ThrottleStoreError, type ThrottleTimeoutError } from "./throttleErrors.js"
+
+/**
+ * A key's throttle. Its effects fail with `ThrottleStoreError` only under `onStoreError: "fail"`; the public
+ * overloads (`redis.ts`) say `never` for the other modes.
+ */
+type KeyService = Throttle.Service<ThrottleStoreError>
+
+/** What `make` builds (see `KeyService`). */
+type Keyed = KeyedThrottle<string, Rate.InvalidRateError, ThrottleStoreError>
 import { type Timed, TimerHeap } from "./keyedThrottleCore.js"
 import * as instrument from "./throttleInstrument.js"
 
 /** The options a user passes (validated here). */
 export interface InputOptions extends Omit<redis.InputOptions, "rate" | "onStoreError"> {
   readonly rate: Rate.RatesInput | ((key: string) => Rate.RatesInput)
-  readonly onStoreError?: "local" | "allow" | "wait" | undefined
+  readonly onStoreError?: "local" | "allow" | "wait" | "fail" | undefined
   readonly idleTimeToLive?: Duration.DurationInput | undefined
 }
 
@@ -53,7 +62,7 @@ const CHECK_RATE = "1/s"
 /** Builds a keyed Redis throttle; see `KeyedThrottleRedis.make`. */
 export const make = (
   options: InputOptions
-): Effect.Effect<KeyedThrottle<string, Rate.InvalidRateError>, Rate.InvalidRateError, Redis | Scope.Scope> =>
+): Effect.Effect<Keyed, Rate.InvalidRateError, Redis | Scope.Scope> =>
   Effect.suspend(() => {
     if (typeof options !== "object" || options === null) {
       return check.die(check.expected("KeyedThrottleRedis options to be an object with key and rate", options))
@@ -63,7 +72,7 @@ export const make = (
     const badKey = core.checkKey(options.key, "option key")
     if (badKey !== undefined) return check.die(badKey)
     if (options.onStoreError !== undefined) {
-      const invalid = check.oneOf(options.onStoreError, "option onStoreError", ["local", "allow", "wait"])
+      const invalid = check.oneOf(options.onStoreError, "option onStoreError", ["local", "allow", "wait", "fail"])
       if (invalid !== undefined) return check.die(invalid)
     }
     const rateFn = typeof options.rate === "function" ? options.rate : undefined
@@ -86,9 +95,9 @@ class Entry implements Timed {
   lastLetGo = 0
   heapIndex = -1
   heapTime = 0
-  service: Throttle.Service | undefined = undefined
+  service: KeyService | undefined = undefined
   /** Set while the throttle is being made: those who come meanwhile wait for it. */
-  ready: Deferred.Deferred<Throttle.Service, Rate.InvalidRateError> | undefined = undefined
+  ready: Deferred.Deferred<KeyService, Rate.InvalidRateError> | undefined = undefined
   constructor(readonly key: string, readonly scope: Scope.CloseableScope) {}
 }
 
@@ -97,7 +106,7 @@ const build = (
   rateFn: ((key: string) => Rate.RatesInput) | undefined,
   resolved: redis.Resolved,
   ttl: Duration.Duration
-): Effect.Effect<KeyedThrottle<string, Rate.InvalidRateError>, never, Redis | Scope.Scope> =>
+): Effect.Effect<Keyed, never, Redis | Scope.Scope> =>
   Effect.gen(function*() {
     // the connection only (not the whole context: its Scope would take the keys' finalizers from their own scopes)
     const connection = yield* Redis
@@ -119,7 +128,7 @@ const build = (
     let wake = Deferred.unsafeMake<void>(FiberId.none)
 
     /** The key's throttle, made in the entry's scope. */
-    const makeService = (key: string, scope: Scope.Scope): Effect.Effect<Throttle.Service, Rate.InvalidRateError> => {
+    const makeService = (key: string, scope: Scope.Scope): Effect.Effect<KeyService, Rate.InvalidRateError> => {
       let rate: Rate.RatesInput = options.rate as Rate.RatesInput
       if (rateFn !== undefined) {
         try {
@@ -138,7 +147,7 @@ const build = (
         )
       )
       return Scope.extend(Effect.provideService(made, Redis, connection), scope) as Effect.Effect<
-        Throttle.Service,
+        KeyService,
         Rate.InvalidRateError
       >
     }
@@ -166,7 +175,7 @@ const build = (
       }
       return Effect.flatMap(Scope.make(), (scope) => {
         const entry = new Entry(key, scope)
-        const ready = Deferred.unsafeMake<Throttle.Service, Rate.InvalidRateError>(FiberId.none)
+        const ready = Deferred.unsafeMake<KeyService, Rate.InvalidRateError>(FiberId.none)
         entry.ready = ready
         entries.set(key, entry)
         const making = Effect.onExit(Effect.interruptible(makeService(key, scope)), (exit) => {
@@ -181,7 +190,7 @@ const build = (
     }
 
     /** The entry's throttle, waited for (interruptibly) while it is being made. */
-    const serviceOf = (entry: Entry): Effect.Effect<Throttle.Service, Rate.InvalidRateError> =>
+    const serviceOf = (entry: Entry): Effect.Effect<KeyService, Rate.InvalidRateError> =>
       entry.service !== undefined ? Effect.succeed(entry.service) : Deferred.await(entry.ready!)
 
     /** Lets go of the entry: nobody holding it, it is queued for `now + idleTimeToLive` (dropped at once for 0). */
@@ -274,24 +283,29 @@ const build = (
 
     // (the key's service checks `n` and `maxWait`, with the same messages as everywhere)
     const withPermits = (key: string, n: number, options?: Throttle.AcquireOptions) =>
-    <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | Rate.InvalidRateError | ThrottleTimeoutError, R> =>
+    <A, E, R>(
+      self: Effect.Effect<A, E, R>
+    ): Effect.Effect<A, E | Rate.InvalidRateError | ThrottleStoreError | ThrottleTimeoutError, R> =>
       using(key, (entry) => entry.service!.withPermits(n, options ?? {})(self))
     const withPermit = (key: string, options?: Throttle.AcquireOptions) => withPermits(key, 1, options)
 
-    const get = (key: string): Effect.Effect<Throttle.Service, Rate.InvalidRateError, Scope.Scope> =>
+    const get = (key: string): Effect.Effect<KeyService, Rate.InvalidRateError, Scope.Scope> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(Effect.suspend(() => hold(key)), (entry) =>
           Effect.zipRight(finalizer.add(Effect.suspend(() => letGo(entry))), restore(serviceOf(entry))))
       )
 
     /** Decides now; granted permits hold the key until released (see `release`). */
-    const attempt = (key: string, n?: number): Effect.Effect<Throttle.Decision, Rate.InvalidRateError> =>
+    const attempt = (
+      key: string,
+      n?: number
+    ): Effect.Effect<Throttle.Decision, Rate.InvalidRateError | ThrottleStoreError> =>
       using(key, (entry) =>
         Effect.tap(entry.service!.attempt(n), (decision) => {
           if (decision.granted) entry.held += n ?? 1
         }))
 
-    const release = (key: string, n: number = 1): Effect.Effect<void, ThrottleReleaseError> =>
+    const release = (key: string, n: number = 1): Effect.Effect<void, ThrottleReleaseError | ThrottleStoreError> =>
       Effect.suspend(() => {
         const invalid = check.int(n, "permits", 1)
         if (invalid !== undefined) return check.die(invalid)
@@ -302,18 +316,18 @@ const build = (
         return using(key, (held) =>
           Effect.tap(held.service!.release(n), () => {
             held.held -= n
-          })) as Effect.Effect<void, ThrottleReleaseError>
+          })) as Effect.Effect<void, ThrottleReleaseError | ThrottleStoreError>
       })
 
     const pause = (key: string, duration: Duration.DurationInput) =>
       using(key, (entry) => entry.service!.pause(duration))
 
-    const keyed: KeyedThrottle<string, Rate.InvalidRateError> = {
+    const keyed: Keyed = {
       [TypeId]: TypeId,
       idleTimeToLive: ttl,
       get,
-      withPermit: withPermit as KeyedThrottle<string, Rate.InvalidRateError>["withPermit"],
-      withPermits: withPermits as KeyedThrottle<string, Rate.InvalidRateError>["withPermits"],
+      withPermit: withPermit as Keyed["withPermit"],
+      withPermits: withPermits as Keyed["withPermits"],
       attempt,
       release,
       pause,

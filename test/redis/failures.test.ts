@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Logger, LogLevel, Metric, Option, Schedule, Scope } from "effect"
+import { HttpClient, HttpClientResponse } from "@effect/platform"
+import { ThrottledHttpClient } from "effect-throttles/http"
 import { KeyedThrottleRedis, Redis, ThrottleRedis, ThrottleStoreError } from "effect-throttles/redis"
 import { Redis as IORedis } from "ioredis"
 import { storeErrors } from "../../src/internal/redisStore.js"
@@ -54,6 +56,45 @@ describe.skipIf(!serverAvailable)("ThrottleRedis when Redis dies", () => {
         yield* restart
         yield* waitReady(t.stats)
         expect(yield* t.tryAcquire()).toBe(true)
+      })
+    ), 30_000)
+
+  it.live("KeyedThrottleRedis \"fail\": each key's operations fail with ThrottleStoreError naming it, then resume", () =>
+    outage(({ kill, restart }) =>
+      Effect.gen(function*() {
+        const key = freshKey("keyed-fail")
+        const k = yield* KeyedThrottleRedis.make({ ...options, key, onStoreError: "fail" })
+        yield* k.withPermit("alice")(Effect.void)
+        yield* kill
+        const error = yield* Effect.flip(k.withPermit("alice")(Effect.void)).pipe(Effect.timeout("3 seconds"))
+        expect(error).toBeInstanceOf(ThrottleStoreError)
+        expect(error.key).toBe(`${key}:alice`)
+        // a key made while Redis is down: made, and its first call fails the same way
+        const fresh = yield* Effect.flip(k.attempt("bob")).pipe(Effect.timeout("3 seconds"))
+        expect(fresh).toBeInstanceOf(ThrottleStoreError)
+        expect(fresh.key).toBe(`${key}:bob`)
+        // and through get, the key's own throttle
+        const service = yield* k.get("carol")
+        expect(yield* Effect.flip(service.tryAcquire()).pipe(Effect.timeout("3 seconds"))).toBeInstanceOf(ThrottleStoreError)
+        // given to ThrottledHttpClient: the request fails with a RequestError carrying it (nothing is sent)
+        let sent = 0
+        const answering = HttpClient.make((request) =>
+          Effect.sync(() => {
+            sent++
+            return HttpClientResponse.fromWeb(request, new Response("ok"))
+          })
+        )
+        const client = yield* ThrottledHttpClient.wrap({ throttle: k })(answering)
+        const failed = yield* Effect.flip(client.get("http://dave.example/")).pipe(Effect.timeout("3 seconds"))
+        expect(failed._tag).toBe("RequestError")
+        expect(failed.cause).toBeInstanceOf(ThrottleStoreError)
+        expect((failed.cause as ThrottleStoreError).key).toBe(`${key}:dave.example`)
+        expect(sent).toBe(0)
+        yield* restart
+        const alice = yield* k.get("alice")
+        yield* waitReady(alice.stats)
+        expect((yield* k.attempt("alice")).granted).toBe(true)
+        expect((yield* k.attempt("bob")).granted).toBe(true)
       })
     ), 30_000)
 

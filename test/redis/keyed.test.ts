@@ -218,8 +218,8 @@ describe.skipIf(!redisAvailable)("KeyedThrottleRedis on a real Redis", () => {
           Exit.isFailure(exit) && Cause.isDie(exit.cause) ? String(Cause.squash(exit.cause)) : "no defect")
       expect(yield* defect({ key: "", rate: "1/s" })).toContain("Expected option key to be a non-empty string")
       expect(yield* defect({ key: "a{b}", rate: "1/s" })).toContain("without \"{\" or \"}\"")
-      expect(yield* defect({ key: "k", rate: "1/s", onStoreError: "fail" })).toContain(
-        `Expected option onStoreError to be "local" or "allow" or "wait", got "fail"`
+      expect(yield* defect({ key: "k", rate: "1/s", onStoreError: "deny" })).toContain(
+        `Expected option onStoreError to be "local" or "allow" or "wait" or "fail", got "deny"`
       )
       expect(yield* defect({ key: "k", rate: "1/s", idleTimeToLive: -1 })).toContain("option idleTimeToLive")
       expect(yield* defect({ key: "k", rate: (u: string) => u, leaseTtl: 0 })).toContain("option leaseTtl")
