@@ -4,9 +4,9 @@
  * Outcomes only (real time).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Logger, LogLevel, Metric, Option, Schedule, Scope } from "effect"
-import { HttpClient, HttpClientResponse } from "@effect/platform"
-import { ThrottledHttpClient } from "effect-throttles/http"
+import { Cause, Duration, Effect, Exit, Fiber, Logger, LogLevel, Metric, Option, Schedule, Scope } from "effect"
+import { HttpClient, HttpClientResponse, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpRateLimit, ThrottledHttpClient } from "effect-throttles/http"
 import { KeyedThrottleRedis, Redis, ThrottleRedis, ThrottleStoreError } from "effect-throttles/redis"
 import { Redis as IORedis } from "ioredis"
 import { storeErrors } from "../../src/internal/redisStore.js"
@@ -90,6 +90,20 @@ describe.skipIf(!serverAvailable)("ThrottleRedis when Redis dies", () => {
         expect(failed.cause).toBeInstanceOf(ThrottleStoreError)
         expect((failed.cause as ThrottleStoreError).key).toBe(`${key}:dave.example`)
         expect(sent).toBe(0)
+        // given to HttpRateLimit: a defect of the request (the app is not run)
+        let ran = 0
+        const rateLimit = yield* HttpRateLimit.middleware({ throttle: k })
+        const app = rateLimit(Effect.sync(() => {
+          ran++
+          return HttpServerResponse.text("ok")
+        }))
+        const request = HttpServerRequest.fromWeb(new Request("http://localhost/")).modify({ remoteAddress: "10.0.0.9" })
+        const exit = yield* Effect.exit(Effect.provideService(app, HttpServerRequest.HttpServerRequest, request))
+          .pipe(Effect.timeout("3 seconds"))
+        expect(Exit.isFailure(exit) && Cause.isDie(exit.cause) && Cause.squash(exit.cause)).toBeInstanceOf(
+          ThrottleStoreError
+        )
+        expect(ran).toBe(0)
         yield* restart
         const alice = yield* k.get("alice")
         yield* waitReady(alice.stats)
