@@ -33,6 +33,8 @@ import * as core from "./redisCore.js"
 import { makeWakeHub } from "./redisStore.js"
 import * as redis from "./redisThrottle.js"
 import { ThrottleReleaseError, type ThrottleStoreError, type ThrottleTimeoutError } from "./throttleErrors.js"
+import { type Timed, TimerHeap } from "./keyedThrottleCore.js"
+import * as instrument from "./throttleInstrument.js"
 
 /**
  * A key's throttle. Its effects fail with `ThrottleStoreError` only under `onStoreError: "fail"`; the public
@@ -42,8 +44,6 @@ type KeyService = Throttle.Service<ThrottleStoreError>
 
 /** What `make` builds (see `KeyService`). */
 type Keyed = KeyedThrottle<string, Rate.InvalidRateError, ThrottleStoreError>
-import { type Timed, TimerHeap } from "./keyedThrottleCore.js"
-import * as instrument from "./throttleInstrument.js"
 
 /** The options a user passes (validated here). */
 export interface InputOptions extends Omit<redis.InputOptions, "rate" | "onStoreError"> {
@@ -121,8 +121,6 @@ const build = (
     const totals: instrument.Totals = { waiting: 0, inFlight: 0 }
     const entries = new Map<string, Entry>()
     const idle = new TimerHeap<Entry>()
-    /** Keys dropped at once (idleTimeToLive 0) whose scopes the sweeper has yet to close. */
-    const closing: Array<Entry> = []
     let closed = false
     /** Wakes the sweeper when the earliest queued time changed. */
     let wake = Deferred.unsafeMake<void>(FiberId.none)
@@ -203,17 +201,9 @@ const build = (
     /** An entry that nobody holds is queued for `lastLetGo + idleTimeToLive` (dropped at once for 0). */
     const unused = (entry: Entry): Effect.Effect<void> => {
       if (entry.refs > 0 || entry.held > 0 || closed || entries.get(entry.key) !== entry) return Effect.void
-      if (ttlMillis === 0) {
-        // dropped at once: out of the map now (the next use makes a new one), its scope closed by the sweeper right
-        // after, so that the caller does not wait for it. (Closing it here costs about 13 Effect steps fewer per
-        // new key, out of about 218, now that a key's finalizers neither capture the fiber's refs (finalizer.ts)
-        // nor wait for an UNSUBSCRIBE (the keys share one channel): with both, this sweeper fell behind, 1,900 to
-        // 3,100 dropped keys still open after 2 s of a new key per call.)
-        entries.delete(entry.key)
-        closing.push(entry)
-        wakeSweeper()
-        return Effect.void
-      }
+      // dropped at once, here: its finalizers are synchronous (they capture no fiber refs, finalizer.ts, and wait for
+      // no UNSUBSCRIBE, the keys sharing one channel)
+      if (ttlMillis === 0) return drop(entry)
       entry.lastLetGo = clock.unsafeCurrentTimeMillis()
       if (entry.heapIndex < 0 && Number.isFinite(ttlMillis)) {
         idle.push(entry, entry.lastLetGo + ttlMillis)
@@ -222,24 +212,16 @@ const build = (
       return Effect.void
     }
 
-    /** Wakes the sweeper (the earliest queued time changed, or a dropped key's scope is to be closed). */
+    /** Wakes the sweeper (the earliest queued time changed). */
     const wakeSweeper = (): void => {
       const previous = wake
       wake = Deferred.unsafeMake<void>(FiberId.none)
       Deferred.unsafeDone(previous, Exit.void)
     }
 
-    const closeNext: Effect.Effect<void> = Effect.uninterruptible(Effect.suspend(() => {
-      const entry = closing.shift()
-      return entry === undefined ? Effect.void : Scope.close(entry.scope, Exit.void)
-    }))
-
     // One fiber drops the keys nobody used for idleTimeToLive: asleep until the earliest queued time. A key used
     // meanwhile is queued again for its last let-go plus the time to live (deadlines never move earlier).
     const sweeper: Effect.Effect<never> = Effect.forever(Effect.suspend(() => {
-      // first the keys dropped at once (idleTimeToLive 0, already out of the map), one by one: each is taken off the
-      // list and closed in one uninterruptible step, so that those left are closed by the finalizer
-      if (closing.length > 0) return closeNext
       const now = clock.unsafeCurrentTimeMillis()
       const dropped: Array<Entry> = []
       for (let head = idle.peek(); head !== undefined && head.heapTime <= now; head = idle.peek()) {
@@ -263,7 +245,7 @@ const build = (
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         closed = true
-        const all = [...entries.values(), ...closing.splice(0)]
+        const all = Array.from(entries.values())
         entries.clear()
         idle.clear()
         return Effect.forEach(all, (entry) => Scope.close(entry.scope, Exit.void), { discard: true })

@@ -86,13 +86,13 @@ export interface RedisStoreOptions {
   readonly client: Client
   readonly keys: ReadonlyArray<string>
   readonly config: core.Config
+  /** The throttle's own wake-up channel, unless `wake` is given. */
   readonly channel: string
   /**
-   * Appended to every message the script publishes on `channel` (default `""`). The keys of a keyed throttle share
-   * one channel (see `WakeHub`), each with its own tag; their store subscribes through the hub (`subscribe`).
+   * A key of a keyed throttle: its wake-ups go through the keyed throttle's hub (its channel, every message tagged
+   * with `tag`) instead of a channel of its own.
    */
-  readonly wakeTag?: string | undefined
-  readonly subscribe?: ((onMessage: (message: string) => void) => Effect.Effect<void, never, Scope.Scope>) | undefined
+  readonly wake?: { readonly hub: WakeHub; readonly tag: string } | undefined
   /** Every call fails after this long. */
   readonly timeout: Duration.Duration
   /** `"server"`: the script reads `TIME`; `"client"`: the caller's Effect Clock is passed in (tests). */
@@ -120,9 +120,10 @@ class InFlight {
 
 /** The Redis store. */
 export const makeRedisStore = (options: RedisStoreOptions): Store => {
-  const { channel, client, config, keys } = options
+  const { client, config, keys, wake } = options
+  const channel = wake?.hub.channel ?? options.channel
   const timeoutMillis = Duration.toMillis(options.timeout)
-  const fixed = core.fixedArgs(config, channel, options.wakeTag)
+  const fixed = core.fixedArgs(config, channel, wake?.tag)
   /** server time - client time, from the last reply (to date a call's deadline on the server's clock). */
   let offset: number | undefined
   // the hooks themselves, updated in the reply's step (one update per call, without a key lookup)
@@ -282,7 +283,8 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
         return Effect.sync(drop)
       }))
 
-  const subscribe = options.subscribe ?? ((onMessage: (message: string) => void) => listen(client, channel, onMessage))
+  const subscribe = (onMessage: (message: string) => void): Effect.Effect<void, never, Scope.Scope> =>
+    wake === undefined ? listen(client, channel, onMessage) : wake.hub.subscribe(wake.tag, onMessage)
 
   return { call, send: (op, args, now, done) => void start(op, args, now, done), subscribe, toClientTime }
 }

@@ -1052,9 +1052,8 @@ export const make = (
       client,
       keys,
       config: resolved.config,
-      channel: wake?.hub.channel ?? wakeChannel(resolved.prefix, resolved.key),
-      wakeTag: wake?.tag,
-      subscribe: wake === undefined ? undefined : (onMessage) => wake.hub.subscribe(wake.tag, onMessage),
+      channel: wakeChannel(resolved.prefix, resolved.key),
+      wake,
       timeout: resolved.storeTimeout,
       clock,
       name: resolved.name
