@@ -97,6 +97,11 @@ export interface RedisStoreOptions {
   readonly timeout: Duration.Duration
   /** `"server"`: the script reads `TIME`; `"client"`: the caller's Effect Clock is passed in (tests). */
   readonly clock: "server" | "client"
+  /**
+   * The caller's clock (ms), as its throttle reads it (`preciseNowOf`): read when a reply comes back, to bound the
+   * offset between the server's clock and the caller's (`toClientTime`).
+   */
+  readonly now: () => number
   /** Tags of the metrics. */
   readonly name: string
 }
@@ -120,7 +125,7 @@ class InFlight {
 
 /** The Redis store. */
 export const makeRedisStore = (options: RedisStoreOptions): Store => {
-  const { client, config, keys, wake } = options
+  const { client, config, keys, now: clientClock, wake } = options
   const channel = wake?.hub.channel ?? options.channel
   const timeoutMillis = Duration.toMillis(options.timeout)
   const fixed = core.fixedArgs(config, channel, wake?.tag)
@@ -131,8 +136,12 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
   const errors = tagged(storeErrorsKey, labels)
   const latency = tagged(storeLatencyKey, labels)
 
-  // The offset server - client is at least (server time at the script) - (client time at the reply). The largest
-  // such bound (the fastest round trip) is kept, aged by 100 ppm of clock drift per elapsed millisecond.
+  // The offset server - client is at least (server time at the script) - (client time at the reply), the client
+  // time read when the reply is handled: the script ran before that. (Reckoning it as the call's `now` plus the
+  // round trip overstated it whenever `now` was read some time before the call went out, a collection or another
+  // fiber's turn in between, and waiters then started before their slots: in the 4-process bench, one process woke
+  // 28 reserved callers up to 2.3 ms early after one such reading, until the bound aged out.) The largest bound
+  // (the fastest round trip) is kept, aged by 100 ppm of clock drift per elapsed millisecond.
   let lowerOffset = Number.NEGATIVE_INFINITY
   let lowerAt = 0
   const aged = (now: number): number => lowerOffset - (now - lowerAt) * 1e-4
@@ -257,8 +266,9 @@ export const makeRedisStore = (options: RedisStoreOptions): Store => {
         if (!Array.isArray(reply)) return fail(new Error(`unexpected reply ${String(reply)}`))
         if (reply[0] === "stale") return fail(new Error("the call reached Redis after its deadline"))
         const serverNow = Number(reply[0])
+        // (the deadline's offset may be late by the call's delay: a stale call is then refused a little later)
         offset = serverNow - clientNow
-        noteOffset(serverNow - (clientNow + (performance.now() - started)))
+        noteOffset(serverNow - clientClock())
         latency.update((performance.now() - started) / 1000)
         done(reply as core.Reply)
       },

@@ -1056,6 +1056,7 @@ export const make = (
       wake,
       timeout: resolved.storeTimeout,
       clock,
+      now: live.preciseNowOf(yield* Effect.clock),
       name: resolved.name
     })
     return yield* makeWithStore(store, resolved, hidden[OnGrant], hidden[OnSettle], given)

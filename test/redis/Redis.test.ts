@@ -8,6 +8,10 @@ import { Clock, Config, ConfigProvider, Duration, Effect, Exit, Fiber, Layer, Te
 import { InvalidRateError, Throttle, ThrottleReleaseError } from "effect-throttles"
 import { Redis, ThrottleRedis, ThrottleStoreError } from "effect-throttles/redis"
 import { test } from "vitest"
+import { preciseNowOf } from "../../src/internal/liveTimer.js"
+import * as core from "../../src/internal/redisCore.js"
+import { makeRedisStore, StoreFailure } from "../../src/internal/redisStore.js"
+import { resolve, wakeChannel } from "../../src/internal/redisThrottle.js"
 import { redisAvailable, redisRequired, skipLine } from "./server.js"
 import {
   forkSettled,
@@ -310,6 +314,36 @@ describe.skipIf(!redisAvailable)("ThrottleRedis on a real Redis", () => {
       // (+ 1: this reading is in whole milliseconds, `Date.now()`'s; the throttle reads the same clock finer, from
       // an origin taken in whole milliseconds, so the two differ by less than a millisecond either way)
       expect(until - shiftedNow).toBeLessThan(10_000 + 1)
+    }).pipe(provide))
+
+  it.live("the server's time maps to the caller's no earlier than it happened, however stale the call's own reading", () =>
+    Effect.gen(function*() {
+      // A waiter sleeps until `toClientTime(slot)`. The call's `now` can be read some time before the call goes out
+      // (a collection, other fibers' turns): here 50 ms. The script ran after the call was sent, so its time must
+      // map to no earlier than the sending, and to no later than the reply's handling.
+      const client = yield* Redis
+      const resolved = yield* resolve({ key: freshKey("offset"), rate: "10/s" })
+      const read = preciseNowOf(yield* Effect.clock)
+      const store = makeRedisStore({
+        client,
+        keys: core.keys(resolved.prefix, resolved.key, 1),
+        config: resolved.config,
+        channel: wakeChannel(resolved.prefix, resolved.key),
+        timeout: resolved.storeTimeout,
+        clock: "server",
+        now: read,
+        name: "offset"
+      })
+      const request = [{ n: 1, id: "a", maxWait: -1, mode: "w" as const }]
+      const sentAt = read()
+      const reply = yield* Effect.async<core.Reply | StoreFailure>((resume) =>
+        store.send("acquire", core.acquireArgs(request), sentAt - 50, (result) => resume(Effect.succeed(result)))
+      )
+      const handledBy = read()
+      if (reply instanceof StoreFailure) return yield* Effect.die(reply)
+      const scriptRanAt = store.toClientTime(Number(reply[0]))
+      expect(scriptRanAt).toBeGreaterThanOrEqual(sentAt)
+      expect(scriptRanAt).toBeLessThanOrEqual(handledBy)
     }).pipe(provide))
 
   it.live("throttles made one by one while the subscriber connection opens each listen on their channel", () =>
