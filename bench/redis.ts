@@ -13,7 +13,8 @@
  *    each), with the driver alone (no limiter) as the floor, all of them taking turns in six rounds too. Every
  *    limiter and floor runs in a process of its own (`--runner=<json>`), warmed up once, idle while the others
  *    run, and warmed up again for `REWARM_MS` at the start of each of its rounds.
- * 2. Exactness: 4 processes share "50/s" on one key for a few seconds, callers as fast as they are let through.
+ * 2. Exactness: 4 processes share "50/s" on one key for a few seconds, callers as fast as they are let through
+ *    (each process first warmed up for `WARM_UP_MS` with the limit out of reach, on a key of its own).
  *    The starts the processes saw, merged, are checked for windows holding more than 50 (a window of 1 s minus
  *    2 ms). What a process sees carries its reply latency and wake-up jitter (a few ms, more on a loaded machine),
  *    so a burst granted at a period boundary can spill into the neighbouring window as seen; for ours, the grant
@@ -259,6 +260,12 @@ interface WorkerArgs {
 }
 
 const worker = async (args: WorkerArgs) => {
+  // warmed up as the runners are: a second of the same limiter with the limit out of reach, on a key of its own
+  // (a cold process resumes a burst's callers late, from the JIT and first-call costs, not from its limiter)
+  const warm = await driver(args.kind, args.url, `${args.key}-warm-${process.pid}`, 1e9, 1)
+  const warmUntil = performance.now() + WARM_UP_MS
+  await warm.loop(args.concurrency, () => performance.now() < warmUntil, () => {})
+  await warm.close()
   const grants: Array<number> = []
   const d = await driver(args.kind, args.url, args.key, LIMIT, 1, (at) => grants.push(at))
   process.send?.({ type: "ready" })
