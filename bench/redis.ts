@@ -268,7 +268,8 @@ interface WorkerArgs {
 const worker = async (args: WorkerArgs) => {
   // warmed up as the runners are: a second of the same limiter with the limit out of reach, on a key of its own
   // (a cold process resumes a burst's callers late, from the JIT and first-call costs, not from its limiter)
-  const warm = await driver(args.kind, args.url, `${args.key}-warm-${process.pid}`, OUT_OF_REACH.limit, OUT_OF_REACH.seconds)
+  const warmKey = `${args.key}-warm-${process.pid}`
+  const warm = await driver(args.kind, args.url, warmKey, OUT_OF_REACH.limit, OUT_OF_REACH.seconds)
   const warmUntil = performance.now() + WARM_UP_MS
   await warm.loop(args.concurrency, () => performance.now() < warmUntil, () => {})
   await warm.close()
