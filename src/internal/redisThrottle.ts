@@ -559,6 +559,9 @@ export const makeWithStore = (
     const sleepers: Array<Sleeper> = []
     let kick = Deferred.unsafeMake<void>(FiberId.none)
     let timerRunning = false
+    // the turns the timer loop may take (see TurnBudget): one budget for the throttle, since the loop ends whenever
+    // no caller is reserved and starts again with the next
+    const budget = new live.TurnBudget(live.TURN_WINDOW_MILLIS, live.TURN_SHARE)
     const timerLoop: Effect.Effect<void> = Effect.gen(function*() {
       // on the live clock the last millisecond is waited out in event-loop turns (as in memory): a timer alone
       // fires up to a tick late, and the starts of a burst would carry it
@@ -583,11 +586,22 @@ export const makeWithStore = (
           }
           continue
         }
-        const step = live.stepTowards(head.at, preciseMillis, (d) => clock.sleep(d), settle)
-        // a turn is short; a timer is raced with a new earliest sleeper
-        yield* settle !== undefined && head.at - now < settle.lead + settle.minTimer
-          ? step
-          : Effect.raceFirst(step, Deferred.await(kick))
+        if (settle !== undefined && head.at - now < settle.lead + settle.minTimer) {
+          if (budget.allows(now)) {
+            // a turn is short (not raced with a new earliest sleeper)
+            yield* live.stepTowards(head.at, preciseMillis, (d) => clock.sleep(d), settle)
+            budget.spend(preciseMillis() - now)
+            continue
+          }
+          // over the budget: a timer for the rest (the loop checks again when it fires)
+          yield* Effect.raceFirst(clock.sleep(Duration.millis(head.at - now)), Deferred.await(kick))
+          continue
+        }
+        // a timer is raced with a new earliest sleeper
+        yield* Effect.raceFirst(
+          live.stepTowards(head.at, preciseMillis, (d) => clock.sleep(d), settle),
+          Deferred.await(kick)
+        )
       }
     })
     /** Waits until `at` (client milliseconds); interrupted, it leaves the line. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, TestClock } from "effect"
-import { isLiveClock, preciseNow } from "../../src/internal/liveTimer.js"
+import { isLiveClock, preciseNow, TurnBudget } from "../../src/internal/liveTimer.js"
 
 describe("liveTimer: preciseNow", () => {
   it.effect("on TestClock: exactly the test clock's milliseconds, from its origin on", () =>
@@ -34,5 +34,26 @@ describe("liveTimer: preciseNow", () => {
     }
     // sub-millisecond resolution
     expect(fractional).toBe(true)
+  })
+})
+
+describe("liveTimer: TurnBudget", () => {
+  it("allows turns until their time reaches the share of the window, then none until the window is over", () => {
+    const budget = new TurnBudget(100, 0.1)
+    // a window starts at the first question: 10 ms of turns are allowed in [0, 100)
+    expect(budget.allows(0)).toBe(true)
+    budget.spend(6)
+    expect(budget.allows(40)).toBe(true)
+    budget.spend(3.9)
+    expect(budget.allows(50)).toBe(true)
+    budget.spend(0.1)
+    expect(budget.allows(60)).toBe(false)
+    expect(budget.allows(99.9)).toBe(false)
+    // the next window starts at the first question at or after its start, with nothing spent
+    expect(budget.allows(100)).toBe(true)
+    budget.spend(10)
+    expect(budget.allows(150)).toBe(false)
+    expect(budget.allows(199)).toBe(false)
+    expect(budget.allows(230)).toBe(true)
   })
 })
