@@ -77,8 +77,8 @@ export const settleFor = (clock: Clock.Clock, period: number): Settle | undefine
  * A cap on the time a waiter loop spends taking event-loop turns: at most `share` of every `window` ms. Turns run
  * back to back whenever the next due time is under `lead + minTimer` away, which for a loop with many waiters
  * spaced less than that apart (a Redis throttle at its limit) is most of the time: there they were half a core at
- * 5 000 grants/s. Over the cap, the loop sleeps on a timer instead (up to a tick late, never early). Pure: the
- * caller reads its clock and reports what it spent.
+ * 5 000 grants/s. Over the cap, the loop sleeps on a timer instead (`stepTowards`' `coarse`: up to a tick late,
+ * never early). Pure: the caller reads its clock and reports what it spent.
  */
 export class TurnBudget {
   private windowStart = Number.NEGATIVE_INFINITY
@@ -97,10 +97,6 @@ export class TurnBudget {
     this.spent += ms
   }
 }
-
-/** The cap of a Redis throttle's waiter loop: a tenth of every 100 ms. */
-export const TURN_WINDOW_MILLIS = 100
-export const TURN_SHARE = 0.1
 
 /** The platform's monotonic high-resolution clock (`performance.now()`, ms), where there is one. */
 const performanceClock: { now(): number } | undefined =

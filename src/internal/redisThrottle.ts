@@ -184,6 +184,10 @@ const MAX_BATCH = 256
 /** The most script calls of acquisitions in flight at once (two lanes; see `flush`). */
 const MAX_SENDING = 2
 
+/** The timer loop's budget for settling turns (see `live.TurnBudget`): a tenth of every 100 ms. */
+const TURN_WINDOW_MILLIS = 100
+const TURN_SHARE = 0.1
+
 /** A wake-up signal: waiters take the current gate before asking the store, so no wake-up is missed. */
 class Signal {
   gate: Deferred.Deferred<void> = Deferred.unsafeMake<void>(FiberId.none)
@@ -561,7 +565,7 @@ export const makeWithStore = (
     let timerRunning = false
     // the turns the timer loop may take (see TurnBudget): one budget for the throttle, since the loop ends whenever
     // no caller is reserved and starts again with the next
-    const budget = new live.TurnBudget(live.TURN_WINDOW_MILLIS, live.TURN_SHARE)
+    const budget = new live.TurnBudget(TURN_WINDOW_MILLIS, TURN_SHARE)
     const timerLoop: Effect.Effect<void> = Effect.gen(function*() {
       // on the live clock the last millisecond is waited out in event-loop turns (as in memory): a timer alone
       // fires up to a tick late, and the starts of a burst would carry it
@@ -586,22 +590,18 @@ export const makeWithStore = (
           }
           continue
         }
-        if (settle !== undefined && head.at - now < settle.lead + settle.minTimer) {
-          if (budget.allows(now)) {
-            // a turn is short (not raced with a new earliest sleeper)
-            yield* live.stepTowards(head.at, preciseMillis, (d) => clock.sleep(d), settle)
-            budget.spend(preciseMillis() - now)
-            continue
-          }
-          // over the budget: a timer for the rest (the loop checks again when it fires)
-          yield* Effect.raceFirst(clock.sleep(Duration.millis(head.at - now)), Deferred.await(kick))
-          continue
+        // the last stretch is waited in turns while the budget lasts, then on a timer (`coarse`: a tick late at most)
+        const near = settle !== undefined && head.at - now < settle.lead + settle.minTimer
+        const turning = near && budget.allows(now)
+        const step = live.stepTowards(head.at, preciseMillis, (d) => clock.sleep(d), settle, near && !turning)
+        if (turning) {
+          // a turn is short (not raced with a new earliest sleeper)
+          yield* step
+          budget.spend(preciseMillis() - now)
+        } else {
+          // a timer is raced with a new earliest sleeper
+          yield* Effect.raceFirst(step, Deferred.await(kick))
         }
-        // a timer is raced with a new earliest sleeper
-        yield* Effect.raceFirst(
-          live.stepTowards(head.at, preciseMillis, (d) => clock.sleep(d), settle),
-          Deferred.await(kick)
-        )
       }
     })
     /** Waits until `at` (client milliseconds); interrupted, it leaves the line. */
